@@ -1,0 +1,121 @@
+"""proxy-async: an asyncio-native client for the Twilio Proxy v1 Interaction API.
+
+async with ProxyClient(account_sid, auth_token) as client:
+    session = client.services("KS…").sessions("KC…")
+    async for interaction in session.interactions.stream(limit=500):
+        ...
+"""
+
+from ._version import __version__
+from .auth import Credentials
+from .client import AttemptEvent, ProxyClient
+from .errors import (
+    ApiError,
+    AuthenticationError,
+    AuthError,
+    BadRequestError,
+    ClientClosedError,
+    ConflictError,
+    ConnectError,
+    ConnectionLostError,
+    EmptyPagesError,
+    InvalidParameterError,
+    InvalidResponseError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PaginationError,
+    PaginationLoopError,
+    PermissionDeniedError,
+    ProxyError,
+    RateLimitError,
+    RequestTimeoutError,
+    ResponseError,
+    ResponseTooLargeError,
+    ServerError,
+    TransportError,
+    UnsafePageUrlError,
+)
+from .models import (
+    Interaction,
+    InteractionType,
+    MessageInteraction,
+    OpenEnum,
+    Page,
+    PageMeta,
+    Participant,
+    ResourceStatus,
+    Session,
+    SessionMode,
+    SessionStatus,
+)
+from .ratelimit import Limiter, RateLimiter
+from .resources import (
+    InteractionList,
+    ListResource,
+    MessageInteractionList,
+    ParticipantContext,
+    ParticipantList,
+    ServiceContext,
+    SessionContext,
+    SessionList,
+)
+from .retry import RetryPolicy
+from .transport import AiohttpTransport, Request, Response, Timeouts, Transport
+
+__all__ = [
+    "AiohttpTransport",
+    "ApiError",
+    "AttemptEvent",
+    "AuthError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConflictError",
+    "ConnectError",
+    "ConnectionLostError",
+    "Credentials",
+    "EmptyPagesError",
+    "Interaction",
+    "InteractionList",
+    "InteractionType",
+    "InvalidParameterError",
+    "InvalidResponseError",
+    "Limiter",
+    "ListResource",
+    "MessageInteraction",
+    "MessageInteractionList",
+    "NotFoundError",
+    "OpenEnum",
+    "OutcomeUnknownError",
+    "Page",
+    "PageMeta",
+    "PaginationError",
+    "PaginationLoopError",
+    "Participant",
+    "ParticipantContext",
+    "ParticipantList",
+    "PermissionDeniedError",
+    "ProxyClient",
+    "ProxyError",
+    "RateLimitError",
+    "RateLimiter",
+    "Request",
+    "RequestTimeoutError",
+    "ResourceStatus",
+    "Response",
+    "ResponseError",
+    "ResponseTooLargeError",
+    "RetryPolicy",
+    "ServerError",
+    "ServiceContext",
+    "Session",
+    "SessionContext",
+    "SessionList",
+    "SessionMode",
+    "SessionStatus",
+    "Timeouts",
+    "Transport",
+    "TransportError",
+    "UnsafePageUrlError",
+    "__version__",
+]

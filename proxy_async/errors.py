@@ -1,0 +1,352 @@
+"""Every error proxy-async raises, rooted at :class:`ProxyError`.
+
+The tree, by what went wrong::
+
+    ProxyError
+    +-- InvalidParameterError (also ValueError)   bad input, raised before any request
+    +-- ClientClosedError (also RuntimeError)      the client was used after aclose()
+    +-- TransportError                             no usable HTTP response arrived
+    |   +-- ConnectError                           could not connect: the request never left
+    |   +-- ConnectionLostError                    connection dropped while sending/receiving
+    |   +-- RequestTimeoutError (also TimeoutError)
+    +-- OutcomeUnknownError                        a create may or may not have happened
+    +-- ApiError                                   the server answered with an HTTP error
+    |   +-- BadRequestError (400)
+    |   +-- AuthError -> AuthenticationError (401), PermissionDeniedError (403)
+    |   +-- NotFoundError (404)
+    |   +-- ConflictError (409)
+    |   +-- RateLimitError (429)
+    |   +-- ServerError (5xx)
+    +-- ResponseError                              a 2xx answer we cannot trust
+    |   +-- InvalidResponseError                   not JSON, wrong shape, wrong types
+    |   +-- ResponseTooLargeError                  body over the configured size cap
+    +-- PaginationError
+        +-- UnsafePageUrlError                     next_page_url points at another origin
+        +-- PaginationLoopError                    next_page_url repeats an earlier page
+        +-- EmptyPagesError                        too many empty pages in a row
+
+No message built here ever contains a credential: errors carry the method and the
+path of the request, never its headers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+_MISSING: Any = object()
+
+
+class ProxyError(Exception):
+    """Root of every error raised by proxy-async."""
+
+
+class InvalidParameterError(ProxyError, ValueError):
+    """A caller-supplied argument is malformed; raised before any request is sent."""
+
+    def __init__(self, parameter: str, expected: str, value: object = _MISSING) -> None:
+        self.parameter = parameter
+        self.expected = expected
+        shown = "" if value is _MISSING else f", got {_short(repr(value))}"
+        super().__init__(f"invalid {parameter}: expected {expected}{shown}")
+
+
+class ClientClosedError(ProxyError, RuntimeError):
+    """The client was used after ``aclose()`` (or after its ``async with`` block ended)."""
+
+    def __init__(self, message: str = "the ProxyClient is closed; create a new one") -> None:
+        super().__init__(message)
+
+
+class _RequestError(ProxyError):
+    """Shared shape of errors tied to one request: method, path and attempt count."""
+
+    def __init__(self, message: str, *, method: str = "", path: str = "", attempts: int = 1):
+        self.method = method
+        self.path = path
+        self.attempts = attempts
+        self.reason = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        where = f"{self.method} {self.path}: " if self.method else ""
+        tries = f" (after {self.attempts} attempts)" if self.attempts > 1 else ""
+        return f"{where}{self.reason}{tries}"
+
+
+class TransportError(_RequestError):
+    """No usable HTTP response arrived (connection or timeout trouble).
+
+    ``request_sent`` is False only when the request provably never left the client,
+    which is the one case a create may be retried.
+    """
+
+    @property
+    def request_sent(self) -> bool:
+        """Whether the request may have reached the server."""
+        return True
+
+
+class ConnectError(TransportError):
+    """The connection could not be opened; the request provably never left the client."""
+
+    @property
+    def request_sent(self) -> bool:
+        """Always False: no connection, no request."""
+        return False
+
+
+class ConnectionLostError(TransportError):
+    """The connection broke after the request may have been sent (reset, truncated body)."""
+
+
+class RequestTimeoutError(TransportError, TimeoutError):
+    """A connect, read or total timeout expired. ``phase`` says which."""
+
+    def __init__(
+        self, message: str, *, phase: str, method: str = "", path: str = "", attempts: int = 1
+    ) -> None:
+        self.phase = phase
+        super().__init__(message, method=method, path=path, attempts=attempts)
+
+    @property
+    def request_sent(self) -> bool:
+        """False for a connect timeout (no connection yet), True for read/total."""
+        return self.phase != "connect"
+
+
+class OutcomeUnknownError(_RequestError):
+    """A create (POST) failed after its body was sent: it may or may not have happened.
+
+    It is never retried automatically, because a retry could send the message twice.
+    To find out, list the participant's MessageInteractions and look for your body::
+
+        recent = await participant.message_interactions.list(limit=20)
+
+    ``cause`` holds the underlying error (a 5xx :class:`ApiError`, a timeout, a reset).
+    """
+
+    def __init__(
+        self, cause: ProxyError, *, method: str = "", path: str = "", attempts: int = 1
+    ) -> None:
+        self.cause = cause
+        reason = (
+            f"outcome unknown, the create may or may not have happened ({_describe(cause)}); "
+            "not retried to avoid a duplicate: list the participant's MessageInteractions to check"
+        )
+        super().__init__(reason, method=method, path=path, attempts=attempts)
+
+
+class ApiError(_RequestError):
+    """The server answered with an HTTP error status.
+
+    Twilio's JSON error body is parsed into ``code``, ``message``, ``more_info``,
+    ``details``; a non-JSON body (an HTML 502 page) leaves ``code`` as None and keeps
+    a short excerpt in ``body_excerpt``.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        code: int | None = None,
+        message: str | None = None,
+        more_info: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        body_excerpt: str = "",
+        retry_after: float | None = None,
+        method: str = "",
+        path: str = "",
+        attempts: int = 1,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.more_info = more_info
+        self.details = details
+        self.body_excerpt = body_excerpt
+        self.retry_after = retry_after
+        if message is not None:
+            reason = f"HTTP {status}, Twilio error {code}: {message}"
+            if more_info:
+                reason += f" ({more_info})"
+        else:
+            reason = f"HTTP {status} with a non-JSON body: {body_excerpt!r}"
+        super().__init__(reason, method=method, path=path, attempts=attempts)
+
+    @classmethod
+    def from_response(
+        cls,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        retry_after: float | None = None,
+        method: str = "",
+        path: str = "",
+    ) -> ApiError:
+        """Build the most specific ApiError for an HTTP error response."""
+        error_class = api_error_class(status)
+        fields = _twilio_error_fields(body)
+        if fields is None:
+            return error_class(
+                status,
+                body_excerpt=_excerpt(body, headers),
+                retry_after=retry_after,
+                method=method,
+                path=path,
+            )
+        return error_class(status, retry_after=retry_after, method=method, path=path, **fields)
+
+
+class BadRequestError(ApiError):
+    """HTTP 400: the server rejected a parameter."""
+
+
+class AuthError(ApiError):
+    """HTTP 401 or 403: the credentials were refused or lack permission."""
+
+
+class AuthenticationError(AuthError):
+    """HTTP 401: wrong Account SID / Auth Token or API key."""
+
+
+class PermissionDeniedError(AuthError):
+    """HTTP 403: authenticated, but not allowed to do this."""
+
+
+class NotFoundError(ApiError):
+    """HTTP 404: no such Service, Session, Participant or Interaction."""
+
+
+class ConflictError(ApiError):
+    """HTTP 409: the request conflicts with the resource's state."""
+
+
+class RateLimitError(ApiError):
+    """HTTP 429 (Twilio 20429): not processed; ``retry_after`` is the server's hint, if any."""
+
+
+class ServerError(ApiError):
+    """HTTP 5xx: the server failed."""
+
+
+_STATUS_CLASSES: dict[int, type[ApiError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    429: RateLimitError,
+}
+
+
+def api_error_class(status: int) -> type[ApiError]:
+    """The most specific :class:`ApiError` subclass for an HTTP status."""
+    if status >= 500:
+        return ServerError
+    return _STATUS_CLASSES.get(status, ApiError)
+
+
+class ResponseError(_RequestError):
+    """A successful (2xx) answer that cannot be used as it stands."""
+
+
+class InvalidResponseError(ResponseError):
+    """The body is not JSON, lacks a required key, or has a value of the wrong type.
+
+    ``field`` names the offending location (``"interactions[3].date_created"``,
+    ``"meta"``, or ``""`` for the body as a whole).
+    """
+
+    def __init__(
+        self, reason: str, *, field: str = "", method: str = "", path: str = "", attempts: int = 1
+    ) -> None:
+        self.field = field
+        message = (
+            f"invalid response at {field!r}: {reason}" if field else f"invalid response: {reason}"
+        )
+        super().__init__(message, method=method, path=path, attempts=attempts)
+
+
+class ResponseTooLargeError(ResponseError):
+    """The body exceeded ``max_response_bytes``; reading stopped at the cap."""
+
+
+class PaginationError(ProxyError):
+    """Paging cannot safely continue."""
+
+
+class UnsafePageUrlError(PaginationError):
+    """A page URL points at another scheme, host or port than the client's base URL.
+
+    Nothing is sent to it: following it would hand the credentials to a stranger.
+    """
+
+    def __init__(self, url: str, expected_origin: str) -> None:
+        self.url = url
+        self.expected_origin = expected_origin
+        super().__init__(
+            f"refusing to follow page URL {_short(url)!r}: its origin differs from "
+            f"the client's base URL {expected_origin!r}"
+        )
+
+
+class PaginationLoopError(PaginationError):
+    """``next_page_url`` repeats a page already fetched in this stream."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        super().__init__(f"pagination loop: next_page_url {_short(url)!r} was already followed")
+
+
+class EmptyPagesError(PaginationError):
+    """The server kept returning empty pages that still point at a next page."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        super().__init__(f"{count} empty pages in a row still had a next_page_url; giving up")
+
+
+def _twilio_error_fields(body: bytes) -> dict[str, Any] | None:
+    """``code``/``message``/``more_info``/``details`` of a Twilio error body, if it is one."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("message"), str):
+        return None
+    code = data.get("code")
+    more_info = data.get("more_info")
+    details = data.get("details")
+    return {
+        "code": code if isinstance(code, int) and not isinstance(code, bool) else None,
+        "message": data["message"],
+        "more_info": more_info if isinstance(more_info, str) else None,
+        "details": details if isinstance(details, dict) else None,
+    }
+
+
+_TAGS = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def _excerpt(body: bytes, headers: Mapping[str, str]) -> str:
+    """A short, readable excerpt of a non-JSON error body (HTML tags stripped)."""
+    text = body[:2000].decode("utf-8", "replace")
+    if "html" in headers.get("Content-Type", "").lower() or text.lstrip().startswith("<"):
+        text = _TAGS.sub(" ", text)
+    return _short(_SPACE.sub(" ", text).strip(), 160)
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, _RequestError):
+        return error.reason
+    return str(error)
