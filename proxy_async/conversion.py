@@ -1,0 +1,248 @@
+"""JSON bytes -> attrs records, with one cattrs converter built at import.
+
+Two converters share the same strict primitive hooks:
+
+* ``converter`` (``detailed_validation=False``) runs on every response: its generated
+  hooks are the fast path.
+* ``_diagnostic_converter`` (``detailed_validation=True``) runs only after the fast path
+  failed, to name the offending field in an :class:`InvalidResponseError`.
+
+The hooks are strict where cattrs' defaults are lenient: cattrs would turn ``12`` into
+``"12"`` for a ``str`` field; here a wrong JSON type is an error, never a silently
+wrong object.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
+
+import cattrs
+import orjson
+from cattrs.errors import ClassValidationError
+
+from .errors import InvalidResponseError
+from .models import OpenEnum, Page, PageMeta
+
+T = TypeVar("T")
+
+UTC = timezone.utc
+_ZERO = timedelta(0)
+
+# ISO-8601 forms Python 3.10's fromisoformat rejects: "Z", fraction digits other than 3/6.
+_ISO_8601 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
+    r"(Z|[+-]\d{2}(?::?\d{2})?)?",
+    re.IGNORECASE,
+)
+
+
+def parse_datetime(value: object) -> datetime:
+    """Parse a Twilio timestamp into a timezone-aware UTC datetime.
+
+    Accepts ``2015-07-30T20:00:00Z``, ``+00:00`` and other offsets (converted to UTC),
+    any number of fraction digits (``1984-11-24T21:58:21.033Z``), a naive time (taken as
+    UTC, Twilio documents GMT) and RFC 2822 (``Thu, 30 Jul 2015 20:00:00 +0000``).
+    ``datetime.fromisoformat`` is the fast path; the regex is the fallback.
+    """
+    if type(value) is not str:
+        raise TypeError(f"expected an ISO-8601 datetime string, got {type(value).__name__}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = _parse_datetime_slow(value)
+    offset = parsed.utcoffset()
+    if offset is None:
+        return parsed.replace(tzinfo=UTC)
+    if offset != _ZERO:
+        return parsed.astimezone(UTC)
+    return parsed if parsed.tzinfo is UTC else parsed.replace(tzinfo=UTC)
+
+
+def _parse_datetime_slow(value: str) -> datetime:
+    match = _ISO_8601.fullmatch(value.strip())
+    if match is None:
+        try:
+            return parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            raise ValueError(f"not an ISO-8601 datetime: {value[:40]!r}") from None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    tz = UTC
+    if zone and zone.upper() != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+        tz = timezone(sign * delta)
+    return datetime(
+        int(year), int(month), int(day), int(hour), int(minute), int(second or 0), micro, tz
+    )
+
+
+def _strict_str(value: object, _: type) -> str:
+    if type(value) is not str:
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _strict_int(value: object, _: type) -> int:
+    if type(value) is not int:
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _open_enum(value: object, enum_type: type[OpenEnum]) -> OpenEnum:
+    if type(value) is not str:
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    # The member map lookup skips EnumType.__call__ for the common, exact-case value.
+    member = enum_type._value2member_map_.get(value)
+    return enum_type(value) if member is None else member  # type: ignore[return-value]
+
+
+def _optional_str(value: object, _: type) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise TypeError(f"expected a string or null, got {type(value).__name__}")
+
+
+def _is_optional(type_: Any) -> bool:
+    args = get_args(type_)
+    return len(args) == 2 and type(None) in args and get_origin(type_) in (Union, UnionType)
+
+
+def _optional_hook_factory(type_: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """One hook per ``X | None``, bound to X's hook once instead of dispatching per value."""
+    (inner_type,) = [arg for arg in get_args(type_) if arg is not type(None)]
+    if inner_type is str:
+        return _optional_str
+    inner = conv.get_structure_hook(inner_type)
+
+    def structure_optional(value: Any, _: Any) -> Any:
+        return None if value is None else inner(value, inner_type)
+
+    return structure_optional
+
+
+def _string_map(value: object, _: type) -> dict[str, str]:
+    if type(value) is not dict or not all(type(v) is str for v in value.values()):
+        raise TypeError("expected a JSON object of strings")
+    return value
+
+
+def _build(detailed: bool) -> cattrs.Converter:
+    conv = cattrs.Converter(detailed_validation=detailed, forbid_extra_keys=False)
+    conv.register_structure_hook(str, _strict_str)
+    conv.register_structure_hook(int, _strict_int)
+    conv.register_structure_hook(OpenEnum, _open_enum)
+    conv.register_structure_hook_factory(_is_optional, _optional_hook_factory)
+    conv.register_structure_hook(datetime, lambda value, _: parse_datetime(value))
+    conv.register_structure_hook_func(lambda type_: type_ == dict[str, str], _string_map)
+    return conv
+
+
+converter = _build(detailed=False)
+"""The converter every response goes through (generated, non-detailed hooks)."""
+
+_diagnostic_converter = _build(detailed=True)
+
+
+def decode_json(body: bytes) -> Any:
+    """Parse a response body as JSON, or raise :class:`InvalidResponseError` with an excerpt."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        excerpt = body[:80].decode("utf-8", "replace")
+        raise InvalidResponseError(f"body is not valid JSON ({exc}); starts {excerpt!r}") from None
+
+
+def structure(data: Any, model: type[T], where: str = "") -> T:
+    """Structure one JSON object into ``model``; any mismatch becomes a named error."""
+    hook: Callable[[Any, type[T]], T] = converter.get_structure_hook(model)
+    try:
+        return hook(data, model)
+    except Exception:
+        raise _explain(data, model, where) from None
+
+
+def structure_page(body: Any, model: type[T], list_key: str) -> Page[T]:
+    """Structure a list response ``{"<list_key>": [...], "meta": {...}}`` into a Page."""
+    if type(body) is not dict:
+        raise InvalidResponseError(f"expected a JSON object, got {_json_type(body)}")
+    if "meta" not in body:
+        raise InvalidResponseError("missing", field="meta")
+    if list_key not in body:
+        raise InvalidResponseError("missing", field=list_key)
+    raw_items = body[list_key]
+    if type(raw_items) is not list:
+        raise InvalidResponseError(
+            f"expected a JSON array, got {_json_type(raw_items)}", field=list_key
+        )
+    meta = structure(body["meta"], PageMeta, "meta")
+    hook: Callable[[Any, type[T]], T] = converter.get_structure_hook(model)
+    try:
+        items = tuple([hook(raw, model) for raw in raw_items])
+    except Exception:
+        # Slow path, only on failure: find the first bad record and name its field.
+        for index, raw in enumerate(raw_items):
+            structure(raw, model, f"{list_key}[{index}]")
+        raise  # unreachable unless a hook is nondeterministic
+    return Page(items, meta)
+
+
+def _explain(data: Any, model: type[Any], where: str) -> InvalidResponseError:
+    if type(data) is not dict:
+        return InvalidResponseError(f"expected a JSON object, got {_json_type(data)}", field=where)
+    try:
+        _diagnostic_converter.structure(data, model)
+    except ClassValidationError as group:
+        field, reason = _first_failure(group)
+        return InvalidResponseError(reason, field=_join(where, field))
+    except Exception as exc:
+        return InvalidResponseError(_reason(exc), field=where)
+    return InvalidResponseError("could not be structured", field=where)
+
+
+def _first_failure(group: ClassValidationError) -> tuple[str, str]:
+    with_notes, others = group.group_exceptions()
+    for exc, note in with_notes:
+        if isinstance(exc, ClassValidationError):
+            inner, reason = _first_failure(exc)
+            return _join(note.name, inner), reason
+        return note.name, _reason(exc)
+    return "", _reason(others[0]) if others else "invalid"
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    if isinstance(exc, ValueError) and not str(exc):
+        return "invalid value"
+    return str(exc) or type(exc).__name__
+
+
+def _join(prefix: str, name: str) -> str:
+    if not prefix:
+        return name
+    return f"{prefix}.{name}" if name else prefix
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "object", list: "array", str: "string", int: "integer", float: "number"}
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return names.get(type(value), type(value).__name__)
+
+
+__all__ = [
+    "converter",
+    "decode_json",
+    "parse_datetime",
+    "structure",
+    "structure_page",
+]

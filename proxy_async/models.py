@@ -1,0 +1,227 @@
+"""Typed records of the Proxy v1 API: attrs classes mirroring Twilio's OpenAPI schemas.
+
+Field names and nullability follow ``twilio_proxy_v1.json`` exactly (the conformance
+test reads it). Every field except ``sid`` may be absent from a response and then is
+None; ``sid`` must be present, so an object without one is reported as a bad response
+instead of becoming a record nobody can identify. Structuring from JSON lives in
+:mod:`proxy_async.conversion`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import attrs
+import orjson
+
+
+class OpenEnum(str, enum.Enum):
+    """A string enum that keeps values Twilio adds later instead of rejecting them.
+
+    Lookup is case-insensitive (``InteractionType("MESSAGE") is InteractionType.MESSAGE``);
+    an unknown string becomes a pseudo-member that compares equal to the string and
+    has ``is_known == False``. Non-strings are still rejected.
+    """
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if not isinstance(value, str):
+            return None
+        known = cls._value2member_map_.get(value.lower())
+        if known is not None:
+            return known
+        # Not cached in the class: a misbehaving server must not grow it without bound.
+        pseudo = str.__new__(cls, value)
+        pseudo._name_ = value.upper().replace("-", "_")
+        pseudo._value_ = value
+        return pseudo
+
+    @property
+    def is_known(self) -> bool:
+        """Whether this value is one the spec lists (not one added by Twilio since)."""
+        return type(self)._value2member_map_.get(self._value_) is self
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class InteractionType(OpenEnum):
+    """``type`` of an Interaction: message, voice or unknown."""
+
+    MESSAGE = "message"
+    VOICE = "voice"
+    UNKNOWN = "unknown"
+
+
+class ResourceStatus(OpenEnum):
+    """Status of an Interaction's inbound or outbound Call/Message resource."""
+
+    ACCEPTED = "accepted"
+    ANSWERED = "answered"
+    BUSY = "busy"
+    CANCELED = "canceled"
+    COMPLETED = "completed"
+    DELETED = "deleted"
+    DELIVERED = "delivered"
+    DELIVERY_UNKNOWN = "delivery-unknown"
+    FAILED = "failed"
+    IN_PROGRESS = "in-progress"
+    INITIATED = "initiated"
+    NO_ANSWER = "no-answer"
+    QUEUED = "queued"
+    RECEIVED = "received"
+    RECEIVING = "receiving"
+    RINGING = "ringing"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    UNDELIVERED = "undelivered"
+    UNKNOWN = "unknown"
+
+
+class SessionStatus(OpenEnum):
+    """``status`` of a Session."""
+
+    OPEN = "open"
+    IN_PROGRESS = "in-progress"
+    CLOSED = "closed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class SessionMode(OpenEnum):
+    """``mode`` of a Session."""
+
+    MESSAGE_ONLY = "message-only"
+    VOICE_ONLY = "voice-only"
+    VOICE_AND_MESSAGE = "voice-and-message"
+
+
+def decode_data(data: str | None) -> Any:
+    """Decode an Interaction's ``data``: the JSON value, or the string itself if not JSON."""
+    if data is None:
+        return None
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return data
+
+
+@attrs.frozen(slots=True)
+class _InteractionFields:
+    """Fields shared by Interaction and MessageInteraction (the spec lists them in both)."""
+
+    sid: str | None
+    session_sid: str | None = None
+    service_sid: str | None = None
+    account_sid: str | None = None
+    data: str | None = attrs.field(default=None, repr=False)  # PII: kept out of reprs/logs
+    type: InteractionType | None = None
+    inbound_participant_sid: str | None = None
+    inbound_resource_sid: str | None = None
+    inbound_resource_status: ResourceStatus | None = None
+    inbound_resource_type: str | None = None
+    inbound_resource_url: str | None = None
+    outbound_participant_sid: str | None = None
+    outbound_resource_sid: str | None = None
+    outbound_resource_status: ResourceStatus | None = None
+    outbound_resource_type: str | None = None
+    outbound_resource_url: str | None = None
+    date_created: datetime | None = None
+    date_updated: datetime | None = None
+    url: str | None = None
+
+    @property
+    def decoded_data(self) -> Any:
+        """``data`` decoded from JSON (``{"body": "hello"}``), or the raw string if not JSON."""
+        return decode_data(self.data)
+
+
+@attrs.frozen(slots=True)
+class Interaction(_InteractionFields):
+    """One Interaction of a Session: a message or call between participants."""
+
+
+@attrs.frozen(slots=True)
+class MessageInteraction(_InteractionFields):
+    """A Message Interaction sent to one Participant through the API."""
+
+    participant_sid: str | None = None
+
+
+@attrs.frozen(slots=True)
+class Session:
+    """A Proxy Session: the conversation whose Interactions are exported."""
+
+    sid: str | None
+    service_sid: str | None = None
+    account_sid: str | None = None
+    date_started: datetime | None = None
+    date_ended: datetime | None = None
+    date_last_interaction: datetime | None = None
+    date_expiry: datetime | None = None
+    unique_name: str | None = None
+    status: SessionStatus | None = None
+    closed_reason: str | None = None
+    ttl: int = 0
+    mode: SessionMode | None = None
+    date_created: datetime | None = None
+    date_updated: datetime | None = None
+    url: str | None = None
+    links: dict[str, str] | None = None
+
+
+@attrs.frozen(slots=True)
+class Participant:
+    """A Participant of a Session (its MessageInteractions are listed per participant)."""
+
+    sid: str | None
+    session_sid: str | None = None
+    service_sid: str | None = None
+    account_sid: str | None = None
+    friendly_name: str | None = None
+    identifier: str | None = attrs.field(default=None, repr=False)  # a phone number: PII
+    proxy_identifier: str | None = None
+    proxy_identifier_sid: str | None = None
+    date_deleted: datetime | None = None
+    date_created: datetime | None = None
+    date_updated: datetime | None = None
+    url: str | None = None
+    links: dict[str, str] | None = None
+
+
+@attrs.frozen(slots=True)
+class PageMeta:
+    """The ``meta`` object of a list page; ``next_page_url`` is None on the last page.
+
+    ``next_page_url`` must be present (null or a URL): a page without it is rejected,
+    because reading its absence as "last page" could silently truncate an export.
+    """
+
+    key: str
+    page: int
+    page_size: int
+    url: str
+    first_page_url: str
+    next_page_url: str | None
+    previous_page_url: str | None = None
+
+
+T = TypeVar("T")
+
+
+@attrs.frozen(slots=True)
+class Page(Generic[T]):
+    """One page of a list: its records in server order and its ``meta``."""
+
+    items: tuple[T, ...]
+    meta: PageMeta
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
