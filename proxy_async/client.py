@@ -1,0 +1,360 @@
+"""The client: owns the connection pool, the limiter and the retry policy.
+
+A request's life, all in :meth:`ProxyClient.request`:
+
+1. **built**: the target path (or a page URL, origin-checked) becomes a
+   :class:`~proxy_async.transport.Request` with auth, User-Agent and timeouts;
+2. **retried**: :func:`~proxy_async.retry.call_with_retries` runs attempts;
+3. **limited and sent**: each attempt takes a limiter slot, then goes through the
+   :class:`~proxy_async.transport.Transport`;
+4. **checked**: a non-2xx becomes an :class:`~proxy_async.errors.ApiError`.
+
+Turning bodies into objects happens in :mod:`proxy_async.resources` via
+:mod:`proxy_async.conversion`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import platform
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+import attrs
+import yarl
+
+from ._version import __version__
+from .auth import (
+    DEFAULT_BASE_URL,
+    Credentials,
+    Origin,
+    config_from_env,
+    parse_base_url,
+    regional_host,
+)
+from .errors import (
+    ApiError,
+    ClientClosedError,
+    InvalidParameterError,
+    TransportError,
+    UnsafePageUrlError,
+)
+from .ratelimit import DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUESTS_PER_SECOND, Limiter, RateLimiter
+from .resources import ServiceContext
+from .retry import RetryPolicy, call_with_retries, retry_after_of
+from .transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    AiohttpTransport,
+    Request,
+    Response,
+    Timeouts,
+    Transport,
+)
+
+logger = logging.getLogger("proxy_async")
+
+USER_AGENT = (
+    f"proxy-async/{__version__} ({platform.system()} {platform.machine()}) "
+    f"Python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
+)
+"""Sent with every request: the package, its version, the platform and Python."""
+
+
+@attrs.frozen
+class AttemptEvent:
+    """What hooks and logs see of one attempt. Holds no header and no credential."""
+
+    method: str
+    path: str
+    attempt: int
+    status: int | None = None
+    elapsed: float | None = None
+    error: BaseException | None = None
+
+
+Hook = Callable[[AttemptEvent], Awaitable[None] | None]
+"""A request/response hook: a function or coroutine function taking an AttemptEvent."""
+
+
+class ProxyClient:
+    """Async client for Twilio Proxy v1. Use ``async with``; share one across tasks.
+
+    ``ProxyClient(account_sid, auth_token)`` or ``ProxyClient(account_sid,
+    api_key="SK…", api_secret=...)``; ``ProxyClient.from_env()`` reads ``TWILIO_*``.
+
+    ``base_url`` overrides the host (tests, the fake server); ``edge``/``region`` pick a
+    regional host as the official SDKs do. ``max_concurrency`` caps requests in flight
+    and sizes the connection pool; ``requests_per_second``/``burst`` set the leaky
+    bucket (None: no rate limit); ``limiter`` replaces both with your own
+    :class:`~proxy_async.ratelimit.Limiter`. ``retry`` is a
+    :class:`~proxy_async.retry.RetryPolicy` or a number of retries (0 disables).
+    ``timeout`` is a :class:`~proxy_async.transport.Timeouts` or a total in seconds;
+    every call also takes ``timeout=``. ``prefetch`` fetches the next page while the
+    caller consumes the current one. ``on_request``/``on_response`` are called for
+    every attempt; ``trace_configs`` go to aiohttp as they are.
+    """
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str | None = None,
+        *,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        base_url: str | None = None,
+        edge: str | None = None,
+        region: str | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        requests_per_second: float | None = DEFAULT_REQUESTS_PER_SECOND,
+        burst: float | None = None,
+        limiter: Limiter | None = None,
+        retry: RetryPolicy | int | None = None,
+        timeout: Timeouts | float | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        prefetch: bool = True,
+        transport: Transport | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
+        on_request: Hook | None = None,
+        on_response: Hook | None = None,
+    ) -> None:
+        self._credentials = Credentials(
+            account_sid, auth_token, api_key=api_key, api_secret=api_secret
+        )
+        if base_url is not None and (edge or region):
+            raise InvalidParameterError("base_url", "either base_url or edge/region, not both")
+        self._base_url = parse_base_url(
+            base_url or (regional_host(edge, region) if edge or region else DEFAULT_BASE_URL)
+        )
+        self._origin = Origin.of(self._base_url)
+        self._limiter: Limiter = limiter or RateLimiter(
+            max_concurrency=max_concurrency, requests_per_second=requests_per_second, burst=burst
+        )
+        self._retry = _retry_policy(retry)
+        self._timeouts = Timeouts.coerce(timeout, Timeouts())
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes < 1
+        ):
+            raise InvalidParameterError("max_response_bytes", "an integer >= 1", max_response_bytes)
+        self._transport: Transport = transport or AiohttpTransport(
+            pool_size=self._limiter.max_concurrency,
+            max_response_bytes=max_response_bytes,
+            trace_configs=trace_configs,
+        )
+        self._prefetch = bool(prefetch)
+        self._on_request = on_request
+        self._on_response = on_response
+        self._headers = {
+            "Authorization": self._credentials.authorization_header(),
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+        self._form_headers = {**self._headers, "Content-Type": "application/x-www-form-urlencoded"}
+        self._closed = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> ProxyClient:
+        """Build a client from TWILIO_ACCOUNT_SID + TWILIO_AUTH_TOKEN (or TWILIO_API_KEY +
+        TWILIO_API_SECRET), TWILIO_EDGE and TWILIO_REGION; ``options`` as in the constructor.
+        """
+        config = config_from_env(environ)
+        if "base_url" not in options:
+            options.setdefault("edge", config.edge)
+            options.setdefault("region", config.region)
+        return cls(
+            config.account_sid,
+            config.auth_token,
+            api_key=config.api_key,
+            api_secret=config.api_secret,
+            **options,
+        )
+
+    # -- session management -------------------------------------------------------
+
+    async def __aenter__(self) -> ProxyClient:
+        if self._closed:
+            raise ClientClosedError()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool. Requests in flight fail with ClientClosedError. Idempotent."""
+        self._closed = True
+        await self._transport.aclose()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called."""
+        return self._closed
+
+    @property
+    def account_sid(self) -> str:
+        """The Account SID this client acts for."""
+        return self._credentials.account_sid
+
+    @property
+    def base_url(self) -> str:
+        """Scheme, host, port (and optional path prefix) every request goes to."""
+        return str(self._base_url)
+
+    @property
+    def limiter(self) -> Limiter:
+        """The limiter every attempt passes through."""
+        return self._limiter
+
+    @property
+    def prefetch(self) -> bool:
+        """Whether list walks fetch one page ahead."""
+        return self._prefetch
+
+    def services(self, service_sid: str) -> ServiceContext:
+        """The Proxy Service with this SID: ``client.services("KS…").sessions("KC…")``."""
+        return ServiceContext(self, service_sid)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<ProxyClient {self._credentials.username} -> {self._base_url} ({state})>"
+
+    # -- the request pipeline ----------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        target: str,
+        *,
+        params: dict[str, str] | None = None,
+        form: Sequence[tuple[str, str]] | None = None,
+        timeout: Timeouts | float | None = None,
+    ) -> Response:
+        """Send an authenticated request and return its 2xx response.
+
+        ``target`` is a path under the base URL (``/v1/Services/...``) or an absolute
+        URL such as a ``next_page_url``, which must share the base URL's scheme, host
+        and port: otherwise :class:`UnsafePageUrlError` is raised and nothing is sent.
+        Retries follow the client's :class:`RetryPolicy`; errors are typed.
+        """
+        if self._closed:
+            raise ClientClosedError()
+        url = self._url_for(target, params)
+        request = Request(
+            method,
+            url,
+            self._form_headers if form is not None else self._headers,
+            form,
+            Timeouts.coerce(timeout, self._timeouts),
+        )
+        path = request.path
+
+        async def attempt(number: int) -> Response:
+            return await self._attempt(request, number)
+
+        return await call_with_retries(
+            attempt,
+            self._retry,
+            method=method,
+            path=path,
+            on_delete_gone=(lambda: Response(204, {}, b"")) if method == "DELETE" else None,
+        )
+
+    def _url_for(self, target: str, params: dict[str, str] | None) -> yarl.URL:
+        if target.startswith("/"):
+            url = yarl.URL(f"{self._base_url}{target}", encoded=True)
+        else:
+            # A server-provided page URL is followed exactly as given (encoded=True keeps
+            # its bytes), but only to the origin the credentials belong to.
+            url = yarl.URL(target, encoded=True)
+            if not url.is_absolute() or Origin.of(url) != self._origin:
+                raise UnsafePageUrlError(target, str(self._origin))
+        return url.update_query(params) if params else url
+
+    async def _attempt(self, request: Request, number: int) -> Response:
+        event = AttemptEvent(request.method, request.path, number)
+        await self._limiter.acquire()
+        started = time.perf_counter()
+        try:
+            if self._closed:
+                raise ClientClosedError()
+            if self._on_request is not None:
+                await _call_hook(self._on_request, event)
+            response = await self._transport.send(request)
+        except TransportError as error:
+            self._limiter.observe(None, None)
+            await self._report(event, started, None, error)
+            if self._closed and request.method != "POST":
+                raise ClientClosedError(
+                    "the client was closed while this request was in flight"
+                ) from None
+            raise
+        finally:
+            self._limiter.release()
+        self._limiter.observe(response.status, response.headers)
+        await self._report(event, started, response.status, None)
+        if 200 <= response.status < 300:
+            return response
+        raise ApiError.from_response(
+            response.status,
+            response.headers,
+            response.body,
+            retry_after=retry_after_of(response.headers),
+            method=request.method,
+            path=request.path,
+        )
+
+    async def _report(
+        self, event: AttemptEvent, started: float, status: int | None, error: BaseException | None
+    ) -> None:
+        elapsed = time.perf_counter() - started
+        if error is None and status is not None and status < 400:
+            level = logging.DEBUG
+        else:
+            level = logging.INFO
+        if logger.isEnabledFor(level):
+            outcome = str(status) if status is not None else type(error).__name__
+            logger.log(
+                level,
+                "%s %s -> %s (attempt %d, %.1f ms)",
+                event.method,
+                event.path,
+                outcome,
+                event.attempt,
+                elapsed * 1000,
+                extra={
+                    "http_method": event.method,
+                    "http_path": event.path,
+                    "http_status": status,
+                    "attempt": event.attempt,
+                    "elapsed": elapsed,
+                },
+            )
+        if self._on_response is not None:
+            await _call_hook(
+                self._on_response, attrs.evolve(event, status=status, elapsed=elapsed, error=error)
+            )
+
+
+async def _call_hook(hook: Hook, event: AttemptEvent) -> None:
+    result = hook(event)
+    if inspect.isawaitable(result):
+        await result
+
+
+def _retry_policy(retry: RetryPolicy | int | None) -> RetryPolicy:
+    if retry is None:
+        return RetryPolicy()
+    if isinstance(retry, RetryPolicy):
+        return retry
+    if isinstance(retry, int) and not isinstance(retry, bool):
+        return RetryPolicy(retries=retry)
+    raise InvalidParameterError("retry", "a RetryPolicy, a number of retries, or None", retry)

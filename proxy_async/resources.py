@@ -1,0 +1,297 @@
+"""The Proxy resources, as twilio-python names them: ``services(..).sessions(..)...``.
+
+Every collection is a :class:`ListResource` over one path and one :class:`ResourceSpec`:
+one generic ``pages``/``stream``/``list``/``fetch`` path serves Interactions,
+MessageInteractions, Sessions and Participants alike; subclasses add only what their
+endpoint really has (``delete`` for Interactions, ``create`` for MessageInteractions).
+Caller input is validated here, before any request is built.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncGenerator, Callable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
+
+import attrs
+
+from .conversion import decode_json, structure, structure_page
+from .errors import InvalidParameterError, InvalidResponseError
+from .models import Interaction, MessageInteraction, Page, Participant, Session
+from .pagination import PageFetch, walk_items, walk_pages
+from .transport import Response, Timeouts
+from .validation import check_limit, check_message, check_sid, page_size_for
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Requester(Protocol):
+    """What resources need from the client (implemented by :class:`ProxyClient`)."""
+
+    @property
+    def prefetch(self) -> bool:
+        """Whether list walks fetch one page ahead."""
+        ...
+
+    async def request(
+        self,
+        method: str,
+        target: str,
+        *,
+        params: dict[str, str] | None = None,
+        form: Sequence[tuple[str, str]] | None = None,
+        timeout: Timeouts | float | None = None,
+    ) -> Response:
+        """Send an authenticated request; return a 2xx response or raise a ProxyError."""
+        ...
+
+
+@attrs.frozen
+class ResourceSpec(Generic[T]):
+    """How one kind of record is listed and fetched."""
+
+    model: type[T]
+    list_key: str
+    sid_prefix: str
+    sid_parameter: str
+
+
+INTERACTIONS = ResourceSpec(Interaction, "interactions", "KI", "interaction_sid")
+MESSAGE_INTERACTIONS = ResourceSpec(MessageInteraction, "interactions", "KI", "interaction_sid")
+SESSIONS = ResourceSpec(Session, "sessions", "KC", "session_sid")
+PARTICIPANTS = ResourceSpec(Participant, "participants", "KP", "participant_sid")
+
+
+class ListResource(Generic[T]):
+    """A collection endpoint: page through it, stream it, collect it, fetch one record."""
+
+    def __init__(self, client: Requester, path: str, spec: ResourceSpec[T]) -> None:
+        self._client = client
+        self._path = path
+        self._spec = spec
+
+    @property
+    def path(self) -> str:
+        """The collection's path under the base URL."""
+        return self._path
+
+    def pages(
+        self,
+        *,
+        page_size: int | None = None,
+        limit: int | None = None,
+        start_url: str | None = None,
+        timeout: Timeouts | float | None = None,
+    ) -> AsyncGenerator[Page[T], None]:
+        """Iterate over pages in server order.
+
+        ``limit`` caps the number of records (the last page is truncated and nothing
+        further is fetched); ``page_size`` is capped at 1000 and defaults to
+        ``min(limit, 1000)`` with a limit, else the server's default (50).
+        ``start_url`` resumes from a ``next_page_url`` saved from an earlier walk.
+        Arguments are checked now, before anything is sent.
+        """
+        limit = check_limit(limit)
+        fetch = self._page_fetcher(page_size_for(page_size, limit), timeout)
+        return walk_pages(
+            fetch,
+            limit=limit,
+            start_url=_check_start_url(start_url),
+            prefetch=self._client.prefetch,
+        )
+
+    def stream(
+        self,
+        *,
+        limit: int | None = None,
+        page_size: int | None = None,
+        start_url: str | None = None,
+        timeout: Timeouts | float | None = None,
+    ) -> AsyncGenerator[T, None]:
+        """Iterate over records in server order, fetching pages as needed (see :meth:`pages`)."""
+        limit = check_limit(limit)
+        fetch = self._page_fetcher(page_size_for(page_size, limit), timeout)
+        return walk_items(
+            fetch,
+            limit=limit,
+            start_url=_check_start_url(start_url),
+            prefetch=self._client.prefetch,
+        )
+
+    async def list(
+        self,
+        *,
+        limit: int | None = None,
+        page_size: int | None = None,
+        timeout: Timeouts | float | None = None,
+    ) -> builtins.list[T]:
+        """Collect records into a list; without ``limit`` this reads the whole collection."""
+        return [
+            item async for item in self.stream(limit=limit, page_size=page_size, timeout=timeout)
+        ]
+
+    async def fetch(self, sid: str, *, timeout: Timeouts | float | None = None) -> T:
+        """Fetch one record by SID."""
+        path = self._member_path(sid)
+        response = await self._client.request("GET", path, timeout=timeout)
+        return _decoded(response, "GET", path, lambda body: structure(body, self._spec.model))
+
+    async def _delete(self, sid: str, timeout: Timeouts | float | None) -> None:
+        await self._client.request("DELETE", self._member_path(sid), timeout=timeout)
+
+    def _member_path(self, sid: str) -> str:
+        return f"{self._path}/{check_sid(sid, self._spec.sid_prefix, self._spec.sid_parameter)}"
+
+    def _page_fetcher(
+        self, page_size: int | None, timeout: Timeouts | float | None
+    ) -> PageFetch[T]:
+        first_params = {} if page_size is None else {"PageSize": str(page_size)}
+        spec = self._spec
+
+        async def fetch(url: str | None) -> Page[T]:
+            target = self._path if url is None else url
+            response = await self._client.request(
+                "GET", target, params=first_params if url is None else None, timeout=timeout
+            )
+            return _decoded(
+                response,
+                "GET",
+                self._path,
+                lambda body: structure_page(body, spec.model, spec.list_key),
+            )
+
+        return fetch
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._path!r})"
+
+
+class InteractionList(ListResource[Interaction]):
+    """A Session's Interactions: list, stream, fetch and delete."""
+
+    def __init__(self, client: Requester, path: str) -> None:
+        super().__init__(client, path, INTERACTIONS)
+
+    async def delete(self, sid: str, *, timeout: Timeouts | float | None = None) -> None:
+        """Delete one Interaction.
+
+        Retried like any GET; a 404 after an attempt that may have gone through counts as done.
+        """
+        await self._delete(sid, timeout)
+
+
+class MessageInteractionList(ListResource[MessageInteraction]):
+    """A Participant's Message Interactions: create (send), list, stream and fetch."""
+
+    def __init__(self, client: Requester, path: str) -> None:
+        super().__init__(client, path, MESSAGE_INTERACTIONS)
+
+    async def create(
+        self,
+        body: str | None = None,
+        *,
+        media_url: str | Sequence[str] | None = None,
+        timeout: Timeouts | float | None = None,
+    ) -> MessageInteraction:
+        """Send a message to this Participant; needs a non-empty ``body`` and/or ``media_url``.
+
+        At most once: if the outcome cannot be known (5xx, reset or timeout after the
+        request was sent) it raises :class:`OutcomeUnknownError` instead of retrying.
+        """
+        text, urls = check_message(body, media_url)
+        form = ([("Body", text)] if text is not None else []) + [("MediaUrl", url) for url in urls]
+        response = await self._client.request("POST", self._path, form=form, timeout=timeout)
+        return _decoded(
+            response, "POST", self._path, lambda data: structure(data, MessageInteraction)
+        )
+
+
+class ParticipantContext:
+    """One Participant of a Session."""
+
+    def __init__(self, client: Requester, parent: ParticipantList, sid: str) -> None:
+        self.sid = sid
+        self._parent = parent
+        self.message_interactions = MessageInteractionList(
+            client, f"{parent.path}/{sid}/MessageInteractions"
+        )
+
+    async def fetch(self, *, timeout: Timeouts | float | None = None) -> Participant:
+        """Fetch this Participant."""
+        return await self._parent.fetch(self.sid, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"ParticipantContext({self.sid!r})"
+
+
+class ParticipantList(ListResource[Participant]):
+    """A Session's Participants; call it with a SID for one: ``participants("KP…")``."""
+
+    def __init__(self, client: Requester, path: str) -> None:
+        super().__init__(client, path, PARTICIPANTS)
+
+    def __call__(self, participant_sid: str) -> ParticipantContext:
+        """The Participant with this SID (no request is made)."""
+        sid = check_sid(participant_sid, "KP", "participant_sid")
+        return ParticipantContext(self._client, self, sid)
+
+
+class SessionContext:
+    """One Session: its Interactions and Participants."""
+
+    def __init__(self, client: Requester, parent: SessionList, sid: str) -> None:
+        self.sid = sid
+        self._parent = parent
+        base = f"{parent.path}/{sid}"
+        self.interactions = InteractionList(client, f"{base}/Interactions")
+        self.participants = ParticipantList(client, f"{base}/Participants")
+
+    async def fetch(self, *, timeout: Timeouts | float | None = None) -> Session:
+        """Fetch this Session."""
+        return await self._parent.fetch(self.sid, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"SessionContext({self.sid!r})"
+
+
+class SessionList(ListResource[Session]):
+    """A Service's Sessions; call it with a SID for one: ``sessions("KC…")``."""
+
+    def __init__(self, client: Requester, path: str) -> None:
+        super().__init__(client, path, SESSIONS)
+
+    def __call__(self, session_sid: str) -> SessionContext:
+        """The Session with this SID (no request is made)."""
+        sid = check_sid(session_sid, "KC", "session_sid")
+        return SessionContext(self._client, self, sid)
+
+
+class ServiceContext:
+    """One Proxy Service: the root of its Sessions."""
+
+    def __init__(self, client: Requester, service_sid: str) -> None:
+        self.sid = check_sid(service_sid, "KS", "service_sid")
+        self.sessions = SessionList(client, f"/v1/Services/{self.sid}/Sessions")
+
+    def __repr__(self) -> str:
+        return f"ServiceContext({self.sid!r})"
+
+
+def _check_start_url(url: object) -> str | None:
+    if url is None:
+        return None
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise InvalidParameterError(
+            "start_url", "an absolute page URL from meta.next_page_url", url
+        )
+    return url
+
+
+def _decoded(response: Response, method: str, path: str, build: Callable[[Any], R]) -> R:
+    """Decode and structure a body, naming the request in any InvalidResponseError."""
+    try:
+        return build(decode_json(response.body))
+    except InvalidResponseError as error:
+        error.method, error.path = method, path
+        raise

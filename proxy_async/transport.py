@@ -1,0 +1,231 @@
+"""Sending one HTTP request: the swappable transport and its aiohttp connection pool.
+
+The client builds a :class:`Request`, hands it to a :class:`Transport`, and gets back a
+:class:`Response` with the whole body read, or a :class:`~proxy_async.errors.TransportError`.
+Retrying, rate limiting and decoding happen above this layer, so tests can inject a
+transport and a future HTTP library can replace aiohttp here alone.
+
+Exception mapping decides what a create may retry, so it is precise about whether the
+request could have reached the server:
+
+* :class:`ConnectError` / a connect-phase :class:`RequestTimeoutError`: the connection
+  was never established (refused, DNS failure, pool wait timed out): provably not sent.
+* :class:`ConnectionLostError` / a read-phase timeout: the request may have been sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl as ssl_module
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+from urllib.parse import urlencode
+
+import aiohttp
+import attrs
+import yarl
+
+from .errors import (
+    ConnectError,
+    ConnectionLostError,
+    InvalidParameterError,
+    RequestTimeoutError,
+    ResponseTooLargeError,
+    TransportError,
+)
+
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+"""A 1,000-record Interaction page is about 1 MiB; 64 MiB is far beyond any real page."""
+
+
+@attrs.frozen
+class Timeouts:
+    """Timeouts in seconds for one attempt; None disables that bound.
+
+    ``connect``: opening a connection, waiting for a pooled one included.
+    ``read``: the longest silence between two reads of the response.
+    ``total``: the whole attempt, from sending to the last body byte.
+    """
+
+    connect: float | None = 10.0
+    read: float | None = 30.0
+    total: float | None = 60.0
+
+    @classmethod
+    def coerce(cls, value: Timeouts | float | None, default: Timeouts) -> Timeouts:
+        """Accept a Timeouts, a number (the total, other bounds from ``default``), or None."""
+        if value is None:
+            return default
+        if isinstance(value, Timeouts):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return attrs.evolve(default, total=float(value))
+        raise InvalidParameterError(
+            "timeout", "a Timeouts, a positive number of seconds or None", value
+        )
+
+    def to_aiohttp(self) -> aiohttp.ClientTimeout:
+        """The equivalent aiohttp timeout."""
+        return aiohttp.ClientTimeout(total=self.total, connect=self.connect, sock_read=self.read)
+
+
+@attrs.frozen
+class Request:
+    """One HTTP request, ready to send. ``url`` is absolute and already encoded."""
+
+    method: str
+    url: yarl.URL
+    headers: Mapping[str, str] = attrs.field(repr=False)  # holds the Authorization header
+    form: Sequence[tuple[str, str]] | None = attrs.field(default=None, repr=False)
+    timeouts: Timeouts = Timeouts()
+
+    def encoded_form(self) -> bytes | None:
+        """The form as an ``application/x-www-form-urlencoded`` body (repeated keys kept)."""
+        return None if self.form is None else urlencode(self.form).encode("ascii")
+
+    @property
+    def path(self) -> str:
+        """The URL path, for logs and error messages (never the query or credentials)."""
+        return self.url.raw_path
+
+
+@attrs.frozen
+class Response:
+    """An HTTP response with its body fully read."""
+
+    status: int
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
+
+
+class Transport(Protocol):
+    """Sends requests. Implementations raise only :class:`TransportError` subclasses."""
+
+    async def send(self, request: Request) -> Response:
+        """Send ``request`` and return the response with its whole body."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release every connection. Idempotent."""
+        ...
+
+
+class AiohttpTransport:
+    """The default transport: one ``aiohttp.ClientSession`` over a ``TCPConnector`` pool.
+
+    The session is created on first use inside the running loop (aiohttp requires it)
+    and closed by :meth:`aclose`. Redirects are never followed: a 3xx comes back as a
+    response, so credentials cannot be forwarded to wherever it points.
+    """
+
+    def __init__(
+        self,
+        *,
+        pool_size: int = 100,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
+        ssl: bool | ssl_module.SSLContext = True,
+    ) -> None:
+        self._pool_size = pool_size
+        self._max_response_bytes = max_response_bytes
+        self._trace_configs = list(trace_configs)
+        self._ssl = ssl
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._pool_size,
+                limit_per_host=self._pool_size,
+                ssl=self._ssl,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                trace_configs=self._trace_configs or None,
+                # Twilio sets no cookies worth keeping; a jar would only leak state between calls.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=True,
+            )
+        return self._session
+
+    async def send(self, request: Request) -> Response:
+        """Send one request; map every aiohttp/OS failure to a :class:`TransportError`."""
+        if self._closed:
+            raise TransportError("transport is closed", method=request.method, path=request.path)
+        session = self._get_session()
+        try:
+            async with session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.encoded_form(),
+                allow_redirects=False,
+                timeout=request.timeouts.to_aiohttp(),
+            ) as response:
+                body = await self._read_body(response, request)
+                return Response(response.status, response.headers, body)
+        except TransportError:
+            raise
+        except ResponseTooLargeError:
+            raise
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise _timeout(request, "connect", exc) from None
+        except aiohttp.SocketTimeoutError as exc:
+            raise _timeout(request, "read", exc) from None
+        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
+            raise _timeout(request, "total", exc) from None
+        except aiohttp.ClientConnectorError as exc:
+            raise ConnectError(
+                f"cannot connect: {exc.os_error or exc}", method=request.method, path=request.path
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise ConnectionLostError(
+                f"connection lost: {type(exc).__name__}: {exc}",
+                method=request.method,
+                path=request.path,
+            ) from None
+
+    async def _read_body(self, response: aiohttp.ClientResponse, request: Request) -> bytes:
+        cap = self._max_response_bytes
+        length = response.content_length
+        if length is not None and length > cap:
+            raise _too_large(request, cap)
+        if length is not None and "Content-Encoding" not in response.headers:
+            return await response.read()
+        # Chunked or compressed: the size is only known while reading, so count as we go.
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(256 * 1024):
+            size += len(chunk)
+            if size > cap:
+                raise _too_large(request, cap)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def aclose(self) -> None:
+        """Close the session and its pooled connections."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+
+def _timeout(request: Request, phase: str, exc: BaseException) -> RequestTimeoutError:
+    limit = {
+        "connect": request.timeouts.connect,
+        "read": request.timeouts.read,
+        "total": request.timeouts.total,
+    }[phase]
+    return RequestTimeoutError(
+        f"{phase} timeout ({limit} s) expired",
+        phase=phase,
+        method=request.method,
+        path=request.path,
+    )
+
+
+def _too_large(request: Request, cap: int) -> ResponseTooLargeError:
+    return ResponseTooLargeError(
+        f"response body exceeds max_response_bytes={cap}", method=request.method, path=request.path
+    )
