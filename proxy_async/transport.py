@@ -147,6 +147,11 @@ class AiohttpTransport:
                 cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=True,
             )
+            # aiohttp silently resends an idempotent request once when a connection
+            # drops. That hidden attempt would bypass the limiter, the logs and the
+            # retry policy (a DELETE's second 404 would look like a first), so every
+            # attempt is left to proxy_async.retry. There is no public switch.
+            self._session._retry_connection = False
         return self._session
 
     async def send(self, request: Request) -> Response:
