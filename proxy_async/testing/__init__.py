@@ -1,0 +1,27 @@
+"""A fake Twilio Proxy v1 server for testing code that talks to the Interaction API.
+
+``FakeProxyServer`` serves generated, deterministic Services/Sessions/Participants/
+Interactions over real HTTP on 127.0.0.1, pages them Twilio-style, records every
+request, and misbehaves on demand through :class:`Fault`::
+
+    async with FakeProxyServer(interactions_per_session=500) as srv:
+        srv.add_fault(Fault.status(429, retry_after="2"), path_contains="/Interactions")
+        ...  # point your client at srv.url with FAKE_ACCOUNT_SID / FAKE_AUTH_TOKEN
+
+``python -m proxy_async.testing --port 8080`` runs one on its own.
+"""
+
+from ._cli import main, serve
+from ._faults import Fault, FaultKind
+from ._server import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, RecordedRequest
+
+__all__ = [
+    "FAKE_ACCOUNT_SID",
+    "FAKE_AUTH_TOKEN",
+    "FakeProxyServer",
+    "Fault",
+    "FaultKind",
+    "RecordedRequest",
+    "main",
+    "serve",
+]

@@ -1,0 +1,1181 @@
+"""Tests of proxy_async.testing.FakeProxyServer, driven over real HTTP with plain aiohttp."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import calendar
+import math
+import re
+import sys
+import time
+import tracemalloc
+from collections.abc import AsyncIterator
+from email.utils import formatdate
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp import web
+
+from proxy_async.testing import (
+    FAKE_ACCOUNT_SID,
+    FAKE_AUTH_TOKEN,
+    FakeProxyServer,
+    Fault,
+    FaultKind,
+    serve,
+)
+
+SID = re.compile(r"[A-Z]{2}[0-9a-f]{32}")
+ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+RESOURCE_STATUSES = {
+    "accepted",
+    "answered",
+    "busy",
+    "canceled",
+    "completed",
+    "deleted",
+    "delivered",
+    "delivery-unknown",
+    "failed",
+    "in-progress",
+    "initiated",
+    "no-answer",
+    "queued",
+    "received",
+    "receiving",
+    "ringing",
+    "scheduled",
+    "sending",
+    "sent",
+    "undelivered",
+    "unknown",
+}
+INTERACTION_KEYS = {
+    "sid",
+    "session_sid",
+    "service_sid",
+    "account_sid",
+    "data",
+    "type",
+    "inbound_participant_sid",
+    "inbound_resource_sid",
+    "inbound_resource_status",
+    "inbound_resource_type",
+    "inbound_resource_url",
+    "outbound_participant_sid",
+    "outbound_resource_sid",
+    "outbound_resource_status",
+    "outbound_resource_type",
+    "outbound_resource_url",
+    "date_created",
+    "date_updated",
+    "url",
+}
+MESSAGE_INTERACTION_KEYS = INTERACTION_KEYS | {"participant_sid"}
+SESSION_KEYS = {
+    "sid",
+    "service_sid",
+    "account_sid",
+    "date_started",
+    "date_ended",
+    "date_last_interaction",
+    "date_expiry",
+    "unique_name",
+    "status",
+    "closed_reason",
+    "ttl",
+    "mode",
+    "date_created",
+    "date_updated",
+    "url",
+    "links",
+}
+PARTICIPANT_KEYS = {
+    "sid",
+    "session_sid",
+    "service_sid",
+    "account_sid",
+    "friendly_name",
+    "identifier",
+    "proxy_identifier",
+    "proxy_identifier_sid",
+    "date_deleted",
+    "date_created",
+    "date_updated",
+    "url",
+    "links",
+}
+META_KEYS = {
+    "key",
+    "url",
+    "page",
+    "page_size",
+    "first_page_url",
+    "previous_page_url",
+    "next_page_url",
+}
+ERROR_KEYS = {"code", "message", "more_info", "status"}
+
+
+def basic(user: str, password: str) -> str:
+    """An Authorization header value for HTTP Basic credentials."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+AUTH = {"Authorization": basic(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN)}
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeProxyServer]:
+    async with FakeProxyServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+async def http(server: FakeProxyServer) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(headers=AUTH) as session:
+        yield session
+
+
+def fresh_connections() -> aiohttp.ClientSession:
+    """A client that never reuses connections (aiohttp silently retries idempotent
+    requests that fail on a reused connection, which would hide a dropped one)."""
+    return aiohttp.ClientSession(headers=AUTH, connector=aiohttp.TCPConnector(force_close=True))
+
+
+def session_path(srv: FakeProxyServer, session: int = 0) -> tuple[str, str, str]:
+    service = srv.service_sids[0]
+    sid = srv.session_sids(service)[session]
+    return service, sid, f"{srv.url}/v1/Services/{service}/Sessions/{sid}"
+
+
+async def get(
+    http: aiohttp.ClientSession, url: str, params: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    async with http.get(url, params=params) as resp:
+        return resp.status, orjson.loads(await resp.read())
+
+
+def assert_error(body: Any, status: int, code: int) -> None:
+    assert set(body) == ERROR_KEYS
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["more_info"] == f"https://www.twilio.com/docs/errors/{code}"
+    assert isinstance(body["message"], str)
+    assert body["message"]
+
+
+async def walk(
+    http: aiohttp.ClientSession, first_url: str, key: str = "interactions"
+) -> list[dict[str, Any]]:
+    """Follow next_page_url from ``first_url``, checking each page's meta block."""
+    items: list[dict[str, Any]] = []
+    url: str | None = first_url
+    page = 0
+    while url is not None:
+        status, body = await get(http, url)
+        assert status == 200, body
+        meta = body["meta"]
+        assert set(meta) == META_KEYS
+        assert meta["key"] == key
+        assert meta["page"] == page
+        if page:
+            assert meta["url"] == url
+        else:
+            assert meta["url"] == meta["first_page_url"]
+        assert meta["first_page_url"].endswith(f"?PageSize={meta['page_size']}&Page=0")
+        assert (meta["previous_page_url"] is None) == (page == 0)
+        items.extend(body[key])
+        if meta["next_page_url"] is not None:
+            assert len(body[key]) == meta["page_size"]
+        url = meta["next_page_url"]
+        page += 1
+        assert page < 2_000, "runaway pagination"
+    return items
+
+
+# -- pagination -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page_size", [1, 7, 50, 119, 120, 1000])
+async def test_walk_yields_every_interaction_once_in_order(
+    server: FakeProxyServer, http: aiohttp.ClientSession, page_size: int
+) -> None:
+    service, session, url = session_path(server)
+    items = await walk(http, f"{url}/Interactions?PageSize={page_size}&Page=0")
+    sids = [item["sid"] for item in items]
+    assert sids == server.interaction_sids(service, session)
+    assert len(sids) == len(set(sids)) == 120
+    pages = [r for r in server.requests if r.path.endswith("/Interactions")]
+    assert len(pages) == math.ceil(120 / page_size)
+
+
+async def test_default_page_size_and_first_page_meta(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    _, _, url = session_path(server)
+    status, body = await get(http, f"{url}/Interactions")
+    assert status == 200
+    assert list(body) == ["interactions", "meta"]
+    meta = body["meta"]
+    assert len(body["interactions"]) == 50
+    assert meta["page_size"] == 50
+    assert meta["url"] == f"{url}/Interactions?PageSize=50&Page=0"
+    assert meta["first_page_url"] == meta["url"]
+    assert meta["previous_page_url"] is None
+    assert meta["next_page_url"].startswith(f"{url}/Interactions?PageSize=50&Page=1&PageToken=PT")
+
+
+async def test_page_index_without_token_matches_the_walk(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    service, session, url = session_path(server)
+    sids = server.interaction_sids(service, session)
+    for page in range(4):
+        status, body = await get(http, f"{url}/Interactions", {"PageSize": "40", "Page": str(page)})
+        assert status == 200
+        assert [i["sid"] for i in body["interactions"]] == sids[page * 40 : page * 40 + 40]
+        assert body["meta"]["page"] == page
+        assert (body["meta"]["next_page_url"] is None) == (page >= 2)
+
+
+async def test_previous_page_url_walks_back(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    service, session, url = session_path(server)
+    status, body = await get(http, f"{url}/Interactions", {"PageSize": "30", "Page": "3"})
+    assert status == 200
+    backwards: list[str] = []
+    while True:
+        backwards[:0] = [i["sid"] for i in body["interactions"]]
+        previous = body["meta"]["previous_page_url"]
+        if previous is None:
+            break
+        status, body = await get(http, previous)
+    assert backwards == server.interaction_sids(service, session)
+
+
+async def test_page_size_1000_is_the_maximum() -> None:
+    async with (
+        FakeProxyServer(interactions_per_session=1_500) as srv,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+        _, _, url = session_path(srv)
+        status, body = await get(http, f"{url}/Interactions", {"PageSize": "1000"})
+        assert status == 200
+        assert len(body["interactions"]) == 1000
+        status, body = await get(http, body["meta"]["next_page_url"])
+        assert len(body["interactions"]) == 500
+        assert body["meta"]["next_page_url"] is None
+        status, body = await get(http, f"{url}/Interactions", {"PageSize": "1001"})
+        assert status == 400
+        assert_error(body, 400, 20001)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"PageSize": "0"},
+        {"PageSize": "1001"},
+        {"PageSize": "abc"},
+        {"PageSize": "-5"},
+        {"PageSize": "2.5"},
+        {"PageSize": ""},
+        {"Page": "-1"},
+        {"Page": "x"},
+        {"PageToken": "garbage"},
+        {"PageToken": "PT"},
+        {"PageToken": "PT000000000000ff"},
+    ],
+)
+async def test_bad_paging_parameters_are_400(
+    server: FakeProxyServer, http: aiohttp.ClientSession, params: dict[str, str]
+) -> None:
+    _, _, url = session_path(server)
+    status, body = await get(http, f"{url}/Interactions", params)
+    assert status == 400
+    assert_error(body, 400, 20001)
+
+
+async def test_page_token_is_bound_to_its_list(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    _, _, url = session_path(server, 0)
+    _, _, other = session_path(server, 1)
+    _, body = await get(http, f"{url}/Interactions", {"PageSize": "10"})
+    token = body["meta"]["next_page_url"].rpartition("PageToken=")[2]
+    status, body = await get(http, f"{other}/Interactions", {"PageToken": token})
+    assert status == 400
+    assert_error(body, 400, 20001)
+
+
+async def test_deletes_during_a_token_walk_neither_skip_nor_repeat(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    service, session, url = session_path(server)
+    original = server.interaction_sids(service, session)
+    status, body = await get(http, f"{url}/Interactions", {"PageSize": "10"})
+    assert status == 200
+    seen = [i["sid"] for i in body["interactions"]]
+    doomed = original[2:7] + original[40:43]
+    for sid in doomed:
+        async with http.delete(f"{url}/Interactions/{sid}") as resp:
+            assert resp.status == 204
+    rest = await walk_from(http, body["meta"]["next_page_url"])
+    assert seen + rest == original[:10] + [s for s in original[10:] if s not in doomed]
+
+
+async def walk_from(http: aiohttp.ClientSession, url: str | None) -> list[str]:
+    sids: list[str] = []
+    while url is not None:
+        status, body = await get(http, url)
+        assert status == 200
+        sids.extend(i["sid"] for i in body["interactions"])
+        url = body["meta"]["next_page_url"]
+    return sids
+
+
+async def test_sessions_and_participants(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    service, session, url = session_path(server, 1)
+    sessions = await walk(
+        http, f"{server.url}/v1/Services/{service}/Sessions?PageSize=2", key="sessions"
+    )
+    assert [s["sid"] for s in sessions] == server.session_sids(service)
+    assert all(set(s) == SESSION_KEYS for s in sessions)
+    status, fetched = await get(http, url)
+    assert status == 200
+    assert fetched == sessions[1]
+    assert fetched["url"] == url
+    assert fetched["links"]["interactions"] == f"{url}/Interactions"
+    participants = await walk(http, f"{url}/Participants", key="participants")
+    assert [p["sid"] for p in participants] == server.participant_sids(service, session)
+    assert all(set(p) == PARTICIPANT_KEYS for p in participants)
+    status, one = await get(http, participants[1]["url"])
+    assert status == 200
+    assert one == participants[1]
+
+
+# -- records --------------------------------------------------------------------------
+
+
+async def test_generated_interactions_look_real(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    service, session, url = session_path(server)
+    items = await walk(http, f"{url}/Interactions?PageSize=120")
+    participants = set(server.participant_sids(service, session))
+    types = [item["type"] for item in items]
+    assert 90 < types.count("message") < 120
+    assert types.count("voice") > 5
+    previous_created = ""
+    for item in items:
+        assert set(item) == INTERACTION_KEYS
+        assert item["account_sid"] == FAKE_ACCOUNT_SID
+        assert (item["service_sid"], item["session_sid"]) == (service, session)
+        assert SID.fullmatch(item["sid"])
+        assert item["sid"].startswith("KI")
+        assert {item["inbound_participant_sid"], item["outbound_participant_sid"]} <= participants
+        prefix, resource_type, field = (
+            ("SM", "Message", "body") if item["type"] == "message" else ("CA", "Call", "duration")
+        )
+        for side in ("inbound", "outbound"):
+            assert item[f"{side}_resource_sid"].startswith(prefix)
+            assert SID.fullmatch(item[f"{side}_resource_sid"])
+            assert item[f"{side}_resource_type"] == resource_type
+            assert item[f"{side}_resource_status"] in RESOURCE_STATUSES
+            assert item[f"{side}_resource_url"].endswith(item[f"{side}_resource_sid"] + ".json")
+        assert isinstance(orjson.loads(item["data"])[field], str)
+        assert ISO.fullmatch(item["date_created"])
+        assert ISO.fullmatch(item["date_updated"])
+        assert item["date_created"] > previous_created
+        assert item["date_updated"] >= item["date_created"]
+        previous_created = item["date_created"]
+        assert item["url"] == f"{url}/Interactions/{item['sid']}"
+    assert items[0]["date_created"] == "2024-01-01T00:00:00Z"
+    for item in items[::17]:
+        status, fetched = await get(http, item["url"])
+        assert status == 200
+        assert fetched == item == server.interaction_json(service, session, item["sid"])
+
+
+async def test_data_is_deterministic_per_seed() -> None:
+    first, second, other = FakeProxyServer(), FakeProxyServer(), FakeProxyServer(seed=7)
+    service = first.service_sids[0]
+    session = first.session_sids(service)[0]
+    assert second.service_sids == first.service_sids
+    assert second.interaction_sids(service, session) == first.interaction_sids(service, session)
+    assert other.service_sids != first.service_sids
+    with pytest.raises(KeyError):
+        other.session_sids(service)
+
+
+async def test_message_interactions_list_and_fetch(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    service, session, url = session_path(server)
+    first, second = server.participant_sids(service, session)
+    items = await walk(http, f"{url}/Participants/{first}/MessageInteractions?PageSize=9")
+    assert items == server.message_interactions(service, session, first)
+    assert 40 < len(items) < 60
+    for item in items:
+        assert set(item) == MESSAGE_INTERACTION_KEYS
+        assert item["type"] == "message"
+        assert item["participant_sid"] == item["outbound_participant_sid"] == first
+    status, fetched = await get(http, items[3]["url"])
+    assert status == 200
+    assert fetched == items[3]
+    other_url = f"{url}/Participants/{second}/MessageInteractions/{items[3]['sid']}"
+    status, body = await get(http, other_url)
+    assert status == 404
+    assert_error(body, 404, 20404)
+    voice = next(
+        sid
+        for sid in server.interaction_sids(service, session)
+        if server.interaction_json(service, session, sid)["type"] == "voice"
+    )
+    status, body = await get(http, f"{url}/Participants/{first}/MessageInteractions/{voice}")
+    assert status == 404
+
+
+# -- create and delete ----------------------------------------------------------------
+
+
+async def test_create_then_list_shows_it(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    service, session, url = session_path(server)
+    participant = server.participant_sids(service, session)[1]
+    target = f"{url}/Participants/{participant}/MessageInteractions"
+    form = [("Body", "hello there"), ("MediaUrl", "https://a.example/1"), ("MediaUrl", "https://b")]
+    async with http.post(target, data=form) as resp:
+        assert resp.status == 201
+        created = orjson.loads(await resp.read())
+    assert set(created) == MESSAGE_INTERACTION_KEYS
+    assert created["participant_sid"] == created["outbound_participant_sid"] == participant
+    assert created["type"] == "message"
+    assert orjson.loads(created["data"]) == {
+        "body": "hello there",
+        "media_urls": ["https://a.example/1", "https://b"],
+    }
+    assert created["inbound_participant_sid"] is None
+    assert created["outbound_resource_sid"].startswith("SM")
+    assert created["url"] == f"{target}/{created['sid']}"
+    assert server.requests[-1].form == form
+
+    sids = server.interaction_sids(service, session)
+    assert sids[-1] == created["sid"]
+    assert len(sids) == 121
+    listed = await walk(http, f"{url}/Interactions?PageSize=50")
+    assert [i["sid"] for i in listed] == sids
+    assert listed[-1]["date_created"] > listed[-2]["date_created"]
+    status, fetched = await get(http, created["url"])
+    assert (status, fetched) == (200, created)
+    status, plain = await get(http, f"{url}/Interactions/{created['sid']}")
+    assert status == 200
+    assert plain == server.interaction_json(service, session, created["sid"])
+    assert "participant_sid" not in plain
+    assert server.message_interactions(service, session, participant)[-1] == created
+    assert server.created_message_interactions(service, session) == [created]
+    assert server.created_message_interactions(service, session, participant) == [created]
+
+
+@pytest.mark.parametrize("form", [[], [("Body", "")], [("Other", "x")]])
+async def test_create_needs_body_or_media(
+    server: FakeProxyServer, http: aiohttp.ClientSession, form: list[tuple[str, str]]
+) -> None:
+    service, session, url = session_path(server)
+    participant = server.participant_sids(service, session)[0]
+    async with http.post(f"{url}/Participants/{participant}/MessageInteractions", data=form) as r:
+        assert r.status == 400
+        body = orjson.loads(await r.read())
+    assert body["status"] == 400
+    assert set(body) == ERROR_KEYS
+    assert server.created_message_interactions(service, session) == []
+
+
+async def test_create_with_media_only_and_configured_status() -> None:
+    async with (
+        FakeProxyServer(create_status=200) as srv,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+        service, session, url = session_path(srv)
+        participant = srv.participant_sids(service, session)[0]
+        target = f"{url}/Participants/{participant}/MessageInteractions"
+        async with http.post(target, data={"MediaUrl": "https://m.example/x.png"}) as resp:
+            assert resp.status == 200
+            created = orjson.loads(await resp.read())
+        assert orjson.loads(created["data"]) == {"media_urls": ["https://m.example/x.png"]}
+
+
+async def test_delete_then_fetch_is_404(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    service, session, url = session_path(server)
+    participant = server.participant_sids(service, session)[0]
+    victim = server.message_interactions(service, session, participant)[0]["sid"]
+    async with http.delete(f"{url}/Interactions/{victim}") as resp:
+        assert resp.status == 204
+        assert await resp.read() == b""
+    status, body = await get(http, f"{url}/Interactions/{victim}")
+    assert status == 404
+    assert_error(body, 404, 20404)
+    async with http.delete(f"{url}/Interactions/{victim}") as resp:
+        assert resp.status == 404
+    assert victim not in server.interaction_sids(service, session)
+    assert len(server.interaction_sids(service, session)) == 119
+    listed = await walk(http, f"{url}/Participants/{participant}/MessageInteractions")
+    assert victim not in [i["sid"] for i in listed]
+    assert listed == server.message_interactions(service, session, participant)
+    with pytest.raises(KeyError):
+        server.interaction_json(service, session, victim)
+
+
+async def test_deleting_a_created_interaction(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    service, session, url = session_path(server)
+    participant = server.participant_sids(service, session)[0]
+    target = f"{url}/Participants/{participant}/MessageInteractions"
+    async with http.post(target, data={"Body": "bye"}) as resp:
+        sid = orjson.loads(await resp.read())["sid"]
+    async with http.delete(f"{url}/Interactions/{sid}") as resp:
+        assert resp.status == 204
+    assert server.created_message_interactions(service, session) == []
+    status, _ = await get(http, f"{target}/{sid}")
+    assert status == 404
+
+
+# -- auth, 404, 405 -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        basic(FAKE_ACCOUNT_SID, "wrong"),
+        basic("AC" + "1" * 32, FAKE_AUTH_TOKEN),
+        basic(FAKE_ACCOUNT_SID, ""),
+        "Basic !!!not-base64!!!",
+        "Basic " + base64.b64encode(b"no-colon").decode(),
+        "Bearer " + FAKE_AUTH_TOKEN,
+    ],
+)
+async def test_bad_credentials_are_401(server: FakeProxyServer, header: str | None) -> None:
+    _, _, url = session_path(server)
+    headers = {} if header is None else {"Authorization": header}
+    async with (
+        aiohttp.ClientSession(headers=headers) as http,
+        http.get(f"{url}/Interactions") as resp,
+    ):
+        assert resp.status == 401
+        assert resp.headers["WWW-Authenticate"].startswith("Basic")
+        body = orjson.loads(await resp.read())
+    assert_error(body, 401, 20003)
+    assert body["message"] == "Authenticate"
+
+
+async def test_api_key_credentials_are_accepted() -> None:
+    key, secret = "SK" + "ab" * 16, "key-secret"
+    async with FakeProxyServer(api_keys={key: secret}) as srv:
+        _, _, url = session_path(srv)
+        for header, expected in [(basic(key, secret), 200), (basic(key, "nope"), 401)]:
+            async with (
+                aiohttp.ClientSession(headers={"Authorization": header}) as http,
+                http.get(url) as resp,
+            ):
+                assert resp.status == expected
+        assert srv.auth_header == AUTH["Authorization"]
+
+
+async def test_unknown_resources_are_404(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    service, session, url = session_path(server)
+    other = FakeProxyServer(seed=99)
+    other_service = other.service_sids[0]
+    other_session = other.session_sids(other_service)[0]
+    participant = server.participant_sids(service, session)[0]
+    missing = [
+        f"{server.url}/v1/Services/{other_service}/Sessions",
+        f"{server.url}/v1/Services/{service}/Sessions/{other_session}",
+        f"{server.url}/v1/Services/{service}/Sessions/{other_session}/Interactions",
+        f"{url}/Interactions/KI{'0' * 32}",
+        f"{url}/Interactions/KI{'A' * 32}",
+        f"{url}/Interactions/not-a-sid",
+        f"{url}/Participants/KP{'1' * 32}",
+        f"{url}/Participants/KP{'1' * 32}/MessageInteractions",
+        f"{url}/Participants/{participant}/MessageInteractions/KI{'2' * 32}",
+        f"{url}/Interactions/",
+        f"{url}/Bogus",
+        f"{server.url}/v1/Services",
+        f"{server.url}/v2/Services/{service}/Sessions",
+        f"{server.url}/",
+    ]
+    for target in missing:
+        status, body = await get(http, target)
+        assert status == 404, target
+        assert_error(body, 404, 20404)
+
+
+async def test_wrong_method_is_405(server: FakeProxyServer, http: aiohttp.ClientSession) -> None:
+    service, session, url = session_path(server)
+    sid = server.interaction_sids(service, session)[0]
+    participant = server.participant_sids(service, session)[0]
+    cases = [
+        ("POST", f"{url}/Interactions"),
+        ("PUT", f"{url}/Interactions/{sid}"),
+        ("DELETE", f"{url}/Participants/{participant}/MessageInteractions/{sid}"),
+        ("DELETE", url),
+        ("PATCH", f"{url}/Participants/{participant}/MessageInteractions"),
+    ]
+    for method, target in cases:
+        async with http.request(method, target) as resp:
+            assert resp.status == 405, (method, target)
+            assert "GET" in resp.headers["Allow"]
+            assert_error(orjson.loads(await resp.read()), 405, 20004)
+
+
+# -- faults ---------------------------------------------------------------------------
+
+
+async def test_fault_status_with_retry_after(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    _, _, url = session_path(server)
+    http_date = formatdate(time.time() + 30, usegmt=True)
+    server.add_fault(Fault.status(429, retry_after="2"))
+    server.add_fault(Fault.status(503, retry_after=http_date))
+    server.add_fault(Fault.status(500, code=12345, message="boom"))
+    async with http.get(url) as resp:
+        assert resp.status == 429
+        assert resp.headers["Retry-After"] == "2"
+        assert_error(orjson.loads(await resp.read()), 429, 20429)
+    async with http.get(url) as resp:
+        assert resp.status == 503
+        assert resp.headers["Retry-After"] == http_date
+        assert_error(orjson.loads(await resp.read()), 503, 20503)
+    status, body = await get(http, url)
+    assert (status, body["code"], body["message"]) == (500, 12345, "boom")
+    status, _ = await get(http, url)
+    assert status == 200
+    assert [r.fault for r in server.requests] == [FaultKind.STATUS] * 3 + [None]
+    assert [r.status for r in server.requests] == [429, 503, 500, 200]
+
+
+async def test_fault_html(server: FakeProxyServer, http: aiohttp.ClientSession) -> None:
+    _, _, url = session_path(server)
+    server.add_fault(Fault.html())
+    server.add_fault(Fault.html(503))
+    for expected in (502, 503):
+        async with http.get(url) as resp:
+            assert resp.status == expected
+            assert resp.content_type == "text/html"
+            assert (await resp.text()).startswith("<html>")
+
+
+async def test_fault_not_json(server: FakeProxyServer, http: aiohttp.ClientSession) -> None:
+    _, _, url = session_path(server)
+    server.add_fault(Fault.not_json())
+    async with http.get(url) as resp:
+        assert resp.status == 200
+        body = await resp.read()
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(body)
+
+
+async def test_fault_truncated_json(server: FakeProxyServer, http: aiohttp.ClientSession) -> None:
+    _, _, url = session_path(server)
+    async with http.get(f"{url}/Interactions") as resp:
+        whole = await resp.read()
+    server.add_fault(Fault.truncated_json())
+    async with http.get(f"{url}/Interactions") as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Type"].startswith("application/json")
+        body = await resp.read()
+        assert int(resp.headers["Content-Length"]) == len(body)
+    assert body == whole[: len(whole) // 2]
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(body)
+
+
+async def test_fault_wrong_types(server: FakeProxyServer, http: aiohttp.ClientSession) -> None:
+    service, session, url = session_path(server)
+    sid = server.interaction_sids(service, session)[4]
+    server.add_fault(Fault.wrong_types(), times=2)
+    status, page = await get(http, f"{url}/Interactions")
+    assert status == 200
+    assert page["interactions"][0]["date_created"] == 12
+    assert isinstance(page["interactions"][1]["date_created"], str)
+    status, one = await get(http, f"{url}/Interactions/{sid}")
+    assert one["date_created"] == 12
+    assert {k: v for k, v in one.items() if k != "date_created"} == {
+        k: v
+        for k, v in server.interaction_json(service, session, sid).items()
+        if k != "date_created"
+    }
+
+
+async def test_fault_drop_meta_and_list_key(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    _, _, url = session_path(server)
+    server.add_fault(Fault.drop_meta())
+    server.add_fault(Fault.drop_list_key())
+    _, body = await get(http, f"{url}/Interactions")
+    assert list(body) == ["interactions"]
+    _, body = await get(http, f"{url}/Interactions")
+    assert list(body) == ["meta"]
+    _, body = await get(http, f"{url}/Participants")
+    assert list(body) == ["participants", "meta"]
+
+
+async def test_fault_foreign_and_loop_next_page(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    _, _, url = session_path(server)
+    evil = "https://evil.example/v1/steal?PageSize=50&Page=1"
+    server.add_fault(Fault.foreign_next_page(evil), times=2)
+    server.add_fault(Fault.loop_next_page())
+    _, body = await get(http, f"{url}/Interactions")
+    assert body["meta"]["next_page_url"] == evil
+    assert len(body["interactions"]) == 50
+    _, body = await get(http, f"{url}/Interactions", {"PageSize": "1000"})
+    assert body["meta"]["next_page_url"] == evil
+    _, body = await get(http, f"{url}/Interactions", {"PageSize": "20", "Page": "2"})
+    assert body["meta"]["next_page_url"] == body["meta"]["url"]
+
+
+async def test_fault_empty_pages_never_loop_and_lose_nothing(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    service, session, url = session_path(server)
+    _, body = await get(http, f"{url}/Interactions", {"PageSize": "25"})
+    collected = [i["sid"] for i in body["interactions"]]
+    server.add_fault(Fault.empty_page(), times=3)
+    next_url: str | None = body["meta"]["next_page_url"]
+    seen_urls: set[str] = set()
+    empty = 0
+    while next_url is not None:
+        assert next_url not in seen_urls
+        seen_urls.add(next_url)
+        _, body = await get(http, next_url)
+        if not body["interactions"]:
+            empty += 1
+        collected.extend(i["sid"] for i in body["interactions"])
+        next_url = body["meta"]["next_page_url"]
+    assert empty == 3
+    assert collected == server.interaction_sids(service, session)
+
+
+async def test_fault_reset_mid_body(server: FakeProxyServer) -> None:
+    _, _, url = session_path(server)
+    server.add_fault(Fault.reset())
+    async with fresh_connections() as http, http.get(f"{url}/Interactions") as resp:
+        assert resp.status == 200
+        declared = int(resp.headers["Content-Length"])
+        assert declared > 1000
+        with pytest.raises(aiohttp.ClientError):
+            await resp.read()
+    assert server.requests[-1].fault is FaultKind.RESET
+    assert server.requests[-1].status == 200
+
+
+async def test_fault_drop_connection(server: FakeProxyServer) -> None:
+    _, _, url = session_path(server)
+    # aiohttp retries an idempotent request once when the connection drops: arm two.
+    server.add_fault(Fault.drop_connection(), times=2)
+    async with fresh_connections() as http:
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await http.get(url)
+        server.clear_faults()
+        status, _ = await get(http, url)
+        assert status == 200
+    dropped, answered = server.requests[:-1], server.requests[-1]
+    assert 1 <= len(dropped) <= 2
+    assert all(r.status is None and r.fault is FaultKind.DROP_CONNECTION for r in dropped)
+    assert answered.status == 200
+
+
+@pytest.mark.parametrize("size", [0, 10, 5_000_003])
+async def test_fault_huge_body(
+    server: FakeProxyServer, http: aiohttp.ClientSession, size: int
+) -> None:
+    _, _, url = session_path(server)
+    server.add_fault(Fault.huge_body(size))
+    async with http.get(url) as resp:
+        assert resp.status == 200
+        assert resp.headers["Transfer-Encoding"] == "chunked"
+        assert "Content-Length" not in resp.headers
+        received = 0
+        async for chunk in resp.content.iter_chunked(1 << 16):
+            received += len(chunk)
+    assert received == size
+
+
+async def test_fault_huge_body_is_valid_json_and_survives_client_abort(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    _, _, url = session_path(server)
+    server.add_fault(Fault.huge_body(100_000))
+    server.add_fault(Fault.huge_body(50_000_000))
+    _, body = await get(http, url)
+    assert set(body) == {"padding"}
+    async with http.get(url) as resp:
+        await resp.content.readexactly(1000)
+        resp.close()
+    status, _ = await get(http, url)
+    assert status == 200
+
+
+async def test_fault_stall_and_delay_then_answer(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    _, _, url = session_path(server)
+    for fault in (Fault.stall(0.2), Fault.delay(0.2)):
+        server.add_fault(fault)
+        started = time.monotonic()
+        status, body = await get(http, url)
+        assert time.monotonic() - started >= 0.19
+        assert status == 200
+        assert set(body) == SESSION_KEYS
+
+
+async def test_stop_with_a_stalled_request_is_prompt_and_clean() -> None:
+    srv = FakeProxyServer()
+    await srv.start()
+    _, _, url = session_path(srv)
+    arrived = asyncio.Event()
+
+    def note_arrival(request: web.Request) -> bool:
+        arrived.set()
+        return True
+
+    srv.add_fault(Fault.stall(), when=note_arrival)
+    async with aiohttp.ClientSession(headers=AUTH) as http:
+        request = asyncio.ensure_future(get(http, url))
+        await asyncio.wait_for(arrived.wait(), timeout=5)
+        assert srv.in_flight == 1
+        started = time.monotonic()
+        await srv.stop()
+        assert time.monotonic() - started < 1.0
+        try:
+            status, body = await request
+        except aiohttp.ClientError:
+            pass
+        else:
+            assert status == 503
+            assert_error(body, 503, 20503)
+    assert srv.in_flight == 0
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+    await srv.stop()
+    with pytest.raises(aiohttp.ClientConnectionError):
+        async with aiohttp.ClientSession() as http, http.get(url):
+            pass
+
+
+async def test_after_processing_decides_whether_the_create_happens(
+    server: FakeProxyServer,
+) -> None:
+    service, session, url = session_path(server)
+    participant = server.participant_sids(service, session)[0]
+    target = f"{url}/Participants/{participant}/MessageInteractions"
+
+    def created() -> int:
+        return len(server.created_message_interactions(service, session))
+
+    async with fresh_connections() as http:
+        server.add_fault(Fault.status(500), method="POST")
+        async with http.post(target, data={"Body": "a"}) as resp:
+            assert resp.status == 500
+        assert created() == 0
+
+        server.add_fault(Fault.status(500, after_processing=True), method="POST")
+        async with http.post(target, data={"Body": "b"}) as resp:
+            assert resp.status == 500
+            assert_error(orjson.loads(await resp.read()), 500, 20500)
+        assert created() == 1
+
+        server.add_fault(Fault.drop_connection(), method="POST")
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await http.post(target, data={"Body": "c"})
+        assert created() == 1
+
+        server.add_fault(Fault.reset(after_processing=True), method="POST")
+        with pytest.raises(aiohttp.ClientError):
+            async with http.post(target, data={"Body": "d"}) as resp:
+                await resp.read()
+        assert created() == 2
+
+        server.add_fault(Fault.reset(), method="POST")
+        with pytest.raises(aiohttp.ClientError):
+            async with http.post(target, data={"Body": "e"}) as resp:
+                await resp.read()
+        assert created() == 2
+
+        server.add_fault(Fault.stall(0.05, after_processing=True), method="POST")
+        async with http.post(target, data={"Body": "f"}) as resp:
+            assert resp.status == 201
+        assert created() == 3
+    bodies = [
+        orjson.loads(m["data"])["body"]
+        for m in server.created_message_interactions(service, session)
+    ]
+    assert bodies == ["b", "d", "f"]
+
+
+async def test_after_processing_on_delete(
+    server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    service, session, url = session_path(server)
+    first, second = server.interaction_sids(service, session)[:2]
+    server.add_fault(Fault.status(503), method="DELETE")
+    server.add_fault(Fault.status(503, after_processing=True), method="DELETE")
+    for sid in (first, second):
+        async with http.delete(f"{url}/Interactions/{sid}") as resp:
+            assert resp.status == 503
+    remaining = server.interaction_sids(service, session)
+    assert first in remaining
+    assert second not in remaining
+
+
+async def test_fault_matching_rules(server: FakeProxyServer, http: aiohttp.ClientSession) -> None:
+    service, session, url = session_path(server)
+    participant = server.participant_sids(service, session)[0]
+
+    def page_two(request: web.Request) -> bool:
+        return request.query.get("Page") == "2"
+
+    server.add_fault(Fault.status(502), times=2, path_contains="/Participants")
+    server.add_fault(Fault.status(504), method="delete")
+    server.add_fault(Fault.status(429), when=page_two)
+    assert (await get(http, url))[0] == 200
+    assert (await get(http, f"{url}/Interactions", {"Page": "1"}))[0] == 200
+    assert (await get(http, f"{url}/Interactions", {"Page": "2"}))[0] == 429
+    assert (await get(http, f"{url}/Interactions", {"Page": "2"}))[0] == 200
+    assert (await get(http, f"{url}/Participants"))[0] == 502
+    assert (await get(http, f"{url}/Participants/{participant}"))[0] == 502
+    assert (await get(http, f"{url}/Participants"))[0] == 200
+    sid = server.interaction_sids(service, session)[0]
+    async with http.delete(f"{url}/Interactions/{sid}") as resp:
+        assert resp.status == 504
+    assert [r.fault for r in server.requests].count(FaultKind.STATUS) == 4
+
+    server.add_fault(Fault.status(500), times=None, path_contains="/Interactions")
+    for _ in range(3):
+        assert (await get(http, f"{url}/Interactions"))[0] == 500
+    server.clear_faults()
+    assert (await get(http, f"{url}/Interactions"))[0] == 200
+    with pytest.raises(ValueError, match="times"):
+        server.add_fault(Fault.not_json(), times=0)
+
+
+def test_fault_constructors_validate_and_describe() -> None:
+    with pytest.raises(ValueError, match="status"):
+        Fault.status(200)
+    with pytest.raises(ValueError, match="status"):
+        Fault.html(600)
+    with pytest.raises(ValueError, match="size_bytes"):
+        Fault.huge_body(-1)
+    with pytest.raises(ValueError, match="seconds"):
+        Fault.delay(-0.5)
+    assert Fault.status(429, retry_after="2").retry_after == "2"
+    assert Fault.stall().seconds is None
+    assert Fault.truncated_json().processes_first
+    assert not Fault.status(500).processes_first
+    assert Fault.status(500, after_processing=True).processes_first
+    assert Fault.empty_page() == Fault.empty_page()
+
+
+# -- limits, observation, scale -------------------------------------------------------
+
+
+async def test_in_flight_cap_answers_429() -> None:
+    async with (
+        FakeProxyServer(max_in_flight=2, latency=0.3, concurrency_header=True) as srv,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+        _, _, url = session_path(srv)
+
+        async def one() -> tuple[int, Any, str]:
+            async with http.get(url) as resp:
+                header = resp.headers["Twilio-Concurrent-Requests"]
+                return resp.status, orjson.loads(await resp.read()), header
+
+        results = await asyncio.gather(*(one() for _ in range(5)))
+        statuses = sorted(status for status, _, _ in results)
+        assert statuses == [200, 200, 429, 429, 429]
+        for status, body, header in results:
+            assert int(header) >= 1
+            if status == 429:
+                assert_error(body, 429, 20429)
+        assert srv.max_in_flight_seen == 5
+        assert srv.in_flight == 0
+        srv.reset_stats()
+        assert srv.requests == []
+        assert srv.max_in_flight_seen == 0
+        assert (await one())[0] == 200
+
+
+async def test_requests_per_second_cap() -> None:
+    async with (
+        FakeProxyServer(max_requests_per_second=3) as srv,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+        _, _, url = session_path(srv)
+        statuses = [(await get(http, url))[0] for _ in range(5)]
+        assert statuses == [200, 200, 200, 429, 429]
+        await asyncio.sleep(1.05)
+        assert (await get(http, url))[0] == 200
+
+
+async def test_requests_are_recorded(server: FakeProxyServer, http: aiohttp.ClientSession) -> None:
+    service, session, url = session_path(server)
+    participant = server.participant_sids(service, session)[0]
+    before = time.monotonic()
+    await get(http, f"{url}/Interactions", {"PageSize": "5"})
+    async with http.post(
+        f"{url}/Participants/{participant}/MessageInteractions",
+        data=[("Body", "x"), ("MediaUrl", "u1"), ("MediaUrl", "u2")],
+        params=[("Tag", "a"), ("Tag", "b")],
+    ) as resp:
+        assert resp.status == 201
+    first, second = server.requests
+    assert before <= first.time <= second.time <= time.monotonic()
+    assert (first.method, first.status) == ("GET", 200)
+    assert first.path == f"/v1/Services/{service}/Sessions/{session}/Interactions"
+    assert first.query == {"PageSize": ["5"]}
+    assert first.headers["Authorization"] == AUTH["Authorization"]
+    assert first.form == []
+    assert (second.method, second.status) == ("POST", 201)
+    assert second.query == {"Tag": ["a", "b"]}
+    assert second.form == [("Body", "x"), ("MediaUrl", "u1"), ("MediaUrl", "u2")]
+    assert first.fault is None
+
+
+async def test_a_million_interactions_page_lazily() -> None:
+    started = time.monotonic()
+    async with (
+        FakeProxyServer(interactions_per_session=1_000_000) as srv,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+        assert time.monotonic() - started < 1.0
+        service, session, url = session_path(srv)
+        for size in ("50", "1000"):
+            begun = time.monotonic()
+            status, body = await get(http, f"{url}/Interactions", {"PageSize": size, "Page": "499"})
+            assert time.monotonic() - begun < 1.0
+            assert status == 200
+            first = body["interactions"][0]
+            index = 499 * int(size)
+            expected = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_704_067_200 + index * 60))
+            assert first["date_created"] == expected
+            assert first == srv.interaction_json(service, session, first["sid"])
+            assert body["meta"]["next_page_url"] is not None
+        tracemalloc.start()
+        try:
+            status, body = await get(
+                http, f"{url}/Interactions", {"PageSize": "50", "Page": "19999"}
+            )
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 5_000_000, "a page must not materialise the session"
+        assert len(body["interactions"]) == 50
+        assert body["meta"]["next_page_url"] is None
+        last = body["interactions"][-1]
+        assert calendar.timegm(time.strptime(last["date_created"], "%Y-%m-%dT%H:%M:%SZ")) == (
+            1_704_067_200 + 999_999 * 60
+        )
+        status, fetched = await get(http, last["url"])
+        assert (status, fetched) == (200, last)
+
+
+# -- lifecycle and entry points -------------------------------------------------------
+
+
+async def test_lifecycle_guards() -> None:
+    srv = FakeProxyServer()
+    with pytest.raises(RuntimeError):
+        _ = srv.url
+    await srv.start()
+    try:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", srv.url)
+        assert srv.port > 0
+        with pytest.raises(RuntimeError):
+            await srv.start()
+    finally:
+        await srv.stop()
+    await srv.stop()
+    port = srv.port
+    service, session, url = session_path(srv)
+    participant = srv.participant_sids(service, session)[0]
+    async with srv, aiohttp.ClientSession(headers=AUTH) as http:
+        assert srv.port == port
+        target = f"{url}/Participants/{participant}/MessageInteractions"
+        async with http.post(target, data={"Body": "kept"}) as resp:
+            assert resp.status == 201
+        srv.auth_token = "rotated"
+        assert (await get(http, url))[0] == 401
+    assert len(srv.created_message_interactions(service, session)) == 1
+    with pytest.raises(ValueError, match="default_page_size"):
+        FakeProxyServer(default_page_size=0)
+    with pytest.raises(ValueError, match="interactions_per_session"):
+        FakeProxyServer(interactions_per_session=-1)
+
+
+async def test_serve_runs_until_cancelled() -> None:
+    ready: asyncio.Future[FakeProxyServer] = asyncio.get_running_loop().create_future()
+    task = asyncio.ensure_future(
+        serve(port=0, on_ready=ready.set_result, interactions_per_session=7)
+    )
+    srv = await ready
+    _, _, url = session_path(srv)
+    async with aiohttp.ClientSession(headers=AUTH) as http:
+        status, body = await get(http, f"{url}/Interactions")
+        assert (status, len(body["interactions"])) == (200, 7)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    with pytest.raises(aiohttp.ClientConnectionError):
+        async with aiohttp.ClientSession() as http, http.get(url):
+            pass
+
+
+async def test_module_entry_point_serves_and_stops_on_sigterm() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "proxy_async.testing",
+        "--port",
+        "0",
+        "--json",
+        "--interactions",
+        "12",
+        "--sessions",
+        "2",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=10)
+        details = orjson.loads(line)
+        assert details["account_sid"] == FAKE_ACCOUNT_SID
+        assert details["auth_token"] == FAKE_AUTH_TOKEN
+        assert len(details["session_sids"]) == 2
+        url = (
+            f"{details['url']}/v1/Services/{details['service_sids'][0]}"
+            f"/Sessions/{details['session_sids'][1]}/Interactions"
+        )
+        async with aiohttp.ClientSession(headers=AUTH) as http:
+            status, body = await get(http, url)
+        assert (status, len(body["interactions"])) == (200, 12)
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        code = await asyncio.wait_for(process.wait(), timeout=10)
+    assert code == 0
