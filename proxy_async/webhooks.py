@@ -1,0 +1,697 @@
+"""Check that a Proxy webhook really came from Twilio, and read its form into a typed model.
+
+Signatures
+----------
+Twilio signs every webhook request with the account's Auth Token and sends the result
+in the ``X-Twilio-Signature`` header: base64(HMAC-SHA1(token, string)), where the string
+is the full URL Twilio requested followed, for a form body, by each parameter name and
+its value, names sorted, a repeated name once per value with its values sorted.
+
+- :func:`validate_signature` checks a form (``application/x-www-form-urlencoded``)
+  request; it is what Proxy's callback, intercept and out-of-session webhooks send.
+- :func:`validate_json_signature` checks a JSON body. Twilio then signs the URL alone
+  and adds a ``bodySHA256`` query parameter holding the body's SHA-256 hex digest; the
+  body is authentic only through that parameter, so a URL without one is refused.
+- :func:`verify_request` does either from inside an ``aiohttp.web`` handler.
+
+The URL must be the one Twilio called, byte for byte: the one configured on the Proxy
+Service (``callback_url``, ``intercept_callback_url``, ``out_of_session_callback_url``).
+A URL rebuilt behind a TLS-terminating proxy or load balancer (``http://10.0.0.5:8080``
+instead of ``https://example.com``) gives a different signature, so pass the public URL
+there. Because Twilio may sign the URL with or without the scheme's default port (443
+for https, 80 for http), both forms are tried; a non-default port is never dropped.
+
+Parsing
+-------
+:func:`parse_callback` reads a CallbackUrl or InterceptCallbackUrl form into a
+:class:`ProxyCallback`; :func:`parse_out_of_session_callback` reads an
+OutOfSessionCallbackUrl form into an :class:`OutOfSessionCallback`. Parameters Twilio
+may add later, or that are not modelled, land in ``extra``. Required: ``interactionSid``
+for the former; ``AccountSid``, ``From`` and ``To`` for the latter. An empty value counts
+as absent. A malformed form raises :class:`InvalidCallbackError` naming the parameter; its
+message never repeats the value, which may be a phone number or a message body.
+
+Nothing here logs, and the Auth Token is never put in an exception message or a repr.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from urllib.parse import parse_qsl
+
+import attrs
+import orjson
+from multidict import MultiMapping
+
+from proxy_async.errors import InvalidParameterError, ProxyError
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "FormParams",
+    "InvalidCallbackError",
+    "OutOfSessionCallback",
+    "OutOfSessionParticipant",
+    "ProxyCallback",
+    "compute_signature",
+    "parse_callback",
+    "parse_out_of_session_callback",
+    "validate_json_signature",
+    "validate_signature",
+    "verify_request",
+]
+
+SIGNATURE_HEADER: Final = "X-Twilio-Signature"
+"""Name of the HTTP header that carries Twilio's request signature."""
+
+FormParams: TypeAlias = Mapping[str, str | Sequence[str]] | MultiMapping[object]
+"""A decoded form: name to value or list of values, or a multidict (aiohttp's ``post()``)."""
+
+_DEFAULT_PORTS: Final = {"https": "443", "http": "80"}
+_BODY_HASH_PARAM: Final = "bodySHA256"
+_FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
+_URL_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)(.*)\Z", re.DOTALL)
+
+
+class InvalidCallbackError(ProxyError, ValueError):
+    """A webhook form lacks a required parameter or has one of the wrong shape.
+
+    ``parameter`` is the form name as Twilio sends it (``"interactionSid"``); the value
+    itself is never quoted, since it may be personal data.
+    """
+
+    def __init__(self, parameter: str, reason: str) -> None:
+        self.parameter = parameter
+        self.reason = reason
+        super().__init__(f"invalid webhook parameter {parameter!r}: {reason}")
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+class _Unsignable(Exception):
+    """Some text cannot be encoded as UTF-8, so Twilio cannot have signed it."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(what)
+
+
+def _token_key(auth_token: object) -> bytes:
+    if not isinstance(auth_token, str):
+        raise InvalidParameterError("auth_token", "a str")
+    key: bytes | None
+    try:
+        key = auth_token.encode("utf-8")
+    except UnicodeEncodeError:
+        key = None
+    if key is None:
+        # Raised outside the except block: a chained UnicodeEncodeError would carry
+        # the whole token in its .object attribute.
+        raise InvalidParameterError("auth_token", "text encodable as UTF-8")
+    return key
+
+
+def _param_values(params: FormParams, name: str) -> list[str]:
+    if isinstance(params, MultiMapping):
+        raw: Sequence[object] = params.getall(name)
+    else:
+        value: object = params[name]
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, (bytes, bytearray)) or not isinstance(value, Sequence):
+            raise InvalidParameterError(f"params[{name!r}]", "a str or a sequence of str")
+        raw = value
+    values: list[str] = []
+    for item in raw:
+        if not isinstance(item, str):
+            raise InvalidParameterError(f"params[{name!r}]", "a str or a sequence of str")
+        values.append(item)
+    return values
+
+
+def _string_to_sign(url: str, params: FormParams) -> str:
+    # set(): a multidict yields a repeated name once per value.
+    names = set(params)
+    for name in names:
+        if not isinstance(name, str):
+            raise InvalidParameterError("params", "a mapping with str keys")
+    parts = [url]
+    for name in sorted(names):
+        for value in sorted(_param_values(params, name)):
+            parts.append(name)
+            parts.append(value)
+    return "".join(parts)
+
+
+def _sign(key: bytes, text: str, what: str) -> bytes:
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Unsignable(what) from None
+    return base64.b64encode(hmac.new(key, data, hashlib.sha1).digest())
+
+
+def _split_port(hostport: str) -> tuple[str, str | None]:
+    if hostport.startswith("["):  # IPv6 literal: the port follows the closing bracket
+        host, bracket, after = hostport.partition("]")
+        if bracket and after.startswith(":"):
+            return host + bracket, after[1:]
+        return hostport, None
+    host, colon, port = hostport.rpartition(":")
+    return (host, port) if colon else (hostport, None)
+
+
+def _url_variants(url: str) -> tuple[str, ...]:
+    """The URL as given, plus the same URL with the default port added or removed."""
+    match = _URL_RE.match(url)
+    if match is None:
+        return (url,)
+    scheme, authority, rest = match.groups()
+    default = _DEFAULT_PORTS.get(scheme.lower())
+    if default is None:
+        return (url,)
+    userinfo, at, hostport = authority.rpartition("@")
+    host, port = _split_port(hostport)
+    if port is None:
+        return (url, f"{scheme}://{userinfo}{at}{hostport}:{default}{rest}")
+    if port == default:
+        return (url, f"{scheme}://{userinfo}{at}{host}{rest}")
+    return (url,)
+
+
+def _signature_matches(key: bytes, url: str, params: FormParams, signature: str) -> bool:
+    expected = signature.encode("ascii")
+    matched = False
+    try:
+        for variant in _url_variants(url):
+            computed = _sign(key, _string_to_sign(variant, params), "url or params")
+            # |= rather than any(): try every variant, whichever matches.
+            matched |= hmac.compare_digest(computed, expected)
+    except _Unsignable:
+        return False
+    return matched
+
+
+def _usable_signature(signature: object) -> str | None:
+    if not isinstance(signature, str) or not signature or not signature.isascii():
+        return None
+    return signature
+
+
+def compute_signature(auth_token: str, url: str, params: FormParams) -> str:
+    """The ``X-Twilio-Signature`` Twilio sends for a form POST of ``params`` to ``url``.
+
+    The URL is used exactly as given (no port variants). Raises
+    :class:`~proxy_async.errors.InvalidParameterError` for an empty token, or for text
+    that is not a str or cannot be encoded as UTF-8.
+    """
+    if isinstance(auth_token, str) and not auth_token:
+        raise InvalidParameterError("auth_token", "a non-empty str")
+    key = _token_key(auth_token)
+    try:
+        return _sign(key, _string_to_sign(url, params), "url or params").decode("ascii")
+    except _Unsignable as exc:
+        raise InvalidParameterError(exc.what, "text encodable as UTF-8") from None
+
+
+def validate_signature(
+    auth_token: str, url: str, params: FormParams, signature: str | None
+) -> bool:
+    """Whether ``signature`` is Twilio's signature of a form POST of ``params`` to ``url``.
+
+    ``url`` is the full URL Twilio called, query string included; it is also tried with
+    the scheme's default port added or removed. ``params`` is the decoded form body
+    (``{}`` for a request without one); a ``bodySHA256`` query parameter is treated as
+    an ordinary part of the URL here: for JSON bodies use :func:`validate_json_signature`.
+
+    Returns False, never raises, for a missing, empty or wrong signature, an empty
+    token, or text Twilio could not have signed. A token or ``params`` of the wrong type
+    is a programming error and raises :class:`~proxy_async.errors.InvalidParameterError`.
+    The comparison takes the same time wherever the signatures differ.
+    """
+    usable = _usable_signature(signature)
+    if usable is None or (isinstance(auth_token, str) and not auth_token):
+        return False
+    return _signature_matches(_token_key(auth_token), url, params, usable)
+
+
+def _query_values(url: str, name: str) -> list[str]:
+    query = url.partition("#")[0].partition("?")[2]
+    return [value for key, value in parse_qsl(query, keep_blank_values=True) if key == name]
+
+
+def validate_json_signature(
+    auth_token: str, url: str, body: bytes | str, signature: str | None
+) -> bool:
+    """Whether a JSON (or other non-form) ``body`` POSTed to ``url`` was signed by Twilio.
+
+    For such bodies Twilio signs the URL alone and appends ``bodySHA256=<hex digest of
+    the body>`` to it; both the signature and the digest must match. A URL without
+    exactly one ``bodySHA256`` value is refused (False), since nothing would then vouch
+    for the body. ``body`` is the raw bytes received (a str is encoded as UTF-8).
+    Same return and error rules as :func:`validate_signature`.
+    """
+    usable = _usable_signature(signature)
+    if usable is None or (isinstance(auth_token, str) and not auth_token):
+        return False
+    key = _token_key(auth_token)
+    declared = _query_values(url, _BODY_HASH_PARAM)
+    if len(declared) != 1 or not declared[0].isascii():
+        return False
+    if isinstance(body, str):
+        try:
+            body = body.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    digest = hashlib.sha256(body).hexdigest().encode("ascii")
+    body_ok = hmac.compare_digest(digest, declared[0].lower().encode("ascii"))
+    signature_ok = _signature_matches(key, url, {}, usable)
+    return body_ok and signature_ok
+
+
+def _request_url(request: web.Request, public_url: str | None) -> str:
+    if public_url is None:
+        # raw_path is the path and query exactly as sent; request.url would re-quote them.
+        return f"{request.scheme}://{request.host}{request.raw_path}"
+    if _query_values(public_url, _BODY_HASH_PARAM):
+        return public_url
+    # For a JSON body Twilio appends bodySHA256 to the configured URL: carry it over.
+    raw_query = request.raw_path.partition("#")[0].partition("?")[2]
+    carried = [part for part in raw_query.split("&") if part.startswith(_BODY_HASH_PARAM + "=")]
+    if not carried:
+        return public_url
+    base, hash_mark, fragment = public_url.partition("#")
+    joiner = "&" if "?" in base else "?"
+    return f"{base}{joiner}{'&'.join(carried)}{hash_mark}{fragment}"
+
+
+async def verify_request(
+    request: web.Request, auth_token: str, *, public_url: str | None = None
+) -> bool:
+    """Whether an ``aiohttp.web`` request carries a valid ``X-Twilio-Signature``.
+
+    The signature covers the URL Twilio called, so the URL checked must be that one.
+    By default it is rebuilt from the request (scheme, ``Host`` header, raw path and
+    query), which is right only when Twilio reaches this server directly. Behind a
+    reverse proxy or load balancer, pass ``public_url``: the full URL configured on the
+    Proxy Service, query string included. It is used verbatim, except that the
+    ``bodySHA256`` Twilio appends for a JSON body is carried over from the request.
+    Forwarded headers (``X-Forwarded-Proto``...) are not trusted: any client sets them.
+
+    A URL with a ``bodySHA256`` query parameter is checked as a JSON body
+    (:func:`validate_json_signature`); otherwise a form body is checked with
+    :func:`validate_signature`, an empty body as a request without parameters, and any
+    other body is refused. The body stays readable afterwards (``await request.post()``).
+    Returns False for a missing header or bad signature; aiohttp's own errors for an
+    oversized body propagate.
+    """
+    signature = _usable_signature(request.headers.get(SIGNATURE_HEADER))
+    if signature is None or (isinstance(auth_token, str) and not auth_token):
+        return False
+    url = _request_url(request, public_url)
+    body = await request.read()
+    if _query_values(url, _BODY_HASH_PARAM):
+        return validate_json_signature(auth_token, url, body, signature)
+    if request.content_type == _FORM_CONTENT_TYPE:
+        try:
+            pairs = parse_qsl(
+                body.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict"
+            )
+        except UnicodeDecodeError:
+            return False
+        params: dict[str, list[str]] = {}
+        for name, value in pairs:
+            params.setdefault(name, []).append(value)
+        return validate_signature(auth_token, url, params, signature)
+    if not body:
+        return validate_signature(auth_token, url, {}, signature)
+    return False
+
+
+# ----------------------------------------------------------------------------- parsing
+
+_SID_HEX: Final = "[0-9a-fA-F]{32}"
+
+
+def _extra_value(values: list[str]) -> str | tuple[str, ...]:
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+class _FormReader:
+    """Takes parameters out of a normalised form; what is left over becomes ``extra``."""
+
+    def __init__(self, form: Mapping[str, object]) -> None:
+        if not isinstance(form, Mapping):
+            raise InvalidCallbackError("<form>", "expected a mapping of parameter names")
+        self._values: dict[str, list[str]] = {}
+        for name in form:
+            if not isinstance(name, str):
+                raise InvalidCallbackError(repr(name), "parameter names must be str")
+            if name in self._values:  # a multidict yields a repeated name once per value
+                continue
+            raw: object = form.getall(name) if isinstance(form, MultiMapping) else form[name]
+            self._values[name] = self._texts(name, raw)
+
+    @staticmethod
+    def _texts(name: str, raw: object) -> list[str]:
+        items: Sequence[object]
+        if isinstance(raw, str):
+            return [raw]
+        if isinstance(raw, Sequence) and not isinstance(raw, (bytes, bytearray)):
+            items = raw
+        else:
+            raise InvalidCallbackError(name, f"expected text, got {type(raw).__name__}")
+        texts: list[str] = []
+        for item in items:
+            if not isinstance(item, str):
+                raise InvalidCallbackError(name, f"expected text, got {type(item).__name__}")
+            texts.append(item)
+        return texts
+
+    def text(self, name: str) -> str | None:
+        values = self._values.pop(name, None)
+        if values is None:
+            return None
+        if len(values) != 1:
+            raise InvalidCallbackError(name, f"expected a single value, got {len(values)}")
+        return values[0] or None
+
+    def required(self, name: str) -> str:
+        value = self.text(name)
+        if value is None:
+            raise InvalidCallbackError(name, "required but missing or empty")
+        return value
+
+    def sid(self, name: str, prefix: str | None) -> str | None:
+        value = self.text(name)
+        return None if value is None else _checked_sid(name, value, prefix)
+
+    def required_sid(self, name: str, prefix: str) -> str:
+        return _checked_sid(name, self.required(name), prefix)
+
+    def url(self, name: str) -> str | None:
+        value = self.text(name)
+        if value is not None and not value.lower().startswith(("https://", "http://")):
+            raise InvalidCallbackError(name, "expected an absolute http(s) URL")
+        return value
+
+    def date(self, name: str) -> datetime | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        parsed = _parse_datetime(value)
+        if parsed is None:
+            raise InvalidCallbackError(name, "expected an ISO 8601 date-time")
+        return parsed
+
+    def integer(self, name: str) -> int | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        if not (value.isascii() and value.isdigit()):
+            raise InvalidCallbackError(name, "expected a non-negative integer")
+        return int(value)
+
+    def has_any(self, prefix: str) -> bool:
+        return any(name.startswith(prefix) for name in self._values)
+
+    def rest(self) -> Mapping[str, str | tuple[str, ...]]:
+        return {name: _extra_value(values) for name, values in self._values.items()}
+
+
+def _checked_sid(name: str, value: str, prefix: str | None) -> str:
+    if re.fullmatch((prefix or "[A-Z]{2}") + _SID_HEX, value) is None:
+        kind = f"{prefix} SID" if prefix else "SID"
+        raise InvalidCallbackError(name, f"expected a {kind} (2 letters, 32 hex digits)")
+    return value
+
+
+# Parsed by hand rather than with datetime.fromisoformat(), whose accepted forms
+# differ between Python 3.10 (no "Z", 3 or 6 fraction digits only) and later.
+_ISO_DATETIME: Final = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
+    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?",
+    re.ASCII,
+)
+
+
+def _parse_datetime(value: str) -> datetime | None:
+    match = _ISO_DATETIME.fullmatch(value.strip())
+    if match is None:
+        try:  # the RFC 2822 form of Twilio's 2010 API, just in case
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if parsed.tzinfo is None:  # "-0000": UTC by convention
+            return parsed.replace(tzinfo=timezone.utc)
+        try:
+            return parsed.astimezone(timezone.utc)
+        except OverflowError:
+            return None
+    year, month, day, hour, minute, second, fraction, _z, sign, off_h, off_m = match.groups()
+    offset = timedelta(0)  # Twilio documents these dates as GMT, so no offset means UTC
+    if sign is not None:
+        offset = timedelta(hours=int(off_h), minutes=int(off_m))
+        if offset >= timedelta(hours=24):
+            return None
+        if sign == "-":
+            offset = -offset
+    try:
+        parsed = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            int((fraction or "0").ljust(6, "0")[:6]),
+            tzinfo=timezone(offset),
+        ).astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # Feb 30th; or year 1 or 9999 shifted out of range
+        return None
+    return parsed
+
+
+def _read_only(
+    mapping: Mapping[str, str | tuple[str, ...]],
+) -> Mapping[str, str | tuple[str, ...]]:
+    return MappingProxyType(dict(mapping))
+
+
+def _decode_json(raw: str | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
+@attrs.frozen(kw_only=True)
+class ProxyCallback:
+    """One CallbackUrl or InterceptCallbackUrl request: an Interaction happened.
+
+    Only ``interaction_sid`` is required: every interaction webhook names its
+    Interaction, while the legs (an intercept callback has no outbound leg yet) and the
+    other fields vary. Absent or empty parameters are None; dates are aware UTC.
+    ``interaction_data`` is ``interactionData`` decoded as JSON (e.g.
+    ``{"body": "hello"}`` or ``{"duration": "5"}``), or None when absent or not JSON;
+    ``interaction_data_raw`` keeps the text as sent. Treat the decoded value as read-only.
+    """
+
+    interaction_sid: str
+    interaction_type: str | None = None
+    interaction_data_raw: str | None = None
+    interaction_data: Any = attrs.field(default=None, hash=False)
+    interaction_account_sid: str | None = None
+    interaction_service_sid: str | None = None
+    interaction_session_sid: str | None = None
+    interaction_date_created: datetime | None = None
+    interaction_date_updated: datetime | None = None
+    inbound_participant_sid: str | None = None
+    inbound_resource_sid: str | None = None
+    inbound_resource_status: str | None = None
+    inbound_resource_type: str | None = None
+    inbound_resource_url: str | None = None
+    outbound_participant_sid: str | None = None
+    outbound_resource_sid: str | None = None
+    outbound_resource_status: str | None = None
+    outbound_resource_type: str | None = None
+    outbound_resource_url: str | None = None
+    extra: Mapping[str, str | tuple[str, ...]] = attrs.field(
+        factory=dict, converter=_read_only, hash=False
+    )
+
+    @property
+    def message_body(self) -> str | None:
+        """The text of a message interaction (``interactionData``'s ``body``), if any."""
+        data = self.interaction_data
+        if isinstance(data, dict):
+            body = data.get("body")
+            if isinstance(body, str):
+                return body
+        return None
+
+
+def parse_callback(form: Mapping[str, object]) -> ProxyCallback:
+    """Read a CallbackUrl or InterceptCallbackUrl form into a :class:`ProxyCallback`.
+
+    ``form`` maps names to a str or a list of str (a plain dict, or aiohttp's
+    ``await request.post()``). Raises :class:`InvalidCallbackError` naming the parameter
+    when ``interactionSid`` is missing, a known parameter is repeated or not text, a SID
+    lacks its prefix (``KI``, ``KC``, ``KS``, ``AC``, ``KP``) or a date or URL is
+    malformed. Check the signature first: this does not.
+    """
+    reader = _FormReader(form)
+    interaction_sid = reader.required_sid("interactionSid", "KI")
+    data = reader.text("interactionData")
+    return ProxyCallback(
+        interaction_sid=interaction_sid,
+        interaction_type=reader.text("interactionType"),
+        interaction_data_raw=data,
+        interaction_data=_decode_json(data),
+        interaction_account_sid=reader.sid("interactionAccountSid", "AC"),
+        interaction_service_sid=reader.sid("interactionServiceSid", "KS"),
+        interaction_session_sid=reader.sid("interactionSessionSid", "KC"),
+        interaction_date_created=reader.date("interactionDateCreated"),
+        interaction_date_updated=reader.date("interactionDateUpdated"),
+        inbound_participant_sid=reader.sid("inboundParticipantSid", "KP"),
+        inbound_resource_sid=reader.sid("inboundResourceSid", None),
+        inbound_resource_status=reader.text("inboundResourceStatus"),
+        inbound_resource_type=reader.text("inboundResourceType"),
+        inbound_resource_url=reader.url("inboundResourceUrl"),
+        outbound_participant_sid=reader.sid("outboundParticipantSid", "KP"),
+        outbound_resource_sid=reader.sid("outboundResourceSid", None),
+        outbound_resource_status=reader.text("outboundResourceStatus"),
+        outbound_resource_type=reader.text("outboundResourceType"),
+        outbound_resource_url=reader.url("outboundResourceUrl"),
+        extra=reader.rest(),
+    )
+
+
+@attrs.frozen(kw_only=True)
+class OutOfSessionParticipant:
+    """A Participant of the caller's earlier Session, as an out-of-session webhook tells it."""
+
+    sid: str | None = None
+    identifier: str | None = None
+    friendly_name: str | None = None
+    proxy_identifier: str | None = None
+    proxy_identifier_sid: str | None = None
+    account_sid: str | None = None
+    service_sid: str | None = None
+    session_sid: str | None = None
+    date_created: datetime | None = None
+    date_updated: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class OutOfSessionCallback:
+    """One OutOfSessionCallbackUrl request: a call or message outside any open Session.
+
+    It carries Twilio's usual inbound SMS or voice parameters (``From``, ``To``,
+    ``Body``, ``MessageSid`` or ``CallSid``...) plus what Proxy knows of the sender's
+    last Session (``session*``) and its Participants (``inboundParticipant*``,
+    ``outboundParticipant*``). Required: ``AccountSid``, ``From`` and ``To``, which every
+    inbound call or message has; the rest may be absent (None), e.g. when there was no
+    earlier Session. Other parameters (``FromCity``, ``NumMedia``...) are in ``extra``.
+    """
+
+    account_sid: str
+    from_: str
+    to: str
+    body: str | None = None
+    message_sid: str | None = None
+    call_sid: str | None = None
+    call_status: str | None = None
+    session_sid: str | None = None
+    session_unique_name: str | None = None
+    session_account_sid: str | None = None
+    session_service_sid: str | None = None
+    session_status: str | None = None
+    session_mode: str | None = None
+    session_closed_reason: str | None = None
+    session_ttl: int | None = None
+    session_date_created: datetime | None = None
+    session_date_started: datetime | None = None
+    session_date_updated: datetime | None = None
+    session_date_ended: datetime | None = None
+    session_date_last_interaction: datetime | None = None
+    inbound_participant: OutOfSessionParticipant | None = None
+    outbound_participant: OutOfSessionParticipant | None = None
+    extra: Mapping[str, str | tuple[str, ...]] = attrs.field(
+        factory=dict, converter=_read_only, hash=False
+    )
+
+    @property
+    def kind(self) -> str:
+        """``"message"``, ``"voice"``, or ``"unknown"`` when neither SID is present."""
+        if self.message_sid is not None:
+            return "message"
+        if self.call_sid is not None:
+            return "voice"
+        return "unknown"
+
+
+def _participant(reader: _FormReader, prefix: str) -> OutOfSessionParticipant | None:
+    if not reader.has_any(prefix):
+        return None
+    participant = OutOfSessionParticipant(
+        sid=reader.sid(f"{prefix}Sid", "KP"),
+        identifier=reader.text(f"{prefix}Identifier"),
+        friendly_name=reader.text(f"{prefix}FriendlyName"),
+        proxy_identifier=reader.text(f"{prefix}ProxyIdentifier"),
+        proxy_identifier_sid=reader.sid(f"{prefix}ProxyIdentifierSid", None),
+        account_sid=reader.sid(f"{prefix}AccountSid", "AC"),
+        service_sid=reader.sid(f"{prefix}ServiceSid", "KS"),
+        session_sid=reader.sid(f"{prefix}SessionSid", "KC"),
+        date_created=reader.date(f"{prefix}DateCreated"),
+        date_updated=reader.date(f"{prefix}DateUpdated"),
+    )
+    return None if participant == OutOfSessionParticipant() else participant
+
+
+def parse_out_of_session_callback(form: Mapping[str, object]) -> OutOfSessionCallback:
+    """Read an OutOfSessionCallbackUrl form into an :class:`OutOfSessionCallback`.
+
+    Same input and error rules as :func:`parse_callback`; required parameters are
+    ``AccountSid``, ``From`` and ``To``. A participant whose parameters are all absent
+    or empty is None.
+    """
+    reader = _FormReader(form)
+    return OutOfSessionCallback(
+        account_sid=reader.required_sid("AccountSid", "AC"),
+        from_=reader.required("From"),
+        to=reader.required("To"),
+        body=reader.text("Body"),
+        message_sid=reader.sid("MessageSid", None),
+        call_sid=reader.sid("CallSid", "CA"),
+        call_status=reader.text("CallStatus"),
+        session_sid=reader.sid("sessionSid", "KC"),
+        session_unique_name=reader.text("sessionUniqueName"),
+        session_account_sid=reader.sid("sessionAccountSid", "AC"),
+        session_service_sid=reader.sid("sessionServiceSid", "KS"),
+        session_status=reader.text("sessionStatus"),
+        session_mode=reader.text("sessionMode"),
+        session_closed_reason=reader.text("sessionClosedReason"),
+        session_ttl=reader.integer("ttl"),
+        session_date_created=reader.date("sessionDateCreated"),
+        session_date_started=reader.date("sessionDateStarted"),
+        session_date_updated=reader.date("sessionDateUpdated"),
+        session_date_ended=reader.date("sessionDateEnded"),
+        session_date_last_interaction=reader.date("sessionDateLastInteraction"),
+        inbound_participant=_participant(reader, "inboundParticipant"),
+        outbound_participant=_participant(reader, "outboundParticipant"),
+        extra=reader.rest(),
+    )
