@@ -190,7 +190,7 @@ def structure_page(body: Any, model: type[T], list_key: str) -> Page[T]:
         for index, raw in enumerate(raw_items):
             structure(raw, model, f"{list_key}[{index}]")
         raise  # unreachable unless a hook is nondeterministic
-    return Page(items, meta)
+    return Page(items, meta, tuple(raw_items))
 
 
 def _explain(data: Any, model: type[Any], where: str) -> InvalidResponseError:

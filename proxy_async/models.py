@@ -215,10 +215,17 @@ T = TypeVar("T")
 
 @attrs.frozen(slots=True)
 class Page(Generic[T]):
-    """One page of a list: its records in server order and its ``meta``."""
+    """One page of a list: its records in server order and its ``meta``.
+
+    ``raw_items`` are the same records as decoded from the JSON, untouched: exports
+    write them so Twilio's field names and values survive exactly, and fields newer
+    than this package stay reachable. They are the objects the JSON parser already
+    built, so keeping them costs no extra parsing.
+    """
 
     items: tuple[T, ...]
     meta: PageMeta
+    raw_items: tuple[dict[str, Any], ...] = attrs.field(default=(), repr=False, eq=False)
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.items)

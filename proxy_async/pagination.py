@@ -113,7 +113,7 @@ async def walk_items(
 def _truncated(page: Page[T], size: int) -> Page[T]:
     if len(page.items) == size:
         return page
-    return attrs.evolve(page, items=page.items[:size])
+    return attrs.evolve(page, items=page.items[:size], raw_items=page.raw_items[:size])
 
 
 async def _cancel(task: asyncio.Task[Page[T]]) -> None:
