@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,8 @@ import pytest
 from aioresponses import aioresponses
 from aioresponses_compat import mocked_aiohttp
 
-from proxy_async import ProxyClient
+from proxy_async import ProxyClient, ProxyError
+from proxy_async.testing import FAKE_AUTH_TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -26,6 +29,18 @@ PARTICIPANT_SID = "KP" + "d" * 32
 INTERACTION_SID = "KI" + "e" * 32
 BASE = "https://proxy.twilio.com"
 SESSION_PATH = f"/v1/Services/{SERVICE_SID}/Sessions/{SESSION_SID}"
+
+
+KNOWN_SECRETS = (
+    AUTH_TOKEN,
+    FAKE_AUTH_TOKEN,
+    "api-secret-do-not-leak-55aa",
+    "api-secret-value-1234",
+    "wrong-token",
+)
+"""Every credential the suite uses; none may appear in a log record, repr or error."""
+
+_BASIC_HEADER = re.compile(r"Basic [A-Za-z0-9+/]{8,}=*")
 
 
 def load_fixture(name: str) -> Any:
@@ -48,3 +63,45 @@ async def client() -> AsyncIterator[ProxyClient]:
         ACCOUNT_SID, AUTH_TOKEN, retry=0, requests_per_second=None, prefetch=False
     ) as proxy:
         yield proxy
+
+
+class _Collector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def assert_no_secret(text: str, where: str) -> None:
+    """Fail if ``text`` holds a known credential or a Basic Authorization value."""
+    for secret in KNOWN_SECRETS:
+        assert secret not in text, f"credential leaked in {where}: {text[:300]!r}"
+    assert _BASIC_HEADER.search(text) is None, f"Authorization value leaked in {where}"
+
+
+@pytest.fixture(autouse=True)
+def no_credential_leaks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Across every test: no credential in any proxy_async log record (at DEBUG) or error."""
+    logger = logging.getLogger("proxy_async")
+    collector = _Collector()
+    previous_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(collector)
+    errors: list[ProxyError] = []
+
+    def recording_init(self: ProxyError, *args: Any, **kwargs: Any) -> None:
+        errors.append(self)
+        super(ProxyError, self).__init__(*args, **kwargs)
+
+    monkeypatch.setattr(ProxyError, "__init__", recording_init)
+    try:
+        yield
+    finally:
+        logger.removeHandler(collector)
+        logger.setLevel(previous_level)
+    for record in collector.records:
+        assert_no_secret(record.getMessage() + repr(record.__dict__), "a log record")
+    for error in errors:
+        assert_no_secret(f"{error!s} {error!r} {vars(error)!r}", f"a {type(error).__name__}")
