@@ -37,7 +37,7 @@ _ZERO = timedelta(0)
 _ISO_8601 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
     r"(Z|[+-]\d{2}(?::?\d{2})?)?",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
 
 
@@ -59,7 +59,10 @@ def parse_datetime(value: object) -> datetime:
     if offset is None:
         return parsed.replace(tzinfo=UTC)
     if offset != _ZERO:
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 falls before year 1 in UTC
+            raise ValueError(f"datetime out of range in UTC: {value[:40]!r}") from None
     return parsed if parsed.tzinfo is UTC else parsed.replace(tzinfo=UTC)
 
 
@@ -68,7 +71,7 @@ def _parse_datetime_slow(value: str) -> datetime:
     if match is None:
         try:
             return parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             raise ValueError(f"not an ISO-8601 datetime: {value[:40]!r}") from None
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     micro = int((fraction or "0")[:6].ljust(6, "0"))
@@ -130,7 +133,7 @@ def _optional_hook_factory(type_: Any, conv: cattrs.Converter) -> Callable[[Any,
 def _string_map(value: object, _: type) -> dict[str, str]:
     if type(value) is not dict or not all(type(v) is str for v in value.values()):
         raise TypeError("expected a JSON object of strings")
-    return value
+    return dict(value)  # a copy: the record must not change when the decoded body does
 
 
 def _build(detailed: bool) -> cattrs.Converter:

@@ -2,8 +2,9 @@
 
 Field names and nullability follow ``twilio_proxy_v1.json`` exactly (the conformance
 test reads it). Every field except ``sid`` may be absent from a response and then is
-None; ``sid`` must be present, so an object without one is reported as a bad response
-instead of becoming a record nobody can identify. Structuring from JSON lives in
+None. The ``sid`` key must be present (its value may be null, as the spec allows), so
+an object that is not a record at all, such as ``{"error": ...}`` answered with 200,
+is reported as a bad response instead of becoming an empty record. Structuring from JSON lives in
 :mod:`proxy_async.conversion`.
 """
 
@@ -171,7 +172,7 @@ class Session:
     date_created: datetime | None = None
     date_updated: datetime | None = None
     url: str | None = None
-    links: dict[str, str] | None = None
+    links: dict[str, str] | None = attrs.field(default=None, hash=False)  # dicts are unhashable
 
 
 @attrs.frozen(slots=True)
@@ -190,7 +191,7 @@ class Participant:
     date_created: datetime | None = None
     date_updated: datetime | None = None
     url: str | None = None
-    links: dict[str, str] | None = None
+    links: dict[str, str] | None = attrs.field(default=None, hash=False)  # dicts are unhashable
 
 
 @attrs.frozen(slots=True)
