@@ -52,6 +52,7 @@ from .ratelimit import Limiter, RateLimiter
 from .resources import (
     InteractionList,
     ListResource,
+    MemberContext,
     MessageInteractionList,
     ParticipantContext,
     ParticipantList,
@@ -82,6 +83,7 @@ __all__ = [
     "InvalidResponseError",
     "Limiter",
     "ListResource",
+    "MemberContext",
     "MessageInteraction",
     "MessageInteractionList",
     "NotFoundError",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncGenerator, Callable, Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
@@ -22,29 +22,11 @@ from .pagination import PageFetch, walk_items, walk_pages
 from .transport import Response, Timeouts
 from .validation import check_limit, check_message, check_sid, page_size_for
 
+if TYPE_CHECKING:
+    from .client import ProxyClient
+
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class Requester(Protocol):
-    """What resources need from the client (implemented by :class:`ProxyClient`)."""
-
-    @property
-    def prefetch(self) -> bool:
-        """Whether list walks fetch one page ahead."""
-        ...
-
-    async def request(
-        self,
-        method: str,
-        target: str,
-        *,
-        params: dict[str, str] | None = None,
-        form: Sequence[tuple[str, str]] | None = None,
-        timeout: Timeouts | float | None = None,
-    ) -> Response:
-        """Send an authenticated request; return a 2xx response or raise a ProxyError."""
-        ...
 
 
 @attrs.frozen
@@ -66,7 +48,7 @@ PARTICIPANTS = ResourceSpec(Participant, "participants", "KP", "participant_sid"
 class ListResource(Generic[T]):
     """A collection endpoint: page through it, stream it, collect it, fetch one record."""
 
-    def __init__(self, client: Requester, path: str, spec: ResourceSpec[T]) -> None:
+    def __init__(self, client: ProxyClient, path: str, spec: ResourceSpec[T]) -> None:
         self._client = client
         self._path = path
         self._spec = spec
@@ -140,8 +122,11 @@ class ListResource(Generic[T]):
     async def _delete(self, sid: str, timeout: Timeouts | float | None) -> None:
         await self._client.request("DELETE", self._member_path(sid), timeout=timeout)
 
+    def _checked_sid(self, sid: str) -> str:
+        return check_sid(sid, self._spec.sid_prefix, self._spec.sid_parameter)
+
     def _member_path(self, sid: str) -> str:
-        return f"{self._path}/{check_sid(sid, self._spec.sid_prefix, self._spec.sid_parameter)}"
+        return f"{self._path}/{self._checked_sid(sid)}"
 
     def _page_fetcher(
         self, page_size: int | None, timeout: Timeouts | float | None
@@ -170,7 +155,7 @@ class ListResource(Generic[T]):
 class InteractionList(ListResource[Interaction]):
     """A Session's Interactions: list, stream, fetch and delete."""
 
-    def __init__(self, client: Requester, path: str) -> None:
+    def __init__(self, client: ProxyClient, path: str) -> None:
         super().__init__(client, path, INTERACTIONS)
 
     async def delete(self, sid: str, *, timeout: Timeouts | float | None = None) -> None:
@@ -184,7 +169,7 @@ class InteractionList(ListResource[Interaction]):
 class MessageInteractionList(ListResource[MessageInteraction]):
     """A Participant's Message Interactions: create (send), list, stream and fetch."""
 
-    def __init__(self, client: Requester, path: str) -> None:
+    def __init__(self, client: ProxyClient, path: str) -> None:
         super().__init__(client, path, MESSAGE_INTERACTIONS)
 
     async def create(
@@ -207,70 +192,67 @@ class MessageInteractionList(ListResource[MessageInteraction]):
         )
 
 
-class ParticipantContext:
-    """One Participant of a Session."""
+class MemberContext(Generic[T]):
+    """One member of a collection, by SID: fetch it and reach what lies beneath it."""
 
-    def __init__(self, client: Requester, parent: ParticipantList, sid: str) -> None:
+    def __init__(self, parent: ListResource[T], sid: str) -> None:
         self.sid = sid
         self._parent = parent
-        self.message_interactions = MessageInteractionList(
-            client, f"{parent.path}/{sid}/MessageInteractions"
-        )
 
-    async def fetch(self, *, timeout: Timeouts | float | None = None) -> Participant:
-        """Fetch this Participant."""
+    async def fetch(self, *, timeout: Timeouts | float | None = None) -> T:
+        """Fetch this record."""
         return await self._parent.fetch(self.sid, timeout=timeout)
 
     def __repr__(self) -> str:
-        return f"ParticipantContext({self.sid!r})"
+        return f"{type(self).__name__}({self.sid!r})"
+
+
+class ParticipantContext(MemberContext[Participant]):
+    """One Participant of a Session: its Message Interactions."""
+
+    def __init__(self, client: ProxyClient, parent: ParticipantList, sid: str) -> None:
+        super().__init__(parent, sid)
+        self.message_interactions = MessageInteractionList(
+            client, f"{parent.path}/{sid}/MessageInteractions"
+        )
 
 
 class ParticipantList(ListResource[Participant]):
     """A Session's Participants; call it with a SID for one: ``participants("KP…")``."""
 
-    def __init__(self, client: Requester, path: str) -> None:
+    def __init__(self, client: ProxyClient, path: str) -> None:
         super().__init__(client, path, PARTICIPANTS)
 
     def __call__(self, participant_sid: str) -> ParticipantContext:
         """The Participant with this SID (no request is made)."""
-        sid = check_sid(participant_sid, "KP", "participant_sid")
-        return ParticipantContext(self._client, self, sid)
+        return ParticipantContext(self._client, self, self._checked_sid(participant_sid))
 
 
-class SessionContext:
+class SessionContext(MemberContext[Session]):
     """One Session: its Interactions and Participants."""
 
-    def __init__(self, client: Requester, parent: SessionList, sid: str) -> None:
-        self.sid = sid
-        self._parent = parent
+    def __init__(self, client: ProxyClient, parent: SessionList, sid: str) -> None:
+        super().__init__(parent, sid)
         base = f"{parent.path}/{sid}"
         self.interactions = InteractionList(client, f"{base}/Interactions")
         self.participants = ParticipantList(client, f"{base}/Participants")
-
-    async def fetch(self, *, timeout: Timeouts | float | None = None) -> Session:
-        """Fetch this Session."""
-        return await self._parent.fetch(self.sid, timeout=timeout)
-
-    def __repr__(self) -> str:
-        return f"SessionContext({self.sid!r})"
 
 
 class SessionList(ListResource[Session]):
     """A Service's Sessions; call it with a SID for one: ``sessions("KC…")``."""
 
-    def __init__(self, client: Requester, path: str) -> None:
+    def __init__(self, client: ProxyClient, path: str) -> None:
         super().__init__(client, path, SESSIONS)
 
     def __call__(self, session_sid: str) -> SessionContext:
         """The Session with this SID (no request is made)."""
-        sid = check_sid(session_sid, "KC", "session_sid")
-        return SessionContext(self._client, self, sid)
+        return SessionContext(self._client, self, self._checked_sid(session_sid))
 
 
 class ServiceContext:
     """One Proxy Service: the root of its Sessions."""
 
-    def __init__(self, client: Requester, service_sid: str) -> None:
+    def __init__(self, client: ProxyClient, service_sid: str) -> None:
         self.sid = check_sid(service_sid, "KS", "service_sid")
         self.sessions = SessionList(client, f"/v1/Services/{self.sid}/Sessions")
 
