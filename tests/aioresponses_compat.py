@@ -34,11 +34,12 @@ _NEEDS_SHIM = "stream_writer" in inspect.signature(ClientResponse.__init__).para
 @contextmanager
 def mocked_aiohttp() -> Iterator[_aioresponses]:
     """``aioresponses()`` that also works on aiohttp 3.14+."""
-    original = aioresponses.core.ClientResponse
+    # aioresponses.core builds responses from the ClientResponse name it imported.
+    original = vars(aioresponses.core)["ClientResponse"]
     if _NEEDS_SHIM:
-        aioresponses.core.ClientResponse = _CompatClientResponse  # type: ignore[misc]
+        setattr(aioresponses.core, "ClientResponse", _CompatClientResponse)  # noqa: B010
     try:
         with _aioresponses() as mock:
             yield mock
     finally:
-        aioresponses.core.ClientResponse = original  # type: ignore[misc]
+        setattr(aioresponses.core, "ClientResponse", original)  # noqa: B010

@@ -14,7 +14,7 @@ from aioresponses import aioresponses
 from aioresponses_compat import mocked_aiohttp
 
 from proxy_async import ProxyClient, ProxyError
-from proxy_async.testing import FAKE_AUTH_TOKEN
+from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -47,6 +47,16 @@ def load_fixture(name: str) -> Any:
     """The ``body`` of ../shared/fixtures/<name>.json."""
     with (FIXTURES / f"{name}.json").open(encoding="utf-8") as handle:
         return json.load(handle)["body"]
+
+
+def fake_client(server: FakeProxyServer | str, **options: Any) -> ProxyClient:
+    """A client for a fake server (or any base URL) with the fake's credentials.
+
+    The rate limit is off unless given: the fake is local and tests count requests.
+    """
+    base_url = server if isinstance(server, str) else server.url
+    options.setdefault("requests_per_second", None)
+    return ProxyClient(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=base_url, **options)
 
 
 @pytest.fixture

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from conftest import fake_client
 
 from proxy_async import ClientClosedError, ProxyClient
-from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
+from proxy_async.testing import FakeProxyServer, Fault
 
 
 @pytest.fixture
@@ -20,9 +21,8 @@ async def server() -> AsyncIterator[FakeProxyServer]:
 
 
 def make_client(server: FakeProxyServer, **options: Any) -> ProxyClient:
-    options.setdefault("requests_per_second", None)
     options.setdefault("retry", 0)
-    return ProxyClient(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=server.url, **options)
+    return fake_client(server, **options)
 
 
 def interactions(client: ProxyClient, server: FakeProxyServer) -> Any:

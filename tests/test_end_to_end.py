@@ -7,6 +7,7 @@ import base64
 from collections.abc import AsyncIterator
 
 import pytest
+from conftest import fake_client
 
 from proxy_async import (
     Interaction,
@@ -26,9 +27,7 @@ async def server() -> AsyncIterator[FakeProxyServer]:
         yield fake
 
 
-def client_for(server: FakeProxyServer, **options: object) -> ProxyClient:
-    options.setdefault("requests_per_second", None)
-    return ProxyClient(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=server.url, **options)  # type: ignore[arg-type]
+client_for = fake_client
 
 
 def list_requests(server: FakeProxyServer, suffix: str = "/Interactions") -> list[str]:

@@ -6,15 +6,12 @@ import asyncio
 import gc
 
 import pytest
+from conftest import fake_client
 
 from proxy_async import ClientClosedError, ProxyClient
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer
 
-
-def make_client(server: FakeProxyServer) -> ProxyClient:
-    return ProxyClient(
-        FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=server.url, requests_per_second=None
-    )
+make_client = fake_client
 
 
 async def test_exception_inside_async_with_still_closes_everything() -> None:

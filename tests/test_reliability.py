@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from conftest import fake_client
 
 from proxy_async import (
     ConnectError,
@@ -29,7 +30,7 @@ from proxy_async import (
     Timeouts,
 )
 from proxy_async.retry import parse_retry_after
-from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
+from proxy_async.testing import FakeProxyServer, Fault
 
 FAST_RETRY = RetryPolicy(retries=3, initial_backoff=0.01, max_backoff=0.05, max_retry_after=0.5)
 
@@ -41,9 +42,8 @@ async def server() -> AsyncIterator[FakeProxyServer]:
 
 
 def make_client(base_url: str, **options: Any) -> ProxyClient:
-    options.setdefault("requests_per_second", None)
     options.setdefault("retry", FAST_RETRY)
-    return ProxyClient(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=base_url, **options)
+    return fake_client(base_url, **options)
 
 
 class Target:

@@ -9,7 +9,8 @@ from urllib.parse import parse_qsl
 
 import pytest
 from aioresponses import aioresponses
-from aioresponses.core import RequestCall, normalize_url
+from aioresponses.compat import normalize_url
+from aioresponses.core import RequestCall
 from conftest import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -119,12 +120,8 @@ async def test_fetch_interaction(client: ProxyClient, mock_http: aioresponses) -
 async def test_delete_interaction(client: ProxyClient, mock_http: aioresponses) -> None:
     url = f"{INTERACTIONS}/{INTERACTION_SID}"
     mock_http.delete(url, status=204, body=b"")
-    result = (
-        await client.services(SERVICE_SID)
-        .sessions(SESSION_SID)
-        .interactions.delete(INTERACTION_SID)
-    )
-    assert result is None
+    interactions = client.services(SERVICE_SID).sessions(SESSION_SID).interactions
+    await interactions.delete(INTERACTION_SID)  # returns None: a 204 has no body
     assert_standard_headers(only_call(mock_http, "DELETE", url))
 
 
