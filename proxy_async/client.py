@@ -163,7 +163,9 @@ class ProxyClient:
         TWILIO_API_SECRET), TWILIO_EDGE and TWILIO_REGION; ``options`` as in the constructor.
         """
         config = config_from_env(environ)
-        if "base_url" not in options:
+        # base_url=None means "not given" (the CLI passes it through as it parsed it).
+        if options.get("base_url") is None:
+            options.pop("base_url", None)
             options.setdefault("edge", config.edge)
             options.setdefault("region", config.region)
         return cls(

@@ -95,6 +95,17 @@ def test_from_env_prefers_api_key_and_honours_base_url() -> None:
     assert AUTH_TOKEN not in repr(config)
 
 
+def test_from_env_base_url_none_means_not_given() -> None:
+    env = {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_EDGE": "dublin",
+        "TWILIO_REGION": "ie1",
+    }
+    client = ProxyClient.from_env(env, base_url=None)
+    assert client.base_url == "https://proxy.dublin.ie1.twilio.com"
+
+
 def test_from_env_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
