@@ -8,6 +8,7 @@ async with ProxyClient(account_sid, auth_token) as client:
 
 from ._version import __version__
 from .auth import Credentials
+from .checkpoint import ExportError, ExportPaths, ExportStateError
 from .client import AttemptEvent, ProxyClient
 from .errors import (
     ApiError,
@@ -34,6 +35,20 @@ from .errors import (
     ServerError,
     TransportError,
     UnsafePageUrlError,
+)
+from .export import (
+    ExportProgress,
+    ExportSummary,
+    SessionDiscoveryError,
+    SessionFailed,
+    SessionFailure,
+    SessionPage,
+    SessionsFailedError,
+    TaggedInteraction,
+    discover_sessions,
+    export,
+    stream_interactions,
+    stream_pages,
 )
 from .models import (
     Interaction,
@@ -76,6 +91,11 @@ __all__ = [
     "ConnectionLostError",
     "Credentials",
     "EmptyPagesError",
+    "ExportError",
+    "ExportPaths",
+    "ExportProgress",
+    "ExportStateError",
+    "ExportSummary",
     "Interaction",
     "InteractionList",
     "InteractionType",
@@ -112,12 +132,22 @@ __all__ = [
     "ServiceContext",
     "Session",
     "SessionContext",
+    "SessionDiscoveryError",
+    "SessionFailed",
+    "SessionFailure",
     "SessionList",
     "SessionMode",
+    "SessionPage",
     "SessionStatus",
+    "SessionsFailedError",
+    "TaggedInteraction",
     "Timeouts",
     "Transport",
     "TransportError",
     "UnsafePageUrlError",
     "__version__",
+    "discover_sessions",
+    "export",
+    "stream_interactions",
+    "stream_pages",
 ]

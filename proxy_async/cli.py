@@ -1,0 +1,620 @@
+"""The ``proxy-async`` command line (also ``python -m proxy_async``).
+
+Commands:
+
+* ``export``: every Interaction of a Service's sessions into an NDJSON or CSV file,
+  concurrently, inside the rate limit, resumable (see :func:`proxy_async.export.export`).
+  Credentials come from the environment only: ``TWILIO_ACCOUNT_SID`` with
+  ``TWILIO_AUTH_TOKEN``, or ``TWILIO_API_KEY`` + ``TWILIO_API_SECRET``.
+* ``demo``: the same export against the built-in fake server, in-process.
+* ``fake-server``: run the fake server for your own code (``python -m proxy_async.testing``).
+
+Exit codes: 0 success; 1 some sessions failed (output kept as ``.part`` with its
+checkpoint: rerun with ``--resume``); 2 bad usage (arguments, SIDs, missing
+credentials, files in the way); 3 fatal (authentication refused, sessions cannot be
+listed, output cannot be written); 128 + signal number when interrupted (the
+checkpoint is saved first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import orjson
+
+from ._progress import ProgressDisplay
+from ._version import __version__
+from .checkpoint import ExportPaths, ExportStateError
+from .client import ProxyClient
+from .errors import AuthError, InvalidParameterError, ProxyError
+from .export import (
+    DEFAULT_CHECKPOINT_INTERVAL,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_PAGE_SIZE,
+    FORMATS,
+    ExportSummary,
+    Format,
+    SessionDiscoveryError,
+    export,
+)
+from .ratelimit import DEFAULT_REQUESTS_PER_SECOND
+from .validation import MAX_PAGE_SIZE, SID_PATTERNS
+
+EXIT_OK = 0
+EXIT_PARTIAL = 1
+EXIT_USAGE = 2
+EXIT_FATAL = 3
+
+DEMO_OUTPUT = os.path.join("demo-output", "interactions.ndjson")
+"""Where ``proxy-async demo`` writes unless told otherwise (relative to the current directory)."""
+
+PROG = "proxy-async"
+
+T = TypeVar("T")
+
+
+class _UsageError(Exception):
+    """A command-line mistake found after argparse (exit 2)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["fake-server"]:
+        from .testing import main as fake_server_main
+
+        return fake_server_main(arguments[1:])
+    parser = build_parser()
+    try:
+        args = parser.parse_args(arguments)
+    except SystemExit as stop:  # argparse: --help (0) or a usage error (2)
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    if args.command == "export":
+        return _export_command(args)
+    if args.command == "demo":
+        return _run(_demo(args))
+    parser.print_usage(sys.stderr)
+    _error("choose a command: export, demo or fake-server")
+    return EXIT_USAGE
+
+
+# -- arguments ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``proxy-async``."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Bulk export of Twilio Proxy Interactions: concurrent, rate-limited, "
+        "resumable.",
+        epilog="Exit codes: 0 success, 1 some sessions failed (rerun with --resume), "
+        "2 bad usage, 3 fatal error (authentication, cannot list sessions, cannot write).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser(
+        "export",
+        help="export the Interactions of a Service's sessions to a file",
+        description="Export every Interaction of a Proxy Service's sessions (all of them, or "
+        "those given) to an NDJSON or CSV file. Credentials come from the environment: "
+        "TWILIO_ACCOUNT_SID with TWILIO_AUTH_TOKEN, or TWILIO_API_KEY and TWILIO_API_SECRET.",
+        epilog="Records are written to OUT.part with a checkpoint OUT.checkpoint.json; the "
+        "finished file is renamed to OUT. After a crash, a kill or failed sessions, run the "
+        "same command with --resume: nothing is lost and nothing is written twice. Exit codes: "
+        "0 success, 1 some sessions failed, 2 bad usage, 3 fatal error.",
+    )
+    run.add_argument(
+        "--service", required=True, type=_sid("KS"), metavar="KS…", help="the Proxy Service"
+    )
+    run.add_argument(
+        "--session",
+        dest="sessions",
+        action="append",
+        type=_sid("KC"),
+        metavar="KC…",
+        help="export only this session (repeatable); default: every session of the service",
+    )
+    run.add_argument(
+        "--sessions-file",
+        metavar="FILE",
+        help="file with one session SID per line ('#' comments allowed; '-' reads stdin)",
+    )
+    run.add_argument("--out", required=True, metavar="FILE", help="output file")
+    run.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="ndjson: Twilio's records exactly, one per line; csv: a header row and one row "
+        "per record (default: csv if FILE ends in .csv, else ndjson)",
+    )
+    _add_speed_options(run, rps_default=DEFAULT_REQUESTS_PER_SECOND)
+    again = run.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the unfinished export to FILE from its checkpoint, retrying failed "
+        "sessions (starts afresh if there is no checkpoint; does nothing if FILE is complete)",
+    )
+    again.add_argument(
+        "--force",
+        action="store_true",
+        help="discard an unfinished export's checkpoint and replace an existing FILE",
+    )
+    run.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="API host, e.g. a fake server's http://127.0.0.1:8080 (default: Twilio's, or "
+        "TWILIO_EDGE/TWILIO_REGION)",
+    )
+    run.add_argument(
+        "--checkpoint-interval",
+        type=_seconds,
+        default=DEFAULT_CHECKPOINT_INTERVAL,
+        metavar="SECONDS",
+        help=f"how often to save the checkpoint (default {DEFAULT_CHECKPOINT_INTERVAL})",
+    )
+    _add_output_options(run)
+
+    demo = commands.add_parser(
+        "demo",
+        help="export from a built-in fake server (no account, no network)",
+        description="Start the built-in fake Twilio Proxy server in this process, seeded with "
+        "generated sessions, and export all of it with the same code as 'export'.",
+    )
+    demo.add_argument("--sessions", type=_count, default=50, help="sessions (default 50)")
+    demo.add_argument(
+        "--interactions", type=_count, default=2000, help="interactions per session (default 2000)"
+    )
+    demo.add_argument(
+        "--latency",
+        type=_seconds,
+        default=0.02,
+        metavar="SECONDS",
+        help="the fake server's delay before each answer (default 0.02)",
+    )
+    demo.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
+    demo.add_argument(
+        "--out",
+        default=DEMO_OUTPUT,
+        metavar="FILE",
+        help=f"output file, replaced if it exists (default {DEMO_OUTPUT})",
+    )
+    demo.add_argument("--format", choices=FORMATS, help="as for export")
+    _add_speed_options(demo, rps_default=None)
+    _add_output_options(demo)
+
+    commands.add_parser(
+        "fake-server",
+        help="run the fake Twilio Proxy server (options: proxy-async fake-server --help)",
+        add_help=False,
+    )
+    return parser
+
+
+def _add_speed_options(parser: argparse.ArgumentParser, *, rps_default: float | None) -> None:
+    parser.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"sessions exported at once (default {DEFAULT_CONCURRENCY})",
+    )
+    shown = "0 (no limit)" if rps_default is None else f"{rps_default:g}"
+    parser.add_argument(
+        "--rps",
+        type=_rate,
+        default=rps_default,
+        metavar="R",
+        help=f"requests per second, 0 for no limit (default {shown})",
+    )
+    parser.add_argument(
+        "--page-size",
+        type=_page_size,
+        default=DEFAULT_PAGE_SIZE,
+        metavar="N",
+        help=f"records per request, 1..{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})",
+    )
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--progress-interval",
+        type=_seconds,
+        metavar="SECONDS",
+        help="seconds between progress lines (default: 0.2 on a terminal, 5 otherwise)",
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    parser.add_argument(
+        "--json", action="store_true", help="print the summary as one JSON object on stdout"
+    )
+
+
+def _sid(prefix: str) -> Callable[[str], str]:
+    pattern = SID_PATTERNS[prefix]
+
+    def parse(value: str) -> str:
+        if pattern.fullmatch(value) is None:
+            raise argparse.ArgumentTypeError(
+                f"expected a {prefix} SID ({prefix} followed by 32 hex digits), got {value[:40]!r}"
+            )
+        return value
+
+    parse.__name__ = f"{prefix} SID"
+    return parse
+
+
+def _integer(value: str, low: int, high: int | None, what: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}") from None
+    if number < low or (high is not None and number > high):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}")
+    return number
+
+
+def _positive(value: str) -> int:
+    return _integer(value, 1, None, "an integer >= 1")
+
+
+def _count(value: str) -> int:
+    return _integer(value, 0, None, "an integer >= 0")
+
+
+def _page_size(value: str) -> int:
+    return _integer(value, 1, MAX_PAGE_SIZE, f"an integer from 1 to {MAX_PAGE_SIZE}")
+
+
+def _number(value: str, what: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}") from None
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}")
+    return number
+
+
+def _seconds(value: str) -> float:
+    return _number(value, "a number of seconds >= 0")
+
+
+def _rate(value: str) -> float | None:
+    return _number(value, "a number >= 0 (0: no limit)") or None
+
+
+def _read_sessions_file(name: str) -> list[str]:
+    try:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _UsageError(f"cannot read --sessions-file {name}: {exc}") from None
+    pattern = SID_PATTERNS["KC"]
+    sids = []
+    for number, line in enumerate(text.splitlines(), 1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        if pattern.fullmatch(entry) is None:
+            raise _UsageError(
+                f"{name}, line {number}: expected a session SID (KC followed by 32 hex "
+                f"digits), got {entry[:40]!r}"
+            )
+        sids.append(entry)
+    return sids
+
+
+def _selected_sessions(args: argparse.Namespace) -> list[str] | None:
+    """The sessions asked for, or None for every session of the service."""
+    if args.sessions is None and args.sessions_file is None:
+        return None
+    sids = list(args.sessions or [])
+    if args.sessions_file is not None:
+        sids += _read_sessions_file(args.sessions_file)
+    return list(dict.fromkeys(sids))
+
+
+def _format_of(args: argparse.Namespace) -> Format:
+    if args.format is not None:
+        return cast(Format, args.format)
+    return "csv" if str(args.out).lower().endswith(".csv") else "ndjson"
+
+
+# -- running --------------------------------------------------------------------------------
+
+
+def _run(work: Coroutine[Any, Any, int]) -> int:
+    try:
+        return asyncio.run(_until_signalled(work))
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        return 128 + signal.SIGINT
+
+
+async def _until_signalled(work: Coroutine[Any, Any, int]) -> int:
+    """Run ``work``; SIGINT/SIGTERM cancel it (so the export saves its checkpoint)."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    received: list[int] = []
+
+    def stop(signum: int) -> None:
+        received.append(signum)
+        task.cancel()
+
+    installed = []
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, stop, signum)
+                installed.append(signum)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if received:
+            return 128 + received[0]
+        raise
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+async def _displayed(display: ProgressDisplay, work: Awaitable[T]) -> T:
+    """Await ``work`` while ``display`` redraws; draw the final state however it ends."""
+    ticker = asyncio.ensure_future(display.run())
+    try:
+        return await work
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        display.close()
+
+
+def _export_command(args: argparse.Namespace) -> int:
+    try:
+        sessions = _selected_sessions(args)
+    except _UsageError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    if sessions == []:
+        _error("warning: no session selected; the output will hold no record")
+    return _run(_export(args, sessions))
+
+
+async def _export(args: argparse.Namespace, sessions: list[str] | None) -> int:
+    fmt = _format_of(args)
+    display = ProgressDisplay(sys.stderr, interval=args.progress_interval, enabled=not args.quiet)
+    options: dict[str, Any] = {
+        "max_concurrency": args.concurrency,
+        "requests_per_second": args.rps,
+        "on_response": display.on_response,
+    }
+    if args.base_url is not None:
+        options["base_url"] = args.base_url
+    paths = ExportPaths.for_output(args.out)
+    try:
+        client = ProxyClient.from_env(**options)
+    except InvalidParameterError as exc:
+        if exc.parameter.startswith("TWILIO_"):
+            _error(
+                "no credentials: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or "
+                "TWILIO_API_KEY and TWILIO_API_SECRET) in the environment"
+            )
+        else:
+            _error(f"bad settings: {exc}")
+        return EXIT_USAGE
+    what = "every session" if sessions is None else f"{len(sessions)} session(s)"
+    rate = f"{args.rps:g} req/s" if args.rps else "no rate limit"
+    resuming = args.resume and paths.checkpoint.exists()
+    finished = args.resume and not resuming and paths.output.exists()  # nothing to do
+    if not args.quiet and not finished:
+        if args.resume and not resuming:
+            _error(f"no checkpoint at {paths.checkpoint}: starting a fresh export")
+        _error(
+            f"{'resuming' if resuming else 'exporting'} {what} of {args.service} to "
+            f"{args.out} ({fmt}; {args.concurrency} sessions at a time, {rate}, "
+            f"pages of {args.page_size})"
+        )
+    try:
+        async with client:
+            summary = await _displayed(
+                display,
+                export(
+                    client,
+                    args.service,
+                    args.out,
+                    sessions=sessions,
+                    fmt=fmt,
+                    concurrency=args.concurrency,
+                    page_size=args.page_size,
+                    resume=args.resume,
+                    overwrite=args.force,
+                    progress=display.update,
+                    checkpoint_interval=args.checkpoint_interval,
+                ),
+            )
+    except asyncio.CancelledError:
+        _error(f"interrupted. {_resume_hint(paths)}")
+        raise
+    except (InvalidParameterError, ExportStateError) as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except AuthError as exc:
+        _error(
+            f"authentication failed: {exc}. Check the TWILIO_* credentials in the environment."
+            f" {_resume_hint(paths)}"
+        )
+        return EXIT_FATAL
+    except SessionDiscoveryError as exc:
+        _error(str(exc))
+        return EXIT_FATAL
+    except ProxyError as exc:
+        _error(f"export stopped: {exc}. {_resume_hint(paths)}")
+        return EXIT_FATAL
+    except OSError as exc:
+        _error(f"cannot write the output: {exc}. {_resume_hint(paths)}")
+        return EXIT_FATAL
+    _print_summary(summary, display, as_json=args.json)
+    return EXIT_OK if summary.complete else EXIT_PARTIAL
+
+
+def _resume_hint(paths: ExportPaths) -> str:
+    if paths.checkpoint.exists():
+        return f"Progress is saved in {paths.checkpoint}: rerun with --resume to continue."
+    return "Nothing was written."
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from .testing import FakeProxyServer
+
+    out = Path(args.out)
+    fmt = _format_of(args)
+    display = ProgressDisplay(sys.stderr, interval=args.progress_interval, enabled=not args.quiet)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    say = _error if args.json else print
+    async with FakeProxyServer(
+        sessions_per_service=args.sessions,
+        interactions_per_session=args.interactions,
+        latency=args.latency,
+        seed=args.seed,
+        record_requests=False,
+    ) as server:
+        say(
+            f"Fake Twilio Proxy server running in this process at {server.url}: "
+            f"{args.sessions} sessions x {args.interactions:,} interactions, "
+            f"{args.latency * 1000:g} ms latency per request. No account, no network."
+        )
+        rate = f"{args.rps:g} req/s" if args.rps else "no rate limit (the server is local)"
+        say(
+            f"Exporting every session, {args.concurrency} at a time, pages of "
+            f"{args.page_size}, {rate}..."
+        )
+        async with ProxyClient(
+            server.account_sid,
+            server.auth_token,
+            base_url=server.url,
+            max_concurrency=args.concurrency,
+            requests_per_second=args.rps,
+            on_response=display.on_response,
+        ) as client:
+            summary = await _displayed(
+                display,
+                export(
+                    client,
+                    server.service_sids[0],
+                    out,
+                    fmt=fmt,
+                    concurrency=args.concurrency,
+                    page_size=args.page_size,
+                    overwrite=True,
+                    progress=display.update,
+                ),
+            )
+    _print_summary(summary, display, as_json=args.json)
+    if not args.json:
+        print(f"Output file: {summary.output.resolve()}")
+        print(
+            "Next: run 'proxy-async fake-server --port 8080' and point 'proxy-async export "
+            "--base-url http://127.0.0.1:8080' at it, or export your own account."
+        )
+    return EXIT_OK if summary.complete else EXIT_PARTIAL
+
+
+# -- output ---------------------------------------------------------------------------------
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+def summary_text(summary: ExportSummary, display: ProgressDisplay | None = None) -> str:
+    """The human-readable summary of an export."""
+    if summary.already_complete:
+        return f"Nothing to resume: {summary.output} is complete (no checkpoint left)."
+    speed = (
+        f"{summary.records_this_run:,} records in {summary.elapsed:.1f} s "
+        f"({summary.records_per_second:,.0f} records/s)"
+    )
+    lines = []
+    if summary.complete:
+        head = "Export complete" + (" (resumed)" if summary.resumed else "")
+        lines.append(
+            f"{head}: {summary.records:,} records from {summary.sessions_total:,} sessions"
+        )
+        lines.append(f"  this run : {speed}")
+        lines.append(f"  output   : {summary.output} ({summary.format}, {_size(summary.output)})")
+    else:
+        lines.append(
+            f"Export incomplete: {len(summary.failures):,} of {summary.sessions_total:,} "
+            f"sessions failed; {summary.sessions_done:,} done, {summary.records:,} records "
+            "written so far"
+        )
+        lines.append(f"  this run : {speed}")
+        for failure in summary.failures[:10]:
+            lines.append(f"  failed   : {failure.session_sid}: {failure.error}")
+        if len(summary.failures) > 10:
+            lines.append(f"  failed   : ... and {len(summary.failures) - 10} more (see checkpoint)")
+        lines.append(f"  kept     : {summary.output} with {summary.checkpoint}")
+        lines.append("  next     : rerun the same command with --resume to retry what failed")
+    if display is not None:
+        lines.append(
+            f"  requests : {display.requests:,} ({display.retries:,} retries, "
+            f"{display.rate_limited:,} answered 429)"
+        )
+    return "\n".join(lines)
+
+
+def summary_json(summary: ExportSummary, display: ProgressDisplay | None = None) -> bytes:
+    """The summary as one JSON object."""
+    body: dict[str, Any] = {
+        "complete": summary.complete,
+        "already_complete": summary.already_complete,
+        "resumed": summary.resumed,
+        "output": str(summary.output),
+        "checkpoint": None if summary.checkpoint is None else str(summary.checkpoint),
+        "format": summary.format,
+        "records": summary.records,
+        "records_this_run": summary.records_this_run,
+        "sessions_total": summary.sessions_total,
+        "sessions_done": summary.sessions_done,
+        "sessions_failed": [
+            {"session_sid": failure.session_sid, "error": failure.error}
+            for failure in summary.failures
+        ],
+        "elapsed_seconds": round(summary.elapsed, 3),
+        "records_per_second": round(summary.records_per_second, 1),
+    }
+    if display is not None:
+        body.update(
+            requests=display.requests, retries=display.retries, rate_limited=display.rate_limited
+        )
+    return orjson.dumps(body)
+
+
+def _print_summary(summary: ExportSummary, display: ProgressDisplay, *, as_json: bool) -> None:
+    if as_json:
+        print(summary_json(summary, display).decode(), flush=True)
+    else:
+        print(summary_text(summary, display), flush=True)
+
+
+def _size(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return "size unknown"
+    if size < 1000:
+        return f"{size} B"
+    scaled, unit = size / 1000, "KB"
+    for bigger in ("MB", "GB", "TB"):
+        if scaled < 1000:
+            break
+        scaled, unit = scaled / 1000, bigger
+    return f"{scaled:,.1f} {unit}"
