@@ -63,7 +63,8 @@ from .models import (
     SessionMode,
     SessionStatus,
 )
-from .ratelimit import Limiter, RateLimiter
+from .ratelimit import AdaptiveLimiter, Limiter, RateLimiter
+from .redis_limiter import RedisLimiter  # imports redis only when one is created
 from .resources import (
     InteractionList,
     ListResource,
@@ -79,6 +80,7 @@ from .retry import RetryPolicy
 from .transport import AiohttpTransport, Request, Response, Timeouts, Transport
 
 __all__ = [
+    "AdaptiveLimiter",
     "AiohttpTransport",
     "ApiError",
     "AttemptEvent",
@@ -121,6 +123,7 @@ __all__ = [
     "ProxyError",
     "RateLimitError",
     "RateLimiter",
+    "RedisLimiter",
     "Request",
     "RequestTimeoutError",
     "ResourceStatus",

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aioresponses import aioresponses
 from aioresponses_compat import mocked_aiohttp
+from redis_server import RedisServer, running_redis_server
 
 from proxy_async import ProxyClient, ProxyError
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer
@@ -115,3 +116,9 @@ def no_credential_leaks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         assert_no_secret(record.getMessage() + repr(record.__dict__), "a log record")
     for error in errors:
         assert_no_secret(f"{error!s} {error!r} {vars(error)!r}", f"a {type(error).__name__}")
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A fresh real redis-server on a free loopback port for one test, stopped afterwards."""
+    yield from running_redis_server(tmp_path)
