@@ -1,0 +1,363 @@
+"""Shared benchmark machinery: the fake server in its own process, rounds, medians, tables.
+
+Every benchmark follows the same shape: start ``python -m proxy_async.testing`` as a
+separate process (its CPU never counts against the client), warm every contender up
+once, then run the contenders in turn for several rounds, reversing the order on every
+other round so drift on a noisy machine hits them all alike, and report medians and
+ratios measured side by side in this one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import gc
+import importlib
+import os
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+SERVER_START_TIMEOUT = 30.0
+"""Seconds to wait for the fake server's ready line."""
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """Where the fake server listens and what it serves."""
+
+    url: str
+    account_sid: str
+    auth_token: str
+    service_sid: str
+    session_sids: tuple[str, ...]
+    pid: int
+
+    @property
+    def auth_header(self) -> str:
+        """The ``Authorization`` header value for the fake's credentials."""
+        pair = f"{self.account_sid}:{self.auth_token}".encode()
+        return "Basic " + base64.b64encode(pair).decode()
+
+    def interactions_path(self, session: int = 0) -> str:
+        """The Interactions list path of the ``session``-th session."""
+        return f"/v1/Services/{self.service_sid}/Sessions/{self.session_sids[session]}/Interactions"
+
+    def server_cpu(self) -> float:
+        """CPU seconds the server process has used so far (0.0 where /proc is missing)."""
+        return process_cpu(self.pid)
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid``, read from /proc (0.0 if unavailable)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def fake_server(
+    *,
+    sessions: int = 1,
+    interactions: int = 1000,
+    latency: float = 0.0,
+    max_in_flight: int | None = None,
+) -> Iterator[ServerInfo]:
+    """Run ``python -m proxy_async.testing`` in its own process for the ``with`` block."""
+    command = [
+        sys.executable,
+        "-m",
+        "proxy_async.testing",
+        "--port",
+        "0",
+        "--sessions",
+        str(sessions),
+        "--interactions",
+        str(interactions),
+        "--latency",
+        str(latency),
+        "--json",
+    ]
+    if max_in_flight is not None:
+        command += ["--max-in-flight", str(max_in_flight)]
+    with tempfile.TemporaryFile() as errors:
+        # The command is this interpreter and numbers: nothing untrusted.
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)  # noqa: S603
+        try:
+            info = _read_ready_line(process, errors)
+            yield info
+        finally:
+            _stop(process)
+
+
+def _read_ready_line(process: subprocess.Popen[bytes], errors: Any) -> ServerInfo:
+    assert process.stdout is not None
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    line = b""
+    while not line.endswith(b"\n"):
+        remaining = deadline - time.monotonic()
+        ready, _, _ = select.select([process.stdout], [], [], max(remaining, 0.0))
+        chunk = os.read(process.stdout.fileno(), 65536) if ready else b""
+        if not chunk:
+            errors.seek(0)
+            detail = errors.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"fake server did not start: {detail or 'timeout'}")
+        line += chunk
+    details = _loads(line)
+    return ServerInfo(
+        url=details["url"],
+        account_sid=details["account_sid"],
+        auth_token=details["auth_token"],
+        service_sid=details["service_sids"][0],
+        session_sids=tuple(details["session_sids"]),
+        pid=process.pid,
+    )
+
+
+def _loads(data: bytes) -> dict[str, Any]:
+    import orjson  # the package depends on it; imported late to keep this module light
+
+    loaded = orjson.loads(data)
+    if not isinstance(loaded, dict):
+        raise RuntimeError(f"unexpected ready line: {data!r}")
+    return loaded
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+# -- measuring ------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    """One timed run: wall and client CPU seconds, how many units it moved, server CPU."""
+
+    wall: float
+    cpu: float
+    count: int
+    server_cpu: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        """Units (records or requests) per wall second."""
+        return self.count / self.wall if self.wall > 0 else float("inf")
+
+    @property
+    def cpu_per_unit(self) -> float:
+        """Client CPU seconds per unit."""
+        return self.cpu / self.count if self.count else float("nan")
+
+
+Run = Callable[[], Coroutine[Any, Any, int]]
+"""A contender's run: does the work and returns how many units (records, requests) it moved."""
+
+
+@dataclass(frozen=True)
+class Contender:
+    """A named way of doing the benchmark's work."""
+
+    name: str
+    run: Run
+    warmup: Run | None = None
+    extra: Callable[[], dict[str, float]] | None = None
+
+
+def measure(run: Run, server: ServerInfo | None = None) -> Sample:
+    """Run one contender in a fresh event loop, timing wall and this process's CPU."""
+    gc.collect()
+    server_before = server.server_cpu() if server is not None else 0.0
+    wall_before = time.perf_counter()
+    cpu_before = time.process_time()
+    count = asyncio.run(run())
+    cpu = time.process_time() - cpu_before
+    wall = time.perf_counter() - wall_before
+    server_cpu = (server.server_cpu() - server_before) if server is not None else 0.0
+    return Sample(wall=wall, cpu=cpu, count=count, server_cpu=server_cpu)
+
+
+def run_rounds(
+    contenders: Sequence[Contender],
+    rounds: int,
+    server: ServerInfo | None = None,
+    *,
+    label: str = "",
+) -> dict[str, list[Sample]]:
+    """Warm each contender up, then run them all ``rounds`` times, alternating the order."""
+    for contender in contenders:
+        if contender.warmup is not None:
+            measure(contender.warmup, server)
+        if contender.extra is not None:
+            contender.extra()  # forget what the warm-up counted
+    samples: dict[str, list[Sample]] = {contender.name: [] for contender in contenders}
+    for number in range(rounds):
+        order = list(contenders) if number % 2 == 0 else list(reversed(contenders))
+        for contender in order:
+            sample = measure(contender.run, server)
+            if contender.extra is not None:
+                sample.extra.update(contender.extra())
+            samples[contender.name].append(sample)
+            progress(
+                f"{label}round {number + 1}/{rounds} {contender.name}: "
+                f"{sample.count} in {sample.wall:.2f} s wall, {sample.cpu:.2f} s cpu"
+            )
+    return samples
+
+
+def median(values: Sequence[float]) -> float:
+    """The median (of one value: that value)."""
+    return statistics.median(values)
+
+
+def median_of(samples: Sequence[Sample], key: Callable[[Sample], float]) -> float:
+    """The median of ``key`` over ``samples``."""
+    return statistics.median(key(sample) for sample in samples)
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr (tables go to stdout)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- reporting ------------------------------------------------------------------------
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Print a Markdown table (pastes straight into benchmarks/README.md)."""
+    widths = [len(column) for column in columns]
+    for row in rows:
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return (
+            "| "
+            + " | ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+            + " |"
+        )
+
+    print(f"\n### {title}\n")
+    print(line(columns))
+    print("| " + " | ".join("-" * width for width in widths) + " |")
+    for row in rows:
+        print(line(row))
+    print(flush=True)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target of issue 5: ``measured`` must be ``>=`` (or ``<=``) ``threshold``."""
+
+    name: str
+    measured: float
+    threshold: float
+    at_least: bool
+    unit: str = "x"
+
+    @property
+    def passed(self) -> bool:
+        """Whether the measured value meets the target."""
+        if self.at_least:
+            return self.measured >= self.threshold
+        return self.measured <= self.threshold
+
+    def row(self) -> list[str]:
+        """Cells for :func:`print_targets`."""
+        sign = ">=" if self.at_least else "<="
+        return [
+            self.name,
+            f"{self.measured:.2f}{self.unit}",
+            f"{sign} {self.threshold:g}{self.unit}",
+            "PASS" if self.passed else "FAIL",
+        ]
+
+
+def print_targets(title: str, targets: Sequence[Target]) -> None:
+    """Print PASS/FAIL against each target (informational: nothing is asserted)."""
+    print_table(title, ["target", "measured", "wanted", "result"], [t.row() for t in targets])
+
+
+def fmt_rate(value: float) -> str:
+    """A rate with thousands separators."""
+    return f"{value:,.0f}"
+
+
+def fmt_ratio(value: float) -> str:
+    """A ratio such as ``0.83x``."""
+    return f"{value:.2f}x"
+
+
+# -- contenders that need optional packages ---------------------------------------------
+
+
+def optional_module(name: str) -> Any | None:
+    """Import ``name`` if installed (the bench venv has twilio); None otherwise.
+
+    Imported dynamically, as ``Any``: twilio ships no type information, and it must
+    never be a dependency of proxy_async.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def twilio_client(server: ServerInfo) -> tuple[Any, Any] | None:
+    """A twilio ``Client`` on an ``AsyncTwilioHttpClient``, its Proxy domain on the fake.
+
+    Call inside the running loop (the HTTP client opens an aiohttp session). Returns
+    ``(client, http_client)``, or None when twilio is not installed.
+    """
+    rest = optional_module("twilio.rest")
+    http = optional_module("twilio.http.async_http_client")
+    if rest is None or http is None:
+        return None
+    http_client = http.AsyncTwilioHttpClient()
+    client = rest.Client(server.account_sid, server.auth_token, http_client=http_client)
+    # Every Proxy request URL is built from this Domain attribute (Domain.absolute_url);
+    # next_page_url values come from the server and already point at it.
+    client.proxy.base_url = server.url
+    return client, http_client
+
+
+TWILIO_MISSING = "twilio not installed: run in the bench venv (see benchmarks/README.md)"
+
+
+def quiet_twilio_warnings() -> None:
+    """Hide aiohttp's BasicAuth DeprecationWarning that twilio triggers on every request."""
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"twilio\..*")
+    warnings.filterwarnings("ignore", message=r"BasicAuth is deprecated", category=Warning)
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    """An argument parser with the options every benchmark shares."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--quick", action="store_true", help="moderate sizes and 3 rounds (see each script)"
+    )
+    parser.add_argument("--rounds", type=int, default=None, help="timed rounds per contender")
+    return parser

@@ -1,0 +1,57 @@
+"""Run every benchmark in turn and print all their tables (``nox -s bench`` runs this).
+
+``python benchmarks/run_all.py [--quick] [--rounds N] [--only stream,fetch,export,memory]``
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+import bench_export
+import bench_fetch
+import bench_memory
+import bench_stream
+from _common import base_parser
+
+SMOKE: dict[str, list[str]] = {
+    "stream": ["--records", "2000", "--page-sizes", "50,1000", "--rounds", "1"],
+    "fetch": ["--requests", "100", "--rounds", "1"],
+    "export": ["--sessions", "4", "--interactions", "100", "--latency", "0.005", "--rounds", "1"],
+    "memory": ["--records", "3000", "--page-size", "500"],
+}
+"""Tiny sizes that only prove each benchmark runs end to end (``--smoke``; the tests use it)."""
+
+BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
+    "stream": bench_stream.main,
+    "fetch": bench_fetch.main,
+    "export": bench_export.main,
+    "memory": bench_memory.main,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the chosen benchmarks with the shared options."""
+    parser = base_parser(__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: proves it runs, no more")
+    args = parser.parse_args(argv)
+    quick = ["--quick"] if args.quick else []
+    rounds = ["--rounds", str(args.rounds)] if args.rounds else []
+    started = time.perf_counter()
+    status = 0
+    for name in args.only.split(","):
+        name = name.strip()
+        # Memory runs once per contender by default (RSS is not noisy; 1M records is slow).
+        options = SMOKE[name] if args.smoke else quick + ([] if name == "memory" else rounds)
+        status |= BENCHMARKS[name](options)
+    print(
+        f"\n(all benchmarks: {time.perf_counter() - started:.0f} s; command: "
+        f"python benchmarks/run_all.py {' '.join(argv if argv is not None else sys.argv[1:])})"
+    )
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
