@@ -12,7 +12,10 @@ its value, names sorted, a repeated name once per value with its values sorted.
 - :func:`validate_json_signature` checks a JSON body. Twilio then signs the URL alone
   and adds a ``bodySHA256`` query parameter holding the body's SHA-256 hex digest; the
   body is authentic only through that parameter, so a URL without one is refused.
-- :func:`verify_request` does either from inside an ``aiohttp.web`` handler.
+- :func:`validate_request` does either for a request as received (URL, raw body,
+  ``Content-Type``), in any framework; :func:`asgi_request_url` gives the URL to check
+  for an ASGI request (Starlette, FastAPI).
+- :func:`verify_request` does the same from inside an ``aiohttp.web`` handler.
 
 The URL must be the one Twilio called, byte for byte: the one configured on the Proxy
 Service (``callback_url``, ``intercept_callback_url``, ``out_of_session_callback_url``).
@@ -40,18 +43,18 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 import attrs
-import orjson
 from multidict import MultiMapping
 
+from proxy_async.conversion import parse_datetime
 from proxy_async.errors import InvalidParameterError, ProxyError
+from proxy_async.models import decode_data
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -63,10 +66,12 @@ __all__ = [
     "OutOfSessionCallback",
     "OutOfSessionParticipant",
     "ProxyCallback",
+    "asgi_request_url",
     "compute_signature",
     "parse_callback",
     "parse_out_of_session_callback",
     "validate_json_signature",
+    "validate_request",
     "validate_signature",
     "verify_request",
 ]
@@ -80,6 +85,8 @@ FormParams: TypeAlias = Mapping[str, str | Sequence[str]] | MultiMapping[object]
 _DEFAULT_PORTS: Final = {"https": "443", "http": "80"}
 _BODY_HASH_PARAM: Final = "bodySHA256"
 _FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
+# RFC 3986 pchar and "/" stay as they are; "%" too, since a decoded path may still hold one.
+_PATH_SAFE: Final = "/:@!$&'()*+,;=-._~%"
 _URL_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)(.*)\Z", re.DOTALL)
 
 
@@ -280,20 +287,108 @@ def validate_json_signature(
     return body_ok and signature_ok
 
 
-def _request_url(request: web.Request, public_url: str | None) -> str:
-    if public_url is None:
-        # raw_path is the path and query exactly as sent; request.url would re-quote them.
-        return f"{request.scheme}://{request.host}{request.raw_path}"
+def _with_body_hash(public_url: str, raw_query: str) -> str:
+    """``public_url``, plus the ``bodySHA256`` Twilio appended to it, if the request has one."""
     if _query_values(public_url, _BODY_HASH_PARAM):
         return public_url
-    # For a JSON body Twilio appends bodySHA256 to the configured URL: carry it over.
-    raw_query = request.raw_path.partition("#")[0].partition("?")[2]
     carried = [part for part in raw_query.split("&") if part.startswith(_BODY_HASH_PARAM + "=")]
     if not carried:
         return public_url
     base, hash_mark, fragment = public_url.partition("#")
     joiner = "&" if "?" in base else "?"
     return f"{base}{joiner}{'&'.join(carried)}{hash_mark}{fragment}"
+
+
+def _request_url(request: web.Request, public_url: str | None) -> str:
+    if public_url is None:
+        # raw_path is the path and query exactly as sent; request.url would re-quote them.
+        return f"{request.scheme}://{request.host}{request.raw_path}"
+    return _with_body_hash(public_url, request.raw_path.partition("#")[0].partition("?")[2])
+
+
+def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def asgi_request_url(scope: Mapping[str, Any], *, public_url: str | None = None) -> str:
+    """The URL to check a signature against, for a request given as its ASGI HTTP ``scope``.
+
+    For Starlette, FastAPI and any ASGI framework (``request.scope``). By default the URL
+    is rebuilt as the client sent it: scheme, ``Host`` header, ``raw_path`` and query
+    string. Not ``str(request.url)``: Starlette builds that from the decoded path, so
+    ``/a%20b`` would come back as ``/a b`` and never match. Behind a reverse proxy or
+    load balancer pass ``public_url`` as for :func:`verify_request`; it is returned with
+    Twilio's ``bodySHA256`` carried over from the request. Forwarded headers are ignored.
+    """
+    query = bytes(scope.get("query_string") or b"").decode("latin-1")
+    if public_url is not None:
+        return _with_body_hash(public_url, query)
+    host = _header(scope.get("headers") or (), b"host")
+    if host is None:
+        server = scope.get("server")
+        if not server:
+            raise InvalidParameterError("scope", "an HTTP scope with a Host header or server")
+        name, port = str(server[0]), server[1]
+        host = f"[{name}]" if ":" in name else name
+        if port is not None:
+            host = f"{host}:{port}"
+    raw_path: bytes | None = scope.get("raw_path")
+    if raw_path:
+        path = raw_path.decode("utf-8", "replace").partition("?")[0]
+    else:
+        # Servers without raw_path give only the decoded path: quote it back.
+        path = quote(str(scope.get("root_path", "")) + str(scope.get("path", "/")), safe=_PATH_SAFE)
+    scheme = str(scope.get("scheme") or "http")
+    return f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").partition(";")[0].strip().lower()
+
+
+def _form_params(body: bytes) -> dict[str, list[str]] | None:
+    """A form body decoded as Twilio signed it; None when it is not UTF-8."""
+    try:
+        pairs = parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict"
+        )
+    except UnicodeDecodeError:
+        return None
+    params: dict[str, list[str]] = {}
+    for name, value in pairs:
+        params.setdefault(name, []).append(value)
+    return params
+
+
+def validate_request(
+    auth_token: str, url: str, body: bytes, signature: str | None, *, content_type: str | None
+) -> bool:
+    """Whether a request, as received, carries Twilio's valid ``X-Twilio-Signature``.
+
+    The framework-neutral core of :func:`verify_request`: ``url`` is the URL Twilio
+    called (see :func:`asgi_request_url`), ``body`` the raw bytes, ``content_type`` the
+    ``Content-Type`` header (parameters such as ``charset`` are ignored). A URL with a
+    ``bodySHA256`` query parameter is checked as a JSON body
+    (:func:`validate_json_signature`); otherwise a form body is checked with
+    :func:`validate_signature`, an empty body as a request without parameters, and any
+    other body is refused. Same return and error rules as :func:`validate_signature`.
+    """
+    usable = _usable_signature(signature)
+    if usable is None or (isinstance(auth_token, str) and not auth_token):
+        return False
+    if not isinstance(body, bytes):
+        raise InvalidParameterError("body", "the raw request body as bytes")
+    if _query_values(url, _BODY_HASH_PARAM):
+        return validate_json_signature(auth_token, url, body, usable)
+    if _media_type(content_type) == _FORM_CONTENT_TYPE:
+        params = _form_params(body)
+        return params is not None and validate_signature(auth_token, url, params, usable)
+    if not body:
+        return validate_signature(auth_token, url, {}, usable)
+    return False
 
 
 async def verify_request(
@@ -309,34 +404,16 @@ async def verify_request(
     ``bodySHA256`` Twilio appends for a JSON body is carried over from the request.
     Forwarded headers (``X-Forwarded-Proto``...) are not trusted: any client sets them.
 
-    A URL with a ``bodySHA256`` query parameter is checked as a JSON body
-    (:func:`validate_json_signature`); otherwise a form body is checked with
-    :func:`validate_signature`, an empty body as a request without parameters, and any
-    other body is refused. The body stays readable afterwards (``await request.post()``).
-    Returns False for a missing header or bad signature; aiohttp's own errors for an
-    oversized body propagate.
+    The body is checked as :func:`validate_request` says, and stays readable afterwards
+    (``await request.post()``). Returns False for a missing header or bad signature;
+    aiohttp's own errors for an oversized body propagate.
     """
     signature = _usable_signature(request.headers.get(SIGNATURE_HEADER))
     if signature is None or (isinstance(auth_token, str) and not auth_token):
         return False
     url = _request_url(request, public_url)
     body = await request.read()
-    if _query_values(url, _BODY_HASH_PARAM):
-        return validate_json_signature(auth_token, url, body, signature)
-    if request.content_type == _FORM_CONTENT_TYPE:
-        try:
-            pairs = parse_qsl(
-                body.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict"
-            )
-        except UnicodeDecodeError:
-            return False
-        params: dict[str, list[str]] = {}
-        for name, value in pairs:
-            params.setdefault(name, []).append(value)
-        return validate_signature(auth_token, url, params, signature)
-    if not body:
-        return validate_signature(auth_token, url, {}, signature)
-    return False
+    return validate_request(auth_token, url, body, signature, content_type=request.content_type)
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -437,65 +514,26 @@ def _checked_sid(name: str, value: str, prefix: str | None) -> str:
     return value
 
 
-# Parsed by hand rather than with datetime.fromisoformat(), whose accepted forms
-# differ between Python 3.10 (no "Z", 3 or 6 fraction digits only) and later.
-_ISO_DATETIME: Final = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
-    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?",
-    re.ASCII,
-)
+# conversion.parse_datetime also reads a bare date ("2018-03-13") as midnight, since
+# datetime.fromisoformat() does; a webhook timestamp without a time of day is malformed
+# instead, so a clock time (HH:MM) is required first. That also refuses, on every Python,
+# the basic ("20180313T224254Z") and hour-only forms that only 3.11+'s fromisoformat reads.
+_CLOCK_TIME: Final = re.compile(r"\d{2}:\d{2}", re.ASCII)
 
 
 def _parse_datetime(value: str) -> datetime | None:
-    match = _ISO_DATETIME.fullmatch(value.strip())
-    if match is None:
-        try:  # the RFC 2822 form of Twilio's 2010 API, just in case
-            parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if parsed.tzinfo is None:  # "-0000": UTC by convention
-            return parsed.replace(tzinfo=timezone.utc)
-        try:
-            return parsed.astimezone(timezone.utc)
-        except OverflowError:
-            return None
-    year, month, day, hour, minute, second, fraction, _z, sign, off_h, off_m = match.groups()
-    offset = timedelta(0)  # Twilio documents these dates as GMT, so no offset means UTC
-    if sign is not None:
-        offset = timedelta(hours=int(off_h), minutes=int(off_m))
-        if offset >= timedelta(hours=24):
-            return None
-        if sign == "-":
-            offset = -offset
-    try:
-        parsed = datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour),
-            int(minute),
-            int(second),
-            int((fraction or "0").ljust(6, "0")[:6]),
-            tzinfo=timezone(offset),
-        ).astimezone(timezone.utc)
-    except (ValueError, OverflowError):  # Feb 30th; or year 1 or 9999 shifted out of range
+    if _CLOCK_TIME.search(value) is None:
         return None
-    return parsed
+    try:
+        return parse_datetime(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _read_only(
     mapping: Mapping[str, str | tuple[str, ...]],
 ) -> Mapping[str, str | tuple[str, ...]]:
     return MappingProxyType(dict(mapping))
-
-
-def _decode_json(raw: str | None) -> Any:
-    if raw is None:
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
 
 
 @attrs.frozen(kw_only=True)
@@ -505,9 +543,11 @@ class ProxyCallback:
     Only ``interaction_sid`` is required: every interaction webhook names its
     Interaction, while the legs (an intercept callback has no outbound leg yet) and the
     other fields vary. Absent or empty parameters are None; dates are aware UTC.
-    ``interaction_data`` is ``interactionData`` decoded as JSON (e.g.
-    ``{"body": "hello"}`` or ``{"duration": "5"}``), or None when absent or not JSON;
-    ``interaction_data_raw`` keeps the text as sent. Treat the decoded value as read-only.
+    ``interaction_data`` is ``interactionData`` decoded as
+    :attr:`Interaction.decoded_data <proxy_async.models.Interaction.decoded_data>` decodes
+    it: the JSON value (e.g. ``{"body": "hello"}`` or ``{"duration": "5"}``), or the text
+    itself when it is not JSON; None when absent. ``interaction_data_raw`` keeps the text
+    as sent. Treat the decoded value as read-only.
     """
 
     interaction_sid: str
@@ -560,7 +600,7 @@ def parse_callback(form: Mapping[str, object]) -> ProxyCallback:
         interaction_sid=interaction_sid,
         interaction_type=reader.text("interactionType"),
         interaction_data_raw=data,
-        interaction_data=_decode_json(data),
+        interaction_data=decode_data(data),
         interaction_account_sid=reader.sid("interactionAccountSid", "AC"),
         interaction_service_sid=reader.sid("interactionServiceSid", "KS"),
         interaction_session_sid=reader.sid("interactionSessionSid", "KC"),

@@ -12,6 +12,7 @@ import hmac
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import urlencode
 
 import attrs
@@ -22,16 +23,19 @@ from hypothesis import strategies as st
 from multidict import MultiDict
 
 from proxy_async.errors import InvalidParameterError, ProxyError
+from proxy_async.models import Interaction
 from proxy_async.webhooks import (
     SIGNATURE_HEADER,
     InvalidCallbackError,
     OutOfSessionCallback,
     OutOfSessionParticipant,
     ProxyCallback,
+    asgi_request_url,
     compute_signature,
     parse_callback,
     parse_out_of_session_callback,
     validate_json_signature,
+    validate_request,
     validate_signature,
     verify_request,
 )
@@ -488,7 +492,9 @@ def test_extra_params_are_kept_read_only() -> None:
 @pytest.mark.parametrize("raw", ["hello there", "{not json", "{'body': 'single quotes'}", "NaN"])
 def test_non_json_interaction_data_falls_back_to_raw(raw: str) -> None:
     cb = parse_callback({"interactionSid": _sid("KI", 1), "interactionData": raw})
-    assert cb.interaction_data is None
+    # As Interaction.decoded_data does for the same field read through the API.
+    assert cb.interaction_data == raw
+    assert cb.interaction_data == Interaction(sid=None, data=raw).decoded_data
     assert cb.interaction_data_raw == raw
     assert cb.message_body is None
 
@@ -514,6 +520,8 @@ def test_lists_with_one_value_are_accepted() -> None:
             "2018-03-13T22:42:54.123456789-0130",
             datetime(2018, 3, 14, 0, 12, 54, 123456, tzinfo=timezone.utc),
         ),
+        ("2018-03-13 22:42Z", datetime(2018, 3, 13, 22, 42, tzinfo=timezone.utc)),
+        ("Tue, 13 Mar 2018 22:42:54 -0000", datetime(2018, 3, 13, 22, 42, 54, tzinfo=timezone.utc)),
     ],
 )
 def test_dates_become_aware_utc(value: str, expected: datetime) -> None:
@@ -544,6 +552,9 @@ def test_dates_become_aware_utc(value: str, expected: datetime) -> None:
         ({"interactionDateUpdated": "0001-01-01T00:00:00+01:00"}, "interactionDateUpdated"),
         ({"interactionDateUpdated": "9999-12-31T23:59:59-01:00"}, "interactionDateUpdated"),
         ({"interactionDateUpdated": "2018-03-13"}, "interactionDateUpdated"),
+        # Forms only some Pythons' fromisoformat reads: refused on every version.
+        ({"interactionDateUpdated": "20180313T224254Z"}, "interactionDateUpdated"),
+        ({"interactionDateUpdated": "2018-03-13T22"}, "interactionDateUpdated"),
         ({"inboundResourceUrl": "/relative/path"}, "inboundResourceUrl"),
         ({"interactionType": ["voice", "message"]}, "interactionType"),
         ({"interactionData": {"body": "x"}}, "interactionData"),
@@ -575,6 +586,18 @@ def test_callback_error_never_quotes_the_value() -> None:
     with pytest.raises(InvalidCallbackError) as info:
         parse_callback({"interactionSid": phone})
     assert phone not in str(info.value)
+
+
+def test_date_error_neither_quotes_nor_chains_the_value() -> None:
+    secret = "2018-03-13T22:42:54 call +14155550100"
+    with pytest.raises(InvalidCallbackError) as info:
+        parse_callback({"interactionSid": _sid("KI", 1), "interactionDateCreated": secret})
+    error = info.value
+    assert error.parameter == "interactionDateCreated"
+    assert "+14155550100" not in str(error)
+    # The parser's own error quotes the value: it must not ride along as the context.
+    assert error.__context__ is None
+    assert error.__cause__ is None
 
 
 def test_non_mapping_form_raises_typed_error() -> None:
@@ -710,6 +733,112 @@ def test_malformed_out_of_session_raises_typed_error(
     with pytest.raises(InvalidCallbackError) as info:
         parse_out_of_session_callback(form)
     assert info.value.parameter == parameter
+
+
+# ------------------------------------------------------- raw requests, in any framework
+
+_RAW_URL = "https://hooks.example.com/proxy/intercept?tenant=acme"
+_RAW_PAIRS = [
+    ("interactionSid", _sid("KI", 1)),
+    ("interactionData", '{"body": "caf\u00e9 & tea"}'),
+    ("tag", "b"),
+    ("tag", "a"),
+]
+
+
+def _raw_form_signature(url: str, pairs: list[tuple[str, str]], token: str = TOKEN) -> str:
+    grouped: dict[str, list[str]] = {}
+    for name, value in pairs:
+        grouped.setdefault(name, []).append(value)
+    return _sig(token, _canonical(url, grouped))
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [FORM, "application/x-www-form-urlencoded; charset=utf-8", "Application/X-WWW-Form-Urlencoded"],
+)
+def test_validate_request_form_body(content_type: str) -> None:
+    body = urlencode(_RAW_PAIRS).encode()
+    signature = _raw_form_signature(_RAW_URL, _RAW_PAIRS)
+    assert validate_request(TOKEN, _RAW_URL, body, signature, content_type=content_type)
+    tampered = body.replace(b"tea", b"tee")
+    assert not validate_request(TOKEN, _RAW_URL, tampered, signature, content_type=content_type)
+    assert not validate_request(OTHER_TOKEN, _RAW_URL, body, signature, content_type=content_type)
+    assert not validate_request(TOKEN, _RAW_URL + "&x=1", body, signature, content_type=FORM)
+    assert not validate_request(TOKEN, _RAW_URL, body, None, content_type=content_type)
+    assert not validate_request(TOKEN, _RAW_URL, body, "", content_type=content_type)
+
+
+def test_validate_request_other_bodies() -> None:
+    json_body = b'{"interactionSid": "KI1"}'
+    url = f"{_RAW_URL}&bodySHA256={hashlib.sha256(json_body).hexdigest()}"
+    signature = _sig(TOKEN, url)
+    assert validate_request(TOKEN, url, json_body, signature, content_type="application/json")
+    assert not validate_request(TOKEN, url, b"{}", signature, content_type="application/json")
+    # A body nothing covers: not a form, and no bodySHA256 in the URL.
+    url_only = _sig(TOKEN, _RAW_URL)
+    assert not validate_request(TOKEN, _RAW_URL, json_body, url_only, content_type=None)
+    assert validate_request(TOKEN, _RAW_URL, b"", url_only, content_type=None)
+    # Not UTF-8: Twilio cannot have signed it.
+    assert not validate_request(TOKEN, _RAW_URL, b"a=%ff", url_only, content_type=FORM)
+    with pytest.raises(InvalidParameterError, match="body"):
+        validate_request(TOKEN, _RAW_URL, "a=b", url_only, content_type=FORM)  # type: ignore[arg-type]
+
+
+def _scope(**changes: Any) -> dict[str, Any]:
+    scope: dict[str, Any] = {
+        "type": "http",
+        "scheme": "https",
+        "method": "POST",
+        "path": "/proxy/a b/intercept",
+        "raw_path": b"/proxy/a%20b/intercept",
+        "root_path": "",
+        "query_string": b"tenant=acme&x=%2F",
+        "headers": [(b"content-type", FORM.encode()), (b"host", b"hooks.example.com")],
+        "server": ("10.0.0.5", 8080),
+    }
+    scope.update(changes)
+    return scope
+
+
+def test_asgi_request_url_keeps_the_path_and_query_as_sent() -> None:
+    expected = "https://hooks.example.com/proxy/a%20b/intercept?tenant=acme&x=%2F"
+    assert asgi_request_url(_scope()) == expected
+    # ... and a signature of that URL validates (Twilio signed what it sent).
+    body = urlencode(_RAW_PAIRS).encode()
+    signature = _raw_form_signature(expected, _RAW_PAIRS)
+    assert validate_request(TOKEN, asgi_request_url(_scope()), body, signature, content_type=FORM)
+
+
+def test_asgi_request_url_fallbacks() -> None:
+    assert asgi_request_url(_scope(query_string=b"")) == (
+        "https://hooks.example.com/proxy/a%20b/intercept"
+    )
+    # No Host header: the server address; an IPv6 one in brackets.
+    assert asgi_request_url(_scope(headers=[], query_string=b"")) == (
+        "https://10.0.0.5:8080/proxy/a%20b/intercept"
+    )
+    assert asgi_request_url(_scope(headers=[], server=("::1", 443), query_string=b"")) == (
+        "https://[::1]:443/proxy/a%20b/intercept"
+    )
+    # No raw_path: the decoded path, quoted back.
+    assert asgi_request_url(_scope(raw_path=None, root_path="/app", path="/a b")) == (
+        "https://hooks.example.com/app/a%20b?tenant=acme&x=%2F"
+    )
+    with pytest.raises(InvalidParameterError, match="scope"):
+        asgi_request_url(_scope(headers=[], server=None))
+
+
+def test_asgi_request_url_public_url_and_forwarded_headers() -> None:
+    public = "https://public.example.com/cb?tenant=acme"
+    assert asgi_request_url(_scope(), public_url=public) == public
+    digest = "ab" * 32
+    scope = _scope(query_string=f"bodySHA256={digest}".encode())
+    assert asgi_request_url(scope, public_url=public) == f"{public}&bodySHA256={digest}"
+    forged = _scope(
+        headers=[(b"host", b"10.0.0.5:8080"), (b"x-forwarded-host", b"public.example.com")]
+    )
+    assert asgi_request_url(forged).startswith("https://10.0.0.5:8080/")
 
 
 # --------------------------------------------------------------- aiohttp integration

@@ -1,0 +1,1 @@
+"""Example services built on proxy-async: ``python -m examples.aiohttp_app --fake``."""

@@ -1,0 +1,106 @@
+"""What the example services share, whatever the web framework: settings and policy."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+import attrs
+
+from proxy_async import (
+    BadRequestError,
+    ClientClosedError,
+    InvalidParameterError,
+    NotFoundError,
+    OutcomeUnknownError,
+    ProxyError,
+    RateLimitError,
+)
+from proxy_async.webhooks import ProxyCallback
+
+DEFAULT_BANNED_WORDS: Final = frozenset({"password", "iban", "cvv"})
+"""Words the intercept callback refuses to let through (a toy policy)."""
+
+_WORD: Final = re.compile(r"\w+")
+
+
+def _folded(words: Iterable[str]) -> frozenset[str]:
+    return frozenset(word.casefold() for word in words)
+
+
+@attrs.frozen
+class Settings:
+    """Configuration of an example service.
+
+    ``auth_token`` is the account's Auth Token: Twilio signs webhooks with it even when
+    the client itself authenticates with an API key. ``base_url`` points the client at
+    another Proxy API host (the fake server). ``intercept_url`` is the
+    InterceptCallbackUrl as configured on the Proxy Service, needed when a reverse proxy
+    or load balancer sits in front; None rebuilds it from each request.
+    """
+
+    account_sid: str
+    auth_token: str = attrs.field(repr=False)
+    service_sid: str
+    base_url: str | None = None
+    intercept_url: str | None = None
+    banned_words: frozenset[str] = attrs.field(default=DEFAULT_BANNED_WORDS, converter=_folded)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, PROXY_SERVICE_SID and optionally
+        PROXY_BASE_URL, PROXY_INTERCEPT_URL and PROXY_BANNED_WORDS (comma-separated)."""
+        env = os.environ if environ is None else environ
+        missing = [
+            name
+            for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "PROXY_SERVICE_SID")
+            if not env.get(name)
+        ]
+        if missing:
+            raise ValueError(f"set the environment variables {', '.join(missing)}")
+        banned = env.get("PROXY_BANNED_WORDS")
+        return cls(
+            account_sid=env["TWILIO_ACCOUNT_SID"],
+            auth_token=env["TWILIO_AUTH_TOKEN"],
+            service_sid=env["PROXY_SERVICE_SID"],
+            base_url=env.get("PROXY_BASE_URL") or None,
+            intercept_url=env.get("PROXY_INTERCEPT_URL") or None,
+            banned_words=(
+                DEFAULT_BANNED_WORDS
+                if banned is None
+                else frozenset(word.strip() for word in banned.split(",") if word.strip())
+            ),
+        )
+
+
+def is_blocked(callback: ProxyCallback, banned_words: frozenset[str]) -> bool:
+    """Whether an intercepted message contains a banned word (calls always pass)."""
+    body = callback.message_body
+    if body is None:
+        return False
+    return any(word in banned_words for word in _WORD.findall(body.casefold()))
+
+
+def message_text(payload: object) -> str | None:
+    """The ``body`` of a send request's JSON payload, if it is a non-empty string."""
+    if not isinstance(payload, dict):
+        return None
+    body = payload.get("body")
+    return body if isinstance(body, str) and body.strip() else None
+
+
+def send_error_status(error: ProxyError) -> int:
+    """The HTTP status the send endpoint answers when creating the message failed."""
+    if isinstance(error, (InvalidParameterError, BadRequestError)):
+        return 400
+    if isinstance(error, NotFoundError):
+        return 404
+    if isinstance(error, OutcomeUnknownError):
+        # The message may have gone out: the caller must check, not blindly resend.
+        return 504
+    if isinstance(error, (RateLimitError, ClientClosedError)):
+        return 503
+    # Twilio refused our credentials, failed, or could not be reached: a gateway error.
+    return 502
