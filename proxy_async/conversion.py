@@ -10,20 +10,31 @@ Two converters share the same strict primitive hooks:
 The hooks are strict where cattrs' defaults are lenient: cattrs would turn ``12`` into
 ``"12"`` for a ``str`` field; here a wrong JSON type is an error, never a silently
 wrong object.
+
+For the record classes the fast converter uses a hook generated here instead of
+cattrs' generic one (see :func:`_record_hook_factory`): straight-line code per class
+that checks and converts each field inline and calls the attrs ``__init__``
+positionally. It accepts and builds exactly what the diagnostic converter does
+(``tests/test_fast_path.py`` checks this on random and malformed records); it is
+about twice as fast on a 1,000-record page, where structuring was three quarters of
+``stream()``'s CPU time.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from types import UnionType
 from typing import Any, TypeVar, Union, get_args, get_origin
 
+import attrs
 import cattrs
 import orjson
 from cattrs.errors import ClassValidationError
+from cattrs.gen import make_dict_structure_fn
 
 from .errors import InvalidResponseError
 from .models import OpenEnum, Page, PageMeta
@@ -55,6 +66,8 @@ def parse_datetime(value: object) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         parsed = _parse_datetime_slow(value)
+    if parsed.tzinfo is UTC:  # what "...Z" and "+00:00" give: the common case, done
+        return parsed
     offset = parsed.utcoffset()
     if offset is None:
         return parsed.replace(tzinfo=UTC)
@@ -67,6 +80,12 @@ def parse_datetime(value: object) -> datetime:
 
 
 def _parse_datetime_slow(value: str) -> datetime:
+    if sys.version_info < (3, 11) and value[-1:] in ("Z", "z"):
+        # Python 3.10's fromisoformat rejects "Z" but takes "+00:00": try that first.
+        try:
+            return datetime.fromisoformat(value[:-1] + "+00:00")
+        except ValueError:
+            pass
     match = _ISO_8601.fullmatch(value.strip())
     if match is None:
         try:
@@ -136,6 +155,93 @@ def _string_map(value: object, _: type) -> dict[str, str]:
     return dict(value)  # a copy: the record must not change when the decoded body does
 
 
+# -- the generated record hook ------------------------------------------------------------
+
+# Per field type: statements that check and convert ``v{n}`` in place, ``{n}`` being the
+# field's index (also naming its bound enum), ``{q}`` its quoted name. Each mirrors the
+# primitive hook the diagnostic converter uses for that type; any exception makes the
+# caller fall back to the diagnostic converter, which names the field.
+_CHECK_STR = "    if type(v{n}) is not str: raise TypeError({q})\n"
+_CHECK_OPTIONAL_STR = "    if v{n} is not None and type(v{n}) is not str: raise TypeError({q})\n"
+_CHECK_INT = "    if type(v{n}) is not int: raise TypeError({q})\n"
+_CHECK_OPTIONAL_INT = "    if v{n} is not None and type(v{n}) is not int: raise TypeError({q})\n"
+# The member map lookup is _open_enum's fast case; a miss (unknown value, wrong case,
+# wrong type) goes through _open_enum itself. Member values are non-empty strings, so
+# a hit is never falsy.
+_CONVERT_OPTIONAL_ENUM = (
+    "    if v{n} is not None: v{n} = members_{n}.get(v{n}) or open_enum(v{n}, enum_{n})\n"
+)
+_CONVERT_OPTIONAL_DATETIME = "    if v{n} is not None: v{n} = parse_datetime(v{n})\n"
+_CONVERT_OPTIONAL_STRING_MAP = "    if v{n} is not None: v{n} = string_map(v{n}, None)\n"
+
+
+def _field_code(type_: Any) -> str | None:
+    """The statements for one field's type, or None if the generator does not know it."""
+    optional = _is_optional(type_)
+    inner = next(arg for arg in get_args(type_) if arg is not type(None)) if optional else type_
+    if inner is str:
+        return _CHECK_OPTIONAL_STR if optional else _CHECK_STR
+    if inner is int:
+        return _CHECK_OPTIONAL_INT if optional else _CHECK_INT
+    if not optional:
+        return None  # required enums, datetimes and maps do not occur in the spec
+    if isinstance(inner, type) and issubclass(inner, OpenEnum):
+        return _CONVERT_OPTIONAL_ENUM
+    if inner is datetime:
+        return _CONVERT_OPTIONAL_DATETIME
+    if inner == dict[str, str]:
+        return _CONVERT_OPTIONAL_STRING_MAP
+    return None
+
+
+def _record_hook_factory(cls: type[Any], conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """Generate ``structure_<Class>(o, _)`` for an attrs record class.
+
+    Per field, in declaration order: read the key (``o[key]`` when the field has no
+    default, so a missing key fails as in cattrs; else ``o.get(key, default)``), check
+    or convert the value inline, then call the class positionally. A class with a type
+    the generator does not know gets cattrs' own generated hook.
+    """
+    fields = attrs.fields(attrs.resolve_types(cls))
+    names: dict[str, Any] = {
+        "cls": cls,
+        "open_enum": _open_enum,
+        "parse_datetime": parse_datetime,
+        "string_map": _string_map,
+    }
+    lines = [f"def structure_{cls.__name__}(o, _):\n"]
+    for index, field in enumerate(fields):
+        code = _field_code(field.type)
+        if code is None or not field.init or field.kw_only or field.converter is not None:
+            return make_dict_structure_fn(cls, conv)
+        key = repr(field.name)
+        if field.default is attrs.NOTHING:
+            lines.append(f"    v{index} = o[{key}]\n")
+        elif field.default is None:
+            lines.append(f"    v{index} = o.get({key})\n")
+        else:
+            names[f"default_{index}"] = field.default
+            lines.append(f"    v{index} = o.get({key}, default_{index})\n")
+        if code is _CONVERT_OPTIONAL_ENUM:
+            enum_type = next(arg for arg in get_args(field.type) if arg is not type(None))
+            names[f"enum_{index}"] = enum_type
+            names[f"members_{index}"] = enum_type._value2member_map_
+        lines.append(code.format(n=index, q=key))
+    arguments = ", ".join(f"v{index}" for index in range(len(fields)))
+    lines.append(f"    return cls({arguments})\n")
+    source = "".join(lines)
+    namespace: dict[str, Any] = {}
+    # Generated from attrs field metadata of our own classes, never from input data.
+    exec(compile(source, f"<proxy_async structure {cls.__qualname__}>", "exec"), names, namespace)  # noqa: S102
+    hook: Callable[[Any, Any], Any] = namespace[f"structure_{cls.__name__}"]
+    hook.__doc__ = source  # shown by help(); the generated code is the documentation
+    return hook
+
+
+def _is_record(type_: Any) -> bool:
+    return isinstance(type_, type) and attrs.has(type_) and not getattr(type_, "__parameters__", ())
+
+
 def _build(detailed: bool) -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=detailed, forbid_extra_keys=False)
     conv.register_structure_hook(str, _strict_str)
@@ -144,6 +250,8 @@ def _build(detailed: bool) -> cattrs.Converter:
     conv.register_structure_hook_factory(_is_optional, _optional_hook_factory)
     conv.register_structure_hook(datetime, lambda value, _: parse_datetime(value))
     conv.register_structure_hook_func(lambda type_: type_ == dict[str, str], _string_map)
+    if not detailed:
+        conv.register_structure_hook_factory(_is_record, _record_hook_factory)
     return conv
 
 
