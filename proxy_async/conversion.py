@@ -28,7 +28,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from types import UnionType
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, Generic, TypeVar, Union, get_args, get_origin
 
 import attrs
 import cattrs
@@ -279,8 +279,46 @@ def structure(data: Any, model: type[T], where: str = "") -> T:
         raise _explain(data, model, where) from None
 
 
-def structure_page(body: Any, model: type[T], list_key: str) -> Page[T]:
-    """Structure a list response ``{"<list_key>": [...], "meta": {...}}`` into a Page."""
+@attrs.frozen(slots=True)
+class ReceivedPage(Generic[T]):
+    """A list page as received: its shape and ``meta`` checked, its records not yet built.
+
+    Building the records is the costly step of a page. The paging routine does it
+    after it has asked for the next page, so that it runs while the server prepares
+    that page (see :mod:`proxy_async.pagination`). ``path`` names the request in errors.
+    """
+
+    meta: PageMeta
+    raw_items: list[Any]
+    model: type[T]
+    list_key: str
+    path: str = ""
+
+    def __len__(self) -> int:
+        return len(self.raw_items)
+
+    def structure(self, limit: int | None = None) -> Page[T]:
+        """Build the page's records (only the first ``limit`` of them, if given)."""
+        raw_items = self.raw_items if limit is None else self.raw_items[:limit]
+        model = self.model
+        hook: Callable[[Any, type[T]], T] = converter.get_structure_hook(model)
+        try:
+            items = tuple([hook(raw, model) for raw in raw_items])
+        except Exception:
+            # Slow path, only on failure: find the first bad record and name its field.
+            try:
+                for index, raw in enumerate(raw_items):
+                    structure(raw, model, f"{self.list_key}[{index}]")
+            except InvalidResponseError as error:
+                if self.path:
+                    error.method, error.path = "GET", self.path
+                raise
+            raise  # unreachable unless a hook is nondeterministic
+        return Page(items, self.meta, tuple(raw_items))
+
+
+def receive_page(body: Any, model: type[T], list_key: str, path: str = "") -> ReceivedPage[T]:
+    """Check a list response ``{"<list_key>": [...], "meta": {...}}``; records come later."""
     if type(body) is not dict:
         raise InvalidResponseError(f"expected a JSON object, got {_json_type(body)}")
     if "meta" not in body:
@@ -293,15 +331,12 @@ def structure_page(body: Any, model: type[T], list_key: str) -> Page[T]:
             f"expected a JSON array, got {_json_type(raw_items)}", field=list_key
         )
     meta = structure(body["meta"], PageMeta, "meta")
-    hook: Callable[[Any, type[T]], T] = converter.get_structure_hook(model)
-    try:
-        items = tuple([hook(raw, model) for raw in raw_items])
-    except Exception:
-        # Slow path, only on failure: find the first bad record and name its field.
-        for index, raw in enumerate(raw_items):
-            structure(raw, model, f"{list_key}[{index}]")
-        raise  # unreachable unless a hook is nondeterministic
-    return Page(items, meta, tuple(raw_items))
+    return ReceivedPage(meta, raw_items, model, list_key, path)
+
+
+def structure_page(body: Any, model: type[T], list_key: str) -> Page[T]:
+    """Structure a list response ``{"<list_key>": [...], "meta": {...}}`` into a Page."""
+    return receive_page(body, model, list_key).structure()
 
 
 def _explain(data: Any, model: type[Any], where: str) -> InvalidResponseError:
@@ -351,9 +386,11 @@ def _json_type(value: object) -> str:
 
 
 __all__ = [
+    "ReceivedPage",
     "converter",
     "decode_json",
     "parse_datetime",
+    "receive_page",
     "structure",
     "structure_page",
 ]

@@ -12,8 +12,10 @@ checks each page URL's origin before any credential is sent (see
   :class:`EmptyPagesError`;
 * ``limit`` truncates the last page and fetches nothing further.
 
-With ``prefetch`` the next page is requested while the caller works on the current
-one: at most one page ahead, and cancelled (never leaked) if the caller stops early.
+With ``prefetch`` the next page is requested before the current one's records are
+built, so the server prepares it while this client builds records and the caller
+consumes them: at most one page ahead, and cancelled (never leaked) if the caller
+stops early.
 """
 
 from __future__ import annotations
@@ -23,8 +25,7 @@ import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TypeVar
 
-import attrs
-
+from .conversion import ReceivedPage
 from .errors import EmptyPagesError, PaginationLoopError
 from .models import Page
 
@@ -33,8 +34,10 @@ T = TypeVar("T")
 DEFAULT_MAX_EMPTY_PAGES = 10
 """Empty pages with a next_page_url tolerated in a row before the walk gives up."""
 
-PageFetch = Callable[[str | None], Awaitable[Page[T]]]
-"""``fetch(None)`` gets the first page; ``fetch(url)`` follows an absolute page URL."""
+PageFetch = Callable[[str | None], Awaitable[ReceivedPage[T]]]
+"""``fetch(None)`` gets the first page; ``fetch(url)`` follows an absolute page URL.
+
+Either returns the page as received; the walk builds its records."""
 
 
 async def walk_pages(
@@ -54,20 +57,20 @@ async def walk_pages(
     empty_in_a_row = 0
     if start_url is not None:
         seen.add(start_url)
-    pending: asyncio.Task[Page[T]] | None = None
+    pending: asyncio.Task[ReceivedPage[T]] | None = None
     try:
-        page = await fetch(start_url)
+        received = await fetch(start_url)
         while True:
-            seen.add(page.meta.url)
-            next_url = page.meta.next_page_url
-            if remaining is not None and len(page.items) >= remaining:
-                yield _truncated(page, remaining)
+            seen.add(received.meta.url)
+            next_url = received.meta.next_page_url
+            if remaining is not None and len(received) >= remaining:
+                yield received.structure(limit=remaining)
                 return
             if next_url is not None:
                 if next_url in seen:
                     raise PaginationLoopError(next_url)
                 seen.add(next_url)
-                if page.items:
+                if len(received):
                     empty_in_a_row = 0
                 else:
                     empty_in_a_row += 1
@@ -75,6 +78,10 @@ async def walk_pages(
                         raise EmptyPagesError(empty_in_a_row)
                 if prefetch:
                     pending = asyncio.ensure_future(fetch(next_url))
+                    # One turn of the loop lets the prefetch send its request before
+                    # the CPU-bound record building below keeps the loop busy.
+                    await asyncio.sleep(0)
+            page = received.structure()
             if remaining is not None:
                 remaining -= len(page.items)
             yield page
@@ -82,9 +89,9 @@ async def walk_pages(
                 return
             if pending is not None:
                 task, pending = pending, None
-                page = await task
+                received = await task
             else:
-                page = await fetch(next_url)
+                received = await fetch(next_url)
     finally:
         if pending is not None:
             await _cancel(pending)
@@ -110,13 +117,7 @@ async def walk_items(
                 yield item
 
 
-def _truncated(page: Page[T], size: int) -> Page[T]:
-    if len(page.items) == size:
-        return page
-    return attrs.evolve(page, items=page.items[:size], raw_items=page.raw_items[:size])
-
-
-async def _cancel(task: asyncio.Task[Page[T]]) -> None:
+async def _cancel(task: asyncio.Task[ReceivedPage[T]]) -> None:
     """Cancel a prefetch the caller no longer wants and wait for it to finish.
 
     ``asyncio.wait`` (not ``await task``) so that only a cancellation of the *caller*
@@ -128,6 +129,6 @@ async def _cancel(task: asyncio.Task[Page[T]]) -> None:
     await asyncio.wait([task])
 
 
-def _collect(task: asyncio.Task[Page[T]]) -> None:
+def _collect(task: asyncio.Task[ReceivedPage[T]]) -> None:
     if not task.cancelled():
         task.exception()

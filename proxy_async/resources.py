@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
-from .conversion import decode_json, structure, structure_page
+from .conversion import ReceivedPage, decode_json, receive_page, structure
 from .errors import InvalidParameterError, InvalidResponseError
 from .models import Interaction, MessageInteraction, Page, Participant, Session
 from .pagination import PageFetch, walk_items, walk_pages
@@ -134,7 +134,7 @@ class ListResource(Generic[T]):
         first_params = {} if page_size is None else {"PageSize": str(page_size)}
         spec = self._spec
 
-        async def fetch(url: str | None) -> Page[T]:
+        async def fetch(url: str | None) -> ReceivedPage[T]:
             target = self._path if url is None else url
             response = await self._client.request(
                 "GET", target, params=first_params if url is None else None, timeout=timeout
@@ -143,7 +143,7 @@ class ListResource(Generic[T]):
                 response,
                 "GET",
                 self._path,
-                lambda body: structure_page(body, spec.model, spec.list_key),
+                lambda body: receive_page(body, spec.model, spec.list_key, self._path),
             )
 
         return fetch

@@ -408,7 +408,12 @@ async def test_broken_list_bodies_are_typed_errors(
             await target.interactions(client).list()
     assert caught.value.field == field
     assert caught.value.method == "GET"
-    assert target.count("GET") == 1  # resending would not fix the server
+    # The broken page is never asked for again: resending would not fix the server.
+    first_page = [r for r in server.requests if r.method == "GET" and "PageToken" not in r.query]
+    assert len(first_page) == 1
+    # A page whose meta was readable may already have had its successor prefetched
+    # (requested before its records are built); nothing beyond that one.
+    assert target.count("GET") <= 2
 
 
 async def test_wrong_types_on_fetch_name_the_field(server: FakeProxyServer) -> None:
