@@ -68,8 +68,12 @@ class FakeProxyServer:
     srv:`` or call :meth:`start` / :meth:`stop`. Every request is recorded in
     :attr:`requests`; misbehaviour is scripted with :meth:`add_fault`.
 
-    ``latency`` is slept before every response. ``max_in_flight`` answers 429 (code
-    20429) to a request arriving while more than that many are being handled;
+    ``latency`` is the time from a request's arrival to its response, as a real
+    server's includes its own work: a GET without a fault is answered (built and
+    serialised) first and then held until ``latency`` has passed since arrival; any
+    other request waits first, so its side effects happen after the wait.
+    ``max_in_flight`` answers 429 (code 20429) to a request arriving while more than
+    that many are being handled;
     ``max_requests_per_second`` does the same once that many requests were accepted
     within the last second. ``api_keys`` maps API key SIDs to secrets that are
     accepted as Basic credentials besides ``account_sid``/``auth_token``.
@@ -79,8 +83,9 @@ class FakeProxyServer:
     benchmark runs. All of these (and the credentials) are plain attributes that may
     be changed while the server runs.
 
-    Each request goes: recorded, limits decided (on arrival), ``latency``, armed
-    fault (if any), authentication, limits (429), routing. So faults act even on
+    Each request goes: recorded, limits decided (on arrival), ``latency`` (for a GET
+    without a fault, after the answer is built), armed fault (if any),
+    authentication, limits (429), routing. So faults act even on
     unauthenticated requests, unless they rewrite the real answer.
 
     Attributes: ``url``, ``host``, ``port``; ``service_sids``; ``requests`` (every
@@ -343,7 +348,7 @@ class FakeProxyServer:
         slot = self._record(request, arrival, form, fault)
         status: int | None = None
         try:
-            response, status = await self._respond(request, form, fault, limited)
+            response, status = await self._respond(request, form, fault, limited, arrival)
             return response
         finally:
             self.in_flight -= 1
@@ -405,8 +410,15 @@ class FakeProxyServer:
         form: list[tuple[str, str]],
         fault: Fault | None,
         limited: bool,
+        arrival: float,
     ) -> tuple[web.StreamResponse, int | None]:
-        if self.latency and await self._pause(self.latency):
+        if fault is None and request.method in _SAFE_METHODS:
+            reply = self._process(request, form, limited)
+            response = self._render(reply)
+            if await self._pause(arrival + self.latency - time.monotonic()):
+                return self._shutting_down()
+            return response, reply.status
+        if await self._pause(arrival + self.latency - time.monotonic()):
             return self._shutting_down()
         if fault is None:
             reply = self._process(request, form, limited)
