@@ -184,7 +184,8 @@ class ExportSummary:
     When ``complete``, ``output`` is the finished file and no checkpoint is left.
     Otherwise some sessions failed: ``output`` is the ``.part`` file, kept with
     ``checkpoint`` for a later ``resume=True``. ``already_complete`` means a resume
-    found the output finished and nothing to do.
+    found the output finished and did nothing: the counts are then zero, since the
+    finished run's checkpoint (its only record of them) is gone with it.
     """
 
     output: Path
@@ -222,13 +223,15 @@ def _positive_int(name: str, value: object) -> int:
     return value
 
 
-def _page_size(value: object) -> int:
+def check_page_size(value: object) -> int:
+    """An export's page size: an integer from 1 to 1000 (it is part of the checkpoint)."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE_SIZE:
         raise InvalidParameterError("page_size", f"an integer from 1 to {MAX_PAGE_SIZE}", value)
     return value
 
 
-def _format(value: object) -> Format:
+def check_format(value: object) -> Format:
+    """An export's output format, ``'ndjson'`` or ``'csv'``."""
     for known in FORMATS:
         if value == known:
             return known
@@ -287,7 +290,7 @@ def stream_pages(
         selected,
         dict(start_urls or {}),
         workers,
-        _page_size(page_size),
+        check_page_size(page_size),
         bound,
     )
 
@@ -560,7 +563,7 @@ class _Job:
         self.data = data
         self.resumed = resumed
         self.started = started
-        self.format = _format(checkpoint.format)
+        self.format = check_format(checkpoint.format)
         self.encode = _ENCODERS[self.format]
         self.records_this_run = 0
         self.failures: dict[str, str] = {}
@@ -725,8 +728,8 @@ async def export(
     started = time.monotonic()
     service_sid = check_sid(service_sid, "KS", "service_sid")
     selected = None if sessions is None else unique_session_sids(sessions)
-    fmt = _format(fmt)
-    page_size = _page_size(page_size)
+    fmt = check_format(fmt)
+    page_size = check_page_size(page_size)
     concurrency = _positive_int("concurrency", concurrency)
     if max_queued_pages is not None:
         _positive_int("max_queued_pages", max_queued_pages)

@@ -62,7 +62,15 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
 from .checkpoint import ExportPaths, ExportStateError, sync_directory
 from .client import ProxyClient
 from .errors import InvalidParameterError, ProxyError
-from .export import DEFAULT_PAGE_SIZE, FORMATS, Format, discover_sessions, export
+from .export import (
+    DEFAULT_PAGE_SIZE,
+    FORMATS,
+    Format,
+    check_format,
+    check_page_size,
+    discover_sessions,
+    export,
+)
 from .ratelimit import DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUESTS_PER_SECOND, AdaptiveLimiter
 from .redis_limiter import DEFAULT_KEY, RedisLimiter
 from .retry import RetryPolicy
@@ -74,7 +82,9 @@ EXPORT_JOB = "export_session"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_MAX_JOBS = 10
 DEFAULT_JOB_TIMEOUT = 3600
-"""Seconds one job may run; a longer session resumes on the retry where it stopped."""
+"""Seconds one job may run. arq fails a job that runs longer, without a retry; its
+checkpoint is saved, so enqueueing it again (once arq has dropped the failed result)
+or ``proxy-async export --resume`` on its file continues where it stopped."""
 
 DEFAULT_MAX_TRIES = 5
 CONFIG_KEY = "proxy_async_config"
@@ -305,8 +315,8 @@ async def enqueue_service(
     ``out_dir`` (made if missing) must be reachable at the same path by every worker.
     """
     service_sid = check_sid(service_sid, "KS", "service_sid")
-    if fmt not in FORMATS:
-        raise InvalidParameterError("fmt", "'ndjson' or 'csv'", fmt)
+    fmt = check_format(fmt)
+    page_size = check_page_size(page_size)  # here, not in every job that would fail on it
     if sessions is None:
         sids = await discover_sessions(client, service_sid)
     else:
@@ -360,8 +370,7 @@ def merge_exports(
     Raises :class:`~proxy_async.checkpoint.ExportStateError` if one is missing or
     still has a checkpoint (its job has not finished).
     """
-    if fmt not in FORMATS:
-        raise InvalidParameterError("fmt", "'ndjson' or 'csv'", fmt)
+    fmt = check_format(fmt)
     directory = Path(out_dir)
     if sessions is None:
         names = sorted(

@@ -24,6 +24,7 @@ from conftest import fake_client
 from redis_server import RedisServer
 
 from proxy_async.checkpoint import ExportStateError
+from proxy_async.errors import InvalidParameterError
 from proxy_async.export import export
 from proxy_async.ratelimit import AdaptiveLimiter
 from proxy_async.redis_limiter import RedisLimiter
@@ -254,3 +255,17 @@ async def test_startup_makes_an_adaptive_limiter_when_asked(redis_server: RedisS
     assert client.limiter.max_concurrency == 100
     await shutdown(ctx)
     assert client.closed
+
+
+@pytest.mark.parametrize(
+    ("options", "parameter"), [({"page_size": 5000}, "page_size"), ({"fmt": "xml"}, "fmt")]
+)
+async def test_enqueue_rejects_bad_options_before_anything_is_queued(
+    fake: FakeProxyServer, queue: ArqRedis, tmp_path: Path, options: dict[str, Any], parameter: str
+) -> None:
+    async with fake_client(fake) as client:
+        with pytest.raises(InvalidParameterError) as caught:
+            await enqueue_service(queue, client, fake.service_sids[0], tmp_path, **options)
+    assert caught.value.parameter == parameter
+    assert await queue.queued_jobs() == []
+    assert fake.requests == []  # not even the Sessions listing
