@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -122,3 +123,16 @@ def no_credential_leaks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A fresh real redis-server on a free loopback port for one test, stopped afterwards."""
     yield from running_redis_server(tmp_path)
+
+
+def pending_client_tasks() -> list[asyncio.Task[Any]]:
+    """Pending tasks running proxy_async code (the fake server's own are excluded)."""
+    found = []
+    for task in asyncio.all_tasks():
+        if task is asyncio.current_task() or task.done():
+            continue
+        code = getattr(task.get_coro(), "cr_code", None)
+        filename = code.co_filename if code is not None else ""
+        if "proxy_async" in filename and "testing" not in filename:
+            found.append(task)
+    return found

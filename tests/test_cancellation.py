@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from conftest import fake_client
+from conftest import fake_client, pending_client_tasks
 
 from proxy_async import ClientClosedError, ProxyClient
 from proxy_async.testing import FakeProxyServer, Fault
@@ -30,19 +30,6 @@ def interactions(client: ProxyClient, server: FakeProxyServer) -> Any:
     return client.services(service).sessions(server.session_sids(service)[0]).interactions
 
 
-def client_tasks() -> list[asyncio.Task[Any]]:
-    """Pending tasks running proxy_async client code (the fake server's own are excluded)."""
-    found = []
-    for task in asyncio.all_tasks():
-        if task is asyncio.current_task() or task.done():
-            continue
-        code = getattr(task.get_coro(), "cr_code", None)
-        filename = code.co_filename if code is not None else ""
-        if "proxy_async" in filename and "testing" not in filename:
-            found.append(task)
-    return found
-
-
 async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
@@ -53,7 +40,7 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 async def assert_all_released(client: ProxyClient, server: FakeProxyServer) -> None:
     for _ in range(5):  # let finalizers scheduled by the loop run
         await asyncio.sleep(0)
-    assert client_tasks() == []
+    assert pending_client_tasks() == []
     assert client.limiter.in_flight == 0  # type: ignore[attr-defined]
     server.clear_faults()
     # With a single slot, a fresh request proves the slot and the pool are usable.
@@ -107,7 +94,7 @@ async def test_cancelling_a_rate_limited_wait_releases_the_slot(server: FakeProx
         with pytest.raises(asyncio.CancelledError):
             await waiting
         assert client.limiter.in_flight == 0  # type: ignore[attr-defined]
-        assert client_tasks() == []
+        assert pending_client_tasks() == []
 
 
 @pytest.mark.parametrize("prefetch", [True, False])
@@ -150,7 +137,7 @@ async def test_aclosing_a_page_walk_cancels_the_prefetch_at_once(server: FakePro
             async for _ in pages:
                 await wait_for(lambda: server.in_flight == 1)
                 break
-        assert client_tasks() == []
+        assert pending_client_tasks() == []
         await assert_all_released(client, server)
 
 
@@ -168,4 +155,4 @@ async def test_closing_the_client_with_requests_in_flight(server: FakeProxyServe
     assert client.limiter.in_flight == 0  # type: ignore[attr-defined]
     for _ in range(5):
         await asyncio.sleep(0)
-    assert client_tasks() == []
+    assert pending_client_tasks() == []

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pytest
 from aioresponses import aioresponses
-from conftest import BASE, SERVICE_SID, SESSION_SID
+from conftest import BASE, SERVICE_SID, SESSION_SID, pending_client_tasks
 
 from proxy_async import (
     AuthenticationError,
@@ -78,23 +78,10 @@ def interaction_requests(server: FakeProxyServer) -> int:
     return sum(1 for request in server.requests if request.path.endswith("/Interactions"))
 
 
-def export_tasks() -> list[asyncio.Task[Any]]:
-    """Pending tasks running proxy_async code (the fake server's own are excluded)."""
-    found = []
-    for task in asyncio.all_tasks():
-        if task is asyncio.current_task() or task.done():
-            continue
-        code = getattr(task.get_coro(), "cr_code", None)
-        filename = code.co_filename if code is not None else ""
-        if "proxy_async" in filename and "testing" not in filename:
-            found.append(task)
-    return found
-
-
 async def assert_no_task_left(client: ProxyClient) -> None:
     for _ in range(5):  # let callbacks scheduled by cancellations run
         await asyncio.sleep(0)
-    assert export_tasks() == []
+    assert pending_client_tasks() == []
     assert client.limiter.in_flight == 0  # type: ignore[attr-defined]
 
 
