@@ -61,7 +61,10 @@ async def _hammer(config: WorkerConfig) -> dict[str, int]:
         key=config.key,
         max_concurrency=config.tasks,
         fallback_requests_per_second=config.fallback_rate,
-        timeout=0.5,
+        # Killing Redis resets its connections, which is noticed at once whatever the
+        # timeout; a generous one keeps a loaded CI machine's slow answer from sending a
+        # worker to its local limit (on top of the shared rate) while Redis is fine.
+        timeout=2.0,
         retry_interval=config.retry_interval,
     )
     async with (
@@ -214,8 +217,10 @@ async def test_four_processes_share_one_rate_and_survive_losing_redis(
     async def kill_redis_later() -> None:
         nonlocal killed_at
         await asyncio.sleep(SHARED_SECONDS)
-        redis_server.kill()
+        # Taken before the kill: from the SIGKILL on, workers may already be falling
+        # back, and those requests belong to the fallback phase.
         killed_at = time.monotonic()
+        redis_server.kill()
 
     started, results = await run_workers(
         worker_configs(fake, redis_server, SHARED_SECONDS + FALLBACK_SECONDS),
