@@ -51,15 +51,17 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import orjson
 
 try:
     from arq.connections import ArqRedis, RedisSettings, create_pool
+    from arq.constants import result_key_prefix
     from arq.jobs import Job, JobStatus
     from arq.worker import Function, Retry, func
 except ImportError as error:  # pragma: no cover - depends on the installed extras
     raise ImportError("proxy_async.workers needs arq: pip install 'proxy-async[arq]'") from error
 
-from .checkpoint import ExportPaths, ExportStateError, sync_directory
+from .checkpoint import ExportPaths, ExportStateError, sync_directory, write_atomically
 from .client import ProxyClient
 from .errors import InvalidParameterError, ProxyError
 from .export import (
@@ -292,12 +294,46 @@ class Enqueued:
     session_sids: tuple[str, ...]
     job_ids: tuple[str, ...]
     new_jobs: int
+    retried_jobs: int = 0
 
 
 def job_id(service_sid: str, session_sid: str, out_dir: str | os.PathLike[str], fmt: str) -> str:
     """The job ID of one session's export to ``out_dir``: the same enqueue is a no-op."""
     where = hashlib.sha256(os.fsencode(Path(out_dir).resolve())).hexdigest()[:16]
     return f"proxy-async:export:{service_sid}:{session_sid}:{fmt}:{where}"
+
+
+def manifest_path(out_dir: str | os.PathLike[str], fmt: Format) -> Path:
+    """``OUT/manifest.<format>.json``: the Service and every session enqueued to ``OUT``."""
+    return Path(out_dir) / f"manifest.{fmt}.json"
+
+
+def read_manifest(out_dir: str | os.PathLike[str], fmt: Format) -> tuple[str, list[str]] | None:
+    """The Service SID and session SIDs enqueued to ``out_dir``, or None if none were."""
+    path = manifest_path(out_dir, fmt)
+    try:
+        body = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, orjson.JSONDecodeError) as error:
+        raise ExportStateError(f"{path} cannot be read: {error}") from None
+    service, sessions = body.get("service_sid"), body.get("sessions")
+    if not isinstance(service, str) or not isinstance(sessions, list):
+        raise ExportStateError(f"{path} is not a proxy-async manifest")
+    return service, [check_sid(sid, "KC", "session_sid") for sid in sessions]
+
+
+def _record_manifest(directory: Path, fmt: Format, service_sid: str, sids: list[str]) -> None:
+    """Add ``sids`` to the directory's manifest, written before any job is queued."""
+    known = read_manifest(directory, fmt)
+    if known is not None and known[0] != service_sid:
+        raise ExportStateError(
+            f"{directory} already holds the {fmt} export of {known[0]}: use another --out "
+            f"for {service_sid}"
+        )
+    sessions = list(dict.fromkeys([*(known[1] if known else []), *sids]))
+    body = {"service_sid": service_sid, "sessions": sessions}
+    write_atomically(manifest_path(directory, fmt), orjson.dumps(body, option=orjson.OPT_INDENT_2))
 
 
 async def enqueue_service(
@@ -309,10 +345,16 @@ async def enqueue_service(
     sessions: Iterable[str] | None = None,
     fmt: Format = "ndjson",
     page_size: int = DEFAULT_PAGE_SIZE,
+    retry_failed: bool = False,
 ) -> Enqueued:
     """Shard a Service into one export job per session (all its sessions unless given).
 
-    ``out_dir`` (made if missing) must be reachable at the same path by every worker.
+    ``out_dir`` (made if missing) must be reachable at the same path by every worker;
+    it holds one Service's export per format, and its manifest lists every session
+    enqueued there, so that :func:`merge_exports` can tell a finished export from a
+    partial one. A session whose job already ran is not queued again (arq keeps the
+    result for an hour), unless ``retry_failed`` and that job failed: its result is
+    dropped and the job queued afresh, resuming from the session's checkpoint.
     """
     service_sid = check_sid(service_sid, "KS", "service_sid")
     fmt = check_format(fmt)
@@ -322,16 +364,22 @@ async def enqueue_service(
     else:
         sids = list(dict.fromkeys(check_sid(sid, "KC", "session_sid") for sid in sessions))
     directory = _output_directory(out_dir)
+    _record_manifest(directory, fmt, service_sid, sids)
     ids = []
-    new = 0
+    new = retried = 0
     for sid in sids:
         ident = job_id(service_sid, sid, directory, fmt)
+        if retry_failed:
+            info = await Job(ident, redis).result_info()
+            if info is not None and not info.success:
+                await redis.delete(result_key_prefix + ident)
+                retried += 1
         job = await redis.enqueue_job(
             EXPORT_JOB, service_sid, sid, str(directory), fmt, page_size, _job_id=ident
         )
         new += job is not None
         ids.append(ident)
-    return Enqueued(service_sid, tuple(sids), tuple(ids), new)
+    return Enqueued(service_sid, tuple(sids), tuple(ids), new, retried)
 
 
 def _output_directory(out_dir: str | os.PathLike[str]) -> Path:
@@ -355,6 +403,12 @@ async def wait_for_jobs(
         await asyncio.sleep(poll_delay)
 
 
+def _finished(directory: Path, session_sid: str, fmt: Format) -> bool:
+    """Whether the session's file is complete: present, with no checkpoint left."""
+    paths = ExportPaths.for_output(session_output(directory, session_sid, fmt))
+    return paths.output.exists() and not paths.checkpoint.exists()
+
+
 def merge_exports(
     out_dir: str | os.PathLike[str],
     dest: str | os.PathLike[str],
@@ -365,27 +419,36 @@ def merge_exports(
     """Join the per-session files of ``out_dir`` into ``dest`` (atomically); returns how
     many were joined.
 
-    ``sessions`` gives the order and requires each one to be finished; None joins
-    every finished ``KC….<format>`` file, by SID. A CSV header is written once.
-    Raises :class:`~proxy_async.checkpoint.ExportStateError` if one is missing or
-    still has a checkpoint (its job has not finished).
+    ``sessions`` gives the order. None means every session of the directory's manifest
+    (what :func:`enqueue_service` queued there), by SID; without a manifest, every
+    ``KC….<format>`` file. Every one must be finished: a merge never silently leaves
+    a session out. Raises :class:`~proxy_async.checkpoint.ExportStateError` naming
+    the sessions that are missing or unfinished. A CSV header is written once.
     """
     fmt = check_format(fmt)
     directory = Path(out_dir)
-    if sessions is None:
-        names = sorted(
-            path.name[: -len(fmt) - 1]
-            for path in directory.glob(f"KC*.{fmt}")
-            if path.is_file() and path.name.endswith(f".{fmt}")
-        )
-    else:
+    if sessions is not None:
         names = list(sessions)
-    sources = []
-    for sid in names:
-        paths = ExportPaths.for_output(session_output(directory, sid, fmt))
-        if paths.checkpoint.exists() or not paths.output.exists():
-            raise ExportStateError(f"session {sid} is not exported yet ({paths.output})")
-        sources.append(paths.output)
+    elif (manifest := read_manifest(directory, fmt)) is not None:
+        names = sorted(manifest[1])
+    else:
+        names = sorted(
+            {
+                path.name.split(".", 1)[0]
+                for path in directory.glob(f"KC*.{fmt}*")
+                if path.name.split(".", 1)[1] in (fmt, f"{fmt}.part", f"{fmt}.checkpoint.json")
+            }
+        )
+    unfinished = [sid for sid in names if not _finished(directory, sid, fmt)]
+    if unfinished:
+        shown = ", ".join(unfinished[:3]) + (
+            f" and {len(unfinished) - 3} more" if len(unfinished) > 3 else ""
+        )
+        raise ExportStateError(
+            f"{len(unfinished)} of {len(names)} session(s) not exported yet in {directory}: "
+            f"{shown}; wait for their jobs (enqueue --wait) or retry them (enqueue --retry-failed)"
+        )
+    sources = [session_output(directory, sid, fmt) for sid in names]
     target = Path(dest)
     temporary = target.with_name(target.name + ".tmp")
     with temporary.open("wb") as sink:
@@ -416,6 +479,11 @@ def _parser() -> argparse.ArgumentParser:
     enqueue.add_argument("--out", required=True, metavar="DIR", help="per-session files go here")
     enqueue.add_argument("--session", action="append", metavar="SID", help="only these")
     enqueue.add_argument("--wait", action="store_true", help="wait for every job to finish")
+    enqueue.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="queue again the sessions whose job failed for good (they resume)",
+    )
     merge = commands.add_parser("merge", help="join the per-session files into one")
     merge.add_argument("--out", required=True, metavar="DIR", help="as given to enqueue")
     merge.add_argument("--to", required=True, metavar="FILE", help="the joined file")
@@ -444,10 +512,13 @@ async def _enqueue(args: argparse.Namespace) -> int:
                 sessions=args.session,
                 fmt=args.format,
                 page_size=args.page_size,
+                retry_failed=args.retry_failed,
             )
+        retried = f" ({done.retried_jobs} failed ones again)" if done.retried_jobs else ""
         print(
             f"{len(done.session_sids)} sessions of {done.service_sid}: "
-            f"{done.new_jobs} jobs queued, {len(done.job_ids) - done.new_jobs} already known"
+            f"{done.new_jobs} jobs queued{retried}, "
+            f"{len(done.job_ids) - done.new_jobs} already known"
         )
         if not args.wait:
             return 0

@@ -36,7 +36,9 @@ from proxy_async.workers import (
     WorkerConfig,
     enqueue_service,
     main,
+    manifest_path,
     merge_exports,
+    read_manifest,
     session_output,
     shutdown,
     startup,
@@ -202,13 +204,103 @@ def test_merge_joins_finished_files_and_writes_one_csv_header(tmp_path: Path) ->
     merged = tmp_path / "all.csv"
     assert merge_exports(tmp_path, merged, fmt="csv") == 2
     assert merged.read_bytes() == b"sid,x\r\na,1\r\nb,2\r\n"
-    # An unfinished session (its checkpoint is still there) is refused.
+    # An unfinished session (only its .part and checkpoint exist) is refused, by name,
+    # whether the sessions are given or found: a merge never silently leaves one out.
     third = "KC" + "3" * 32
+    session_output(tmp_path, third, "csv").with_suffix(".csv.part").write_text("sid,x\r\n")
     session_output(tmp_path, third, "csv").with_suffix(".csv.checkpoint.json").write_text("{}")
-    with pytest.raises(ExportStateError, match="not exported yet"):
+    with pytest.raises(ExportStateError, match=f"1 of 3 session.*{third}"):
         merge_exports(tmp_path, merged, sessions=[first, second, third], fmt="csv")
-    assert main(["merge", "--out", str(tmp_path), "--to", str(merged), "--format", "csv"]) == 0
-    assert merged.read_bytes() == b"sid,x\r\na,1\r\nb,2\r\n"
+    with pytest.raises(ExportStateError, match=f"1 of 3 session.*{third}"):
+        merge_exports(tmp_path, merged, fmt="csv")
+    assert main(["merge", "--out", str(tmp_path), "--to", str(merged), "--format", "csv"]) == 2
+    assert merged.read_bytes() == b"sid,x\r\na,1\r\nb,2\r\n"  # untouched
+
+
+def test_merge_follows_the_manifest_and_refuses_missing_sessions(tmp_path: Path) -> None:
+    first, second, never_ran = ("KC" + digit * 32 for digit in "123")
+    session_output(tmp_path, first, "ndjson").write_bytes(b'{"sid":"a"}\n')
+    session_output(tmp_path, second, "ndjson").write_bytes(b'{"sid":"b"}\n')
+    manifest_path(tmp_path, "ndjson").write_bytes(
+        orjson.dumps({"service_sid": "KS" + "0" * 32, "sessions": [second, never_ran, first]})
+    )
+    merged = tmp_path / "all.ndjson"
+    # A session enqueued but never run has no file at all: still refused.
+    with pytest.raises(ExportStateError, match=f"1 of 3 session.*{never_ran}"):
+        merge_exports(tmp_path, merged)
+    assert not merged.exists()
+    session_output(tmp_path, never_ran, "ndjson").write_bytes(b'{"sid":"c"}\n')
+    assert merge_exports(tmp_path, merged) == 3
+    assert merged.read_bytes() == b'{"sid":"a"}\n{"sid":"b"}\n{"sid":"c"}\n'  # by SID
+
+
+async def test_enqueue_records_a_manifest_and_keeps_one_service_per_directory(
+    fake: FakeProxyServer, queue: ArqRedis, tmp_path: Path
+) -> None:
+    service = fake.service_sids[0]
+    sessions = fake.session_sids(service)
+    async with fake_client(fake) as client:
+        await enqueue_service(queue, client, service, tmp_path, sessions=sessions[:2])
+        await enqueue_service(queue, client, service, tmp_path, sessions=sessions[1:4])
+        assert read_manifest(tmp_path, "ndjson") == (service, sessions[:4])
+        assert read_manifest(tmp_path, "csv") is None
+        other = "KS" + "f" * 32
+        with pytest.raises(ExportStateError, match="already holds"):
+            await enqueue_service(queue, client, other, tmp_path, sessions=sessions[:1])
+    assert len(await queue.queued_jobs()) == 4
+
+
+async def test_retry_failed_requeues_a_session_that_failed_for_good(
+    fake: FakeProxyServer, redis_server: RedisServer, queue: ArqRedis, tmp_path: Path
+) -> None:
+    service = fake.service_sids[0]
+    sessions = fake.session_sids(service)[:3]
+    broken = sessions[1]
+    fake.add_fault(Fault.status(500), times=None, path_contains=f"/Sessions/{broken}/")
+    config = WorkerConfig.from_env(worker_env(fake, redis_server))
+
+    async def run_worker() -> None:
+        worker = Worker(
+            functions=FUNCTIONS,
+            on_startup=startup,
+            on_shutdown=shutdown,
+            redis_settings=RedisSettings(host="127.0.0.1", port=redis_server.port),
+            burst=True,
+            handle_signals=False,
+            poll_delay=0.05,
+            ctx={CONFIG_KEY: config},
+        )
+        try:
+            await asyncio.wait_for(worker.main(), 60)
+        finally:
+            await worker.close()
+
+    async with fake_client(fake) as client:
+        first = await enqueue_service(queue, client, service, tmp_path, sessions=sessions)
+        await run_worker()
+        failed = await Job(first.job_ids[1], queue).result_info()
+        assert failed is not None
+        assert not failed.success
+        with pytest.raises(ExportStateError, match=broken):
+            merge_exports(tmp_path, tmp_path / "all.ndjson")
+
+        again = await enqueue_service(queue, client, service, tmp_path, sessions=sessions)
+        assert (again.new_jobs, again.retried_jobs) == (0, 0)  # arq still holds the result
+        fake.clear_faults()
+        retried = await enqueue_service(
+            queue, client, service, tmp_path, sessions=sessions, retry_failed=True
+        )
+        assert (retried.new_jobs, retried.retried_jobs) == (1, 1)  # only the failed one
+        await run_worker()
+    info = await Job(first.job_ids[1], queue).result_info()
+    assert info is not None
+    assert info.success, info.result
+    assert merge_exports(tmp_path, tmp_path / "all.ndjson") == 3
+    merged = records(tmp_path / "all.ndjson")
+    expected = [
+        sid for session in sorted(sessions) for sid in fake.interaction_sids(service, session)
+    ]
+    assert [record["sid"] for record in merged] == expected
 
 
 def test_config_from_environment() -> None:
