@@ -212,7 +212,8 @@ def _record_hook_factory(cls: type[Any], conv: cattrs.Converter) -> Callable[[An
     lines = [f"def structure_{cls.__name__}(o, _):\n"]
     for index, field in enumerate(fields):
         code = _field_code(field.type)
-        if code is None or not field.init or field.kw_only or field.converter is not None:
+        unusual = not field.init or field.kw_only or field.converter is not None
+        if code is None or unusual or isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
             return make_dict_structure_fn(cls, conv)
         key = repr(field.name)
         if field.default is attrs.NOTHING:
