@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments[:1] == ["fake-server"]:
         from .testing import main as fake_server_main
 
-        return fake_server_main(arguments[1:])
+        return fake_server_main(arguments[1:], prog=f"{PROG} fake-server")
     parser = build_parser()
     try:
         args = parser.parse_args(arguments)

@@ -32,9 +32,9 @@ async def serve(
         await asyncio.get_running_loop().create_future()
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m proxy_async.testing",
+        prog=prog,
         description="Run a fake Twilio Proxy v1 server with generated data.",
     )
     parser.add_argument("--host", default="127.0.0.1")
@@ -92,9 +92,9 @@ async def _run_until_signalled(run: Coroutine[Any, Any, None]) -> None:
         await task
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; returns the exit status."""
-    parser = _parser()
+def main(argv: Sequence[str] | None = None, prog: str = "python -m proxy_async.testing") -> int:
+    """Command-line entry point; returns the exit status. ``prog`` names it in help."""
+    parser = _parser(prog)
     args = parser.parse_args(argv)
     options: dict[str, Any] = {
         "services": args.services,
