@@ -51,6 +51,13 @@ def load_fixture(name: str) -> Any:
         return json.load(handle)["body"]
 
 
+def list_body(items: list[dict[str, Any]], next_page_url: str | None, url: str) -> dict[str, Any]:
+    """An Interactions list page: the SDK fixture's ``meta`` with these items and URLs."""
+    meta = dict(load_fixture("sdk_interaction_read_empty_response")["meta"])
+    meta.update(next_page_url=next_page_url, url=url)
+    return {"interactions": items, "meta": meta}
+
+
 def fake_client(server: FakeProxyServer | str, **options: Any) -> ProxyClient:
     """A client for a fake server (or any base URL) with the fake's credentials.
 

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pytest
 from aioresponses import aioresponses
-from conftest import BASE, SERVICE_SID, SESSION_SID, pending_client_tasks
+from conftest import BASE, SERVICE_SID, SESSION_SID, list_body, pending_client_tasks
 
 from proxy_async import (
     AuthenticationError,
@@ -229,6 +229,13 @@ async def test_ndjson_holds_every_record_exactly_as_served(
     assert [s.records for s in snapshots] == sorted(s.records for s in snapshots)
 
 
+def mock_one_page(mock_http: aioresponses, records: list[dict[str, Any]]) -> None:
+    """The session's Interactions as one page (``PageSize=1000``, the export's)."""
+    url = f"{BASE}/v1/Services/{SERVICE_SID}/Sessions/{SESSION_SID}/Interactions?PageSize=1000"
+    body = orjson.dumps(list_body(records, None, url))
+    mock_http.get(url, body=body, content_type="application/json")
+
+
 async def test_ndjson_keeps_fields_and_values_the_models_do_not_know(
     mock_http: aioresponses, client: ProxyClient, tmp_path: Path
 ) -> None:
@@ -241,21 +248,7 @@ async def test_ndjson_keeps_fields_and_values_the_models_do_not_know(
         "date_created": "2015-07-30T20:00:00.000+00:00",  # a model would reformat this
         "a_field_added_later": {"nested": [1, 2.5, True, None], "text": "ünïcödé ✓"},
     }
-    body = orjson.dumps(
-        {
-            "interactions": [record],
-            "meta": {
-                "key": "interactions",
-                "page": 0,
-                "page_size": 1000,
-                "url": "x",
-                "first_page_url": "x",
-                "next_page_url": None,
-            },
-        }
-    )
-    url = f"{BASE}/v1/Services/{SERVICE_SID}/Sessions/{SESSION_SID}/Interactions?PageSize=1000"
-    mock_http.get(url, body=body, content_type="application/json")
+    mock_one_page(mock_http, [record])
     out = tmp_path / "one.ndjson"
     summary = await export(client, SERVICE_SID, out, sessions=[SESSION_SID])
     assert summary.complete
@@ -280,21 +273,7 @@ async def test_csv_has_the_spec_header_and_values_as_sent(
         },
         {"sid": "KI" + "f" * 32},
     ]
-    body = orjson.dumps(
-        {
-            "interactions": records,
-            "meta": {
-                "key": "interactions",
-                "page": 0,
-                "page_size": 1000,
-                "url": "x",
-                "first_page_url": "x",
-                "next_page_url": None,
-            },
-        }
-    )
-    url = f"{BASE}/v1/Services/{SERVICE_SID}/Sessions/{SESSION_SID}/Interactions?PageSize=1000"
-    mock_http.get(url, body=body, content_type="application/json")
+    mock_one_page(mock_http, records)
     out = tmp_path / "one.csv"
     summary = await export(client, SERVICE_SID, out, sessions=[SESSION_SID], fmt="csv")
     assert summary.complete

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
@@ -20,6 +19,7 @@ from conftest import (
     SERVICE_SID,
     SESSION_PATH,
     SESSION_SID,
+    list_body,
     load_fixture,
 )
 from yarl import URL
@@ -45,12 +45,6 @@ def assert_standard_headers(call: RequestCall) -> None:
     assert headers["Authorization"] == BASIC
     assert USER_AGENT.match(headers["User-Agent"]), headers["User-Agent"]
     assert headers["Accept"] == "application/json"
-
-
-def list_body(items: list[dict[str, Any]], next_page_url: str | None, url: str) -> dict[str, Any]:
-    meta = dict(load_fixture("sdk_interaction_read_empty_response")["meta"])
-    meta.update(next_page_url=next_page_url, url=url)
-    return {"interactions": items, "meta": meta}
 
 
 async def test_list_interactions_sends_page_size_then_follows_page_token(
