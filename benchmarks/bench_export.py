@@ -79,20 +79,25 @@ class StatusCounter:
         return {"over_limit": over, "attempts": total}
 
 
+def client_for(server: ServerInfo, cap: int, counter: StatusCounter) -> ProxyClient:
+    """A proxy-async client at the server's in-flight cap, counting answers, no rate limit."""
+    return ProxyClient(
+        server.account_sid,
+        server.auth_token,
+        base_url=server.url,
+        max_concurrency=cap,
+        requests_per_second=None,
+        on_response=counter,
+    )
+
+
 def proxy_export(
     server: ServerInfo, sessions: Sequence[str], page_size: int, cap: int, counter: StatusCounter
 ) -> Run:
     """One proxy-async client, one task per session streaming its Interactions."""
 
     async def run() -> int:
-        async with ProxyClient(
-            server.account_sid,
-            server.auth_token,
-            base_url=server.url,
-            max_concurrency=cap,
-            requests_per_second=None,
-            on_response=counter,
-        ) as client:
+        async with client_for(server, cap, counter) as client:
             service = client.services(server.service_sid)
 
             async def export(session_sid: str) -> int:
@@ -121,14 +126,7 @@ def library_export(
 
     async def run() -> int:
         count = 0
-        async with ProxyClient(
-            server.account_sid,
-            server.auth_token,
-            base_url=server.url,
-            max_concurrency=cap,
-            requests_per_second=None,
-            on_response=counter,
-        ) as client:
+        async with client_for(server, cap, counter) as client:
             records = module.stream_interactions(
                 client, server.service_sid, sessions, concurrency=workers, page_size=page_size
             )
