@@ -72,6 +72,7 @@ from .export import (
     check_page_size,
     discover_sessions,
     export,
+    unique_session_sids,
 )
 from .ratelimit import DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUESTS_PER_SECOND, AdaptiveLimiter
 from .redis_limiter import DEFAULT_KEY, RedisLimiter
@@ -362,7 +363,7 @@ async def enqueue_service(
     if sessions is None:
         sids = await discover_sessions(client, service_sid)
     else:
-        sids = list(dict.fromkeys(check_sid(sid, "KC", "session_sid") for sid in sessions))
+        sids = unique_session_sids(sessions)
     directory = _output_directory(out_dir)
     _record_manifest(directory, fmt, service_sid, sids)
     ids = []
