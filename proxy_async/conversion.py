@@ -136,9 +136,14 @@ def _is_optional(type_: Any) -> bool:
     return len(args) == 2 and type(None) in args and get_origin(type_) in (Union, UnionType)
 
 
+def _without_none(optional_type: Any) -> Any:
+    """``X`` of ``X | None``."""
+    return next(arg for arg in get_args(optional_type) if arg is not type(None))
+
+
 def _optional_hook_factory(type_: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
     """One hook per ``X | None``, bound to X's hook once instead of dispatching per value."""
-    (inner_type,) = [arg for arg in get_args(type_) if arg is not type(None)]
+    inner_type = _without_none(type_)
     if inner_type is str:
         return _optional_str
     inner = conv.get_structure_hook(inner_type)
@@ -178,7 +183,7 @@ _CONVERT_OPTIONAL_STRING_MAP = "    if v{n} is not None: v{n} = string_map(v{n},
 def _field_code(type_: Any) -> str | None:
     """The statements for one field's type, or None if the generator does not know it."""
     optional = _is_optional(type_)
-    inner = next(arg for arg in get_args(type_) if arg is not type(None)) if optional else type_
+    inner = _without_none(type_) if optional else type_
     if inner is str:
         return _CHECK_OPTIONAL_STR if optional else _CHECK_STR
     if inner is int:
@@ -224,7 +229,7 @@ def _record_hook_factory(cls: type[Any], conv: cattrs.Converter) -> Callable[[An
             names[f"default_{index}"] = field.default
             lines.append(f"    v{index} = o.get({key}, default_{index})\n")
         if code is _CONVERT_OPTIONAL_ENUM:
-            enum_type = next(arg for arg in get_args(field.type) if arg is not type(None))
+            enum_type = _without_none(field.type)
             names[f"enum_{index}"] = enum_type
             names[f"members_{index}"] = enum_type._value2member_map_
         lines.append(code.format(n=index, q=key))
