@@ -8,7 +8,6 @@ async with ProxyClient(account_sid, auth_token) as client:
 
 from ._version import __version__
 from .auth import Credentials
-from .checkpoint import ExportError, ExportPaths, ExportStateError
 from .client import AttemptEvent, ProxyClient
 from .errors import (
     ApiError,
@@ -20,6 +19,8 @@ from .errors import (
     ConnectError,
     ConnectionLostError,
     EmptyPagesError,
+    ExportError,
+    ExportStateError,
     InvalidParameterError,
     InvalidResponseError,
     NotFoundError,
@@ -37,6 +38,7 @@ from .errors import (
     UnsafePageUrlError,
 )
 from .export import (
+    ApiUnavailableError,
     ExportProgress,
     ExportSummary,
     SessionDiscoveryError,
@@ -50,6 +52,7 @@ from .export import (
     stream_interactions,
     stream_pages,
 )
+from .export_files import ExportPaths
 from .models import (
     Interaction,
     InteractionType,
@@ -83,6 +86,7 @@ __all__ = [
     "AdaptiveLimiter",
     "AiohttpTransport",
     "ApiError",
+    "ApiUnavailableError",
     "AttemptEvent",
     "AuthError",
     "AuthenticationError",

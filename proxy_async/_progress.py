@@ -80,9 +80,20 @@ class ProgressDisplay:
         counts = f"retries {self.retries} | 429s {self.rate_limited}"
         if latest is None:
             return f"[{elapsed}] listing sessions... | {counts}"
-        failed = f" ({latest.sessions_failed} failed)" if latest.sessions_failed else ""
+        notes = [
+            f"{count:,} {what}"
+            for count, what in (
+                (latest.sessions_failed, "failed"),
+                (latest.sessions_missing, "missing"),
+            )
+            if count
+        ]
+        extra = f" ({', '.join(notes)})" if notes else ""
+        # While the listing runs, the total is what it found so far: "+" says more may come.
+        listed = "" if latest.listing_done else "+ listed so far"
         return (
-            f"[{elapsed}] sessions {latest.sessions_done}/{latest.sessions_total} done{failed}"
+            f"[{elapsed}] sessions {latest.sessions_done:,}/{latest.sessions_total:,}{listed} "
+            f"done{extra}"
             f" | records {latest.records:,}"
             f" | {self._rate(now, latest.records_this_run):,.0f} rec/s"
             f" | {counts}"

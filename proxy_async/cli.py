@@ -10,10 +10,10 @@ Commands:
 * ``fake-server``: run the fake server for your own code (``python -m proxy_async.testing``).
 
 Exit codes: 0 success; 1 some sessions failed (output kept as ``.part`` with its
-checkpoint: rerun with ``--resume``); 2 bad usage (arguments, SIDs, missing
-credentials, files in the way); 3 fatal (authentication refused, sessions cannot be
-listed, output cannot be written); 128 + signal number when interrupted (the
-checkpoint is saved first).
+state: rerun with ``--resume``); 2 bad usage (arguments, SIDs, missing credentials,
+files in the way); 3 fatal (authentication refused, sessions cannot be listed, output
+cannot be written); 4 the API stopped answering (progress saved: ``--resume`` once it
+is back); 128 + signal number when interrupted (the state is saved first).
 """
 
 from __future__ import annotations
@@ -33,19 +33,22 @@ import orjson
 
 from ._progress import ProgressDisplay
 from ._version import __version__
-from .checkpoint import ExportPaths, ExportStateError
 from .client import ProxyClient
-from .errors import AuthError, InvalidParameterError, ProxyError
+from .errors import AuthError, ExportStateError, InvalidParameterError, ProxyError
 from .export import (
     DEFAULT_CHECKPOINT_INTERVAL,
     DEFAULT_CONCURRENCY,
     DEFAULT_PAGE_SIZE,
     FORMATS,
+    ApiUnavailableError,
+    ExportProgress,
     ExportSummary,
     Format,
     SessionDiscoveryError,
+    SessionFailure,
     export,
 )
+from .export_files import STDOUT, ExportPaths
 from .ratelimit import DEFAULT_REQUESTS_PER_SECOND
 from .validation import MAX_PAGE_SIZE, SID_PATTERNS
 
@@ -53,6 +56,7 @@ EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
 EXIT_FATAL = 3
+EXIT_UNAVAILABLE = 4
 
 DEMO_OUTPUT = os.path.join("demo-output", "interactions.ndjson")
 """Where ``proxy-async demo`` writes unless told otherwise (relative to the current directory)."""
@@ -97,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Bulk export of Twilio Proxy Interactions: concurrent, rate-limited, "
         "resumable.",
         epilog="Exit codes: 0 success, 1 some sessions failed (rerun with --resume), "
-        "2 bad usage, 3 fatal error (authentication, cannot list sessions, cannot write).",
+        "2 bad usage, 3 fatal error (authentication, cannot list sessions, cannot write), "
+        "4 the API stopped answering (rerun with --resume once it is back).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -108,10 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Export every Interaction of a Proxy Service's sessions (all of them, or "
         "those given) to an NDJSON or CSV file. Credentials come from the environment: "
         "TWILIO_ACCOUNT_SID with TWILIO_AUTH_TOKEN, or TWILIO_API_KEY and TWILIO_API_SECRET.",
-        epilog="Records are written to OUT.part with a checkpoint OUT.checkpoint.json; the "
-        "finished file is renamed to OUT. After a crash, a kill or failed sessions, run the "
-        "same command with --resume: nothing is lost and nothing is written twice. Exit codes: "
-        "0 success, 1 some sessions failed, 2 bad usage, 3 fatal error.",
+        epilog="Records are written to OUT.part with the export's state in OUT.state.db (SQLite);"
+        " the finished file is renamed to OUT. Listing every session writes the Session records "
+        "to OUT's sessions file (interactions.ndjson -> interactions.sessions.ndjson). After a "
+        "crash, a kill or failed sessions, run the same command with --resume: nothing is lost "
+        "and nothing is written twice. Sessions that answer 404 (deleted) are counted as "
+        "missing, not failed. Exit codes: 0 success, 1 some sessions failed, 2 bad usage, "
+        "3 fatal error, 4 the API stopped answering.",
     )
     run.add_argument(
         "--service", required=True, type=_sid("KS"), metavar="KS…", help="the Proxy Service"
@@ -129,7 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="file with one session SID per line ('#' comments allowed; '-' reads stdin)",
     )
-    run.add_argument("--out", required=True, metavar="FILE", help="output file")
+    run.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="output file; a name ending in .gz is gzip-compressed (still resumable); '-' "
+        "writes the records to stdout (no resume; messages and the summary go to stderr)",
+    )
     run.add_argument(
         "--format",
         choices=FORMATS,
@@ -141,13 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument(
         "--resume",
         action="store_true",
-        help="continue the unfinished export to FILE from its checkpoint, retrying failed "
-        "sessions (starts afresh if there is no checkpoint; does nothing if FILE is complete)",
+        help="continue the unfinished export to FILE from its saved state, retrying failed "
+        "sessions (starts afresh if there is none; does nothing if FILE is complete)",
     )
     again.add_argument(
         "--force",
         action="store_true",
-        help="discard an unfinished export's checkpoint and replace an existing FILE",
+        help="discard an unfinished export's state and replace an existing FILE",
     )
     run.add_argument(
         "--base-url",
@@ -160,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_seconds,
         default=DEFAULT_CHECKPOINT_INTERVAL,
         metavar="SECONDS",
-        help=f"how often to save the checkpoint (default {DEFAULT_CHECKPOINT_INTERVAL})",
+        help=f"how often to commit progress to the state (default {DEFAULT_CHECKPOINT_INTERVAL})",
     )
     _add_output_options(run)
 
@@ -339,7 +353,7 @@ def _run(work: Coroutine[Any, Any, int]) -> int:
 
 
 async def _until_signalled(work: Coroutine[Any, Any, int]) -> int:
-    """Run ``work``; SIGINT/SIGTERM cancel it (so the export saves its checkpoint)."""
+    """Run ``work``; SIGINT/SIGTERM cancel it (so the export commits its state)."""
     task = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
     received: list[int] = []
@@ -390,6 +404,15 @@ def _export_command(args: argparse.Namespace) -> int:
 
 async def _export(args: argparse.Namespace, sessions: list[str] | None) -> int:
     fmt = _format_of(args)
+    to_stdout = args.out == STDOUT
+    try:
+        paths = None if to_stdout else ExportPaths.for_output(args.out)
+    except ExportStateError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    if to_stdout and args.resume:
+        _error("--resume needs --out FILE: an export to stdout ('-') cannot be resumed")
+        return EXIT_USAGE
     display = ProgressDisplay(sys.stderr, interval=args.progress_interval, enabled=not args.quiet)
     options: dict[str, Any] = {
         "max_concurrency": args.concurrency,
@@ -398,7 +421,6 @@ async def _export(args: argparse.Namespace, sessions: list[str] | None) -> int:
     }
     if args.base_url is not None:
         options["base_url"] = args.base_url
-    paths = ExportPaths.for_output(args.out)
     try:
         client = ProxyClient.from_env(**options)
     except InvalidParameterError as exc:
@@ -410,18 +432,7 @@ async def _export(args: argparse.Namespace, sessions: list[str] | None) -> int:
         else:
             _error(f"bad settings: {exc}")
         return EXIT_USAGE
-    what = "every session" if sessions is None else f"{len(sessions)} session(s)"
-    rate = f"{args.rps:g} req/s" if args.rps else "no rate limit"
-    resuming = args.resume and paths.checkpoint.exists()
-    finished = args.resume and not resuming and paths.output.exists()  # nothing to do
-    if not args.quiet and not finished:
-        if args.resume and not resuming:
-            _error(f"no checkpoint at {paths.checkpoint}: starting a fresh export")
-        _error(
-            f"{'resuming' if resuming else 'exporting'} {what} of {args.service} to "
-            f"{args.out} ({fmt}; {args.concurrency} sessions at a time, {rate}, "
-            f"pages of {args.page_size})"
-        )
+    announce = _announcer(args, sessions, fmt, display)
     try:
         async with client:
             summary = await _displayed(
@@ -436,7 +447,7 @@ async def _export(args: argparse.Namespace, sessions: list[str] | None) -> int:
                     page_size=args.page_size,
                     resume=args.resume,
                     overwrite=args.force,
-                    progress=display.update,
+                    progress=announce,
                     checkpoint_interval=args.checkpoint_interval,
                 ),
             )
@@ -452,8 +463,11 @@ async def _export(args: argparse.Namespace, sessions: list[str] | None) -> int:
             f" {_resume_hint(paths)}"
         )
         return EXIT_FATAL
+    except ApiUnavailableError as exc:
+        _error(f"stopped early: {exc}. {_resume_hint(paths)}")
+        return EXIT_UNAVAILABLE
     except SessionDiscoveryError as exc:
-        _error(str(exc))
+        _error(f"{exc}. {_resume_hint(paths)}")
         return EXIT_FATAL
     except ProxyError as exc:
         _error(f"export stopped: {exc}. {_resume_hint(paths)}")
@@ -461,14 +475,42 @@ async def _export(args: argparse.Namespace, sessions: list[str] | None) -> int:
     except OSError as exc:
         _error(f"cannot write the output: {exc}. {_resume_hint(paths)}")
         return EXIT_FATAL
-    _print_summary(summary, display, as_json=args.json)
+    _print_summary(summary, display, as_json=args.json, to_stderr=to_stdout)
     return EXIT_OK if summary.complete else EXIT_PARTIAL
 
 
-def _resume_hint(paths: ExportPaths) -> str:
-    if paths.checkpoint.exists():
-        return f"Progress is saved in {paths.checkpoint}: rerun with --resume to continue."
-    return "Nothing was written."
+def _announcer(
+    args: argparse.Namespace, sessions: list[str] | None, fmt: Format, display: ProgressDisplay
+) -> Callable[[ExportProgress], None]:
+    """The progress callback: says what runs once the export has started, then displays."""
+    announced = False
+
+    def progress(snapshot: ExportProgress) -> None:
+        nonlocal announced
+        if not announced and not args.quiet:
+            what = "every session"
+            if sessions is not None:
+                what = f"{len(sessions):,} {_plural(len(sessions), 'session')}"
+            rate = f"up to {args.rps:g} req/s" if args.rps else "no rate limit"
+            _error(
+                f"{'resuming' if snapshot.resumed else 'exporting'} {what} of {args.service} "
+                f"to {args.out} ({fmt}; {args.concurrency} sessions at a time, {rate}, "
+                f"pages of {args.page_size})"
+            )
+        announced = True
+        display.update(snapshot)
+
+    return progress
+
+
+def _plural(count: int, noun: str) -> str:
+    return noun if count == 1 else noun + "s"
+
+
+def _resume_hint(paths: ExportPaths | None) -> str:
+    if paths is not None and paths.state.exists():
+        return f"Progress is saved in {paths.state}: rerun with --resume to continue."
+    return "Nothing was written." if paths is not None else "Records so far went to stdout."
 
 
 async def _demo(args: argparse.Namespace) -> int:
@@ -537,38 +579,60 @@ def _error(message: str) -> None:
 def summary_text(summary: ExportSummary, display: ProgressDisplay | None = None) -> str:
     """The human-readable summary of an export."""
     if summary.already_complete:
-        return f"Nothing to resume: {summary.output} is complete (no checkpoint left)."
+        counts = ""
+        if summary.state is not None:
+            counts = (
+                f" ({summary.records:,} records from "
+                f"{summary.sessions_total:,} {_plural(summary.sessions_total, 'session')})"
+            )
+        return f"Nothing to resume: {summary.output} is complete{counts}."
     speed = (
         f"{summary.records_this_run:,} records in {summary.elapsed:.1f} s "
         f"({summary.records_per_second:,.0f} records/s)"
     )
+    sessions = f"{summary.sessions_total:,} {_plural(summary.sessions_total, 'session')}"
     lines = []
     if summary.complete:
         head = "Export complete" + (" (resumed)" if summary.resumed else "")
-        lines.append(
-            f"{head}: {summary.records:,} records from {summary.sessions_total:,} sessions"
-        )
+        lines.append(f"{head}: {summary.records:,} records from {sessions}")
         lines.append(f"  this run : {speed}")
-        lines.append(f"  output   : {summary.output} ({summary.format}, {_size(summary.output)})")
+        size = "" if summary.output.name == STDOUT else f", {_size(summary.output)}"
+        lines.append(f"  output   : {summary.output} ({summary.format}{size})")
+        if summary.sessions_file is not None:
+            lines.append(f"  sessions : {summary.sessions_file} (the Session records)")
     else:
+        failed = len(summary.failures)
         lines.append(
-            f"Export incomplete: {len(summary.failures):,} of {summary.sessions_total:,} "
-            f"sessions failed; {summary.sessions_done:,} done, {summary.records:,} records "
-            "written so far"
+            f"Export incomplete: {failed:,} of {sessions} failed; {summary.sessions_done:,} "
+            f"done, {summary.records:,} records written so far"
         )
         lines.append(f"  this run : {speed}")
-        for failure in summary.failures[:10]:
-            lines.append(f"  failed   : {failure.session_sid}: {failure.error}")
-        if len(summary.failures) > 10:
-            lines.append(f"  failed   : ... and {len(summary.failures) - 10} more (see checkpoint)")
-        lines.append(f"  kept     : {summary.output} with {summary.checkpoint}")
+        lines.extend(_listed("failed", summary.failures))
+        lines.append(f"  kept     : {summary.output} with its state {summary.state}")
         lines.append("  next     : rerun the same command with --resume to retry what failed")
+    if summary.missing:
+        count = len(summary.missing)
+        lines.append(
+            f"  missing  : {count:,} {_plural(count, 'session')} answered 404 (deleted or "
+            "expired) and hold no more records; they are not retried"
+        )
+        lines.extend(_listed("missing", summary.missing))
     if display is not None:
         lines.append(
             f"  requests : {display.requests:,} ({display.retries:,} retries, "
             f"{display.rate_limited:,} answered 429)"
         )
     return "\n".join(lines)
+
+
+def _listed(label: str, sessions: tuple[SessionFailure, ...], shown: int = 10) -> list[str]:
+    lines = [
+        f"  {label:<9}: {item.session_sid} ({item.records:,} records kept): {item.error}"
+        for item in sessions[:shown]
+    ]
+    if len(sessions) > shown:
+        lines.append(f"  {label:<9}: ... and {len(sessions) - shown:,} more (see --json)")
+    return lines
 
 
 def summary_json(summary: ExportSummary, display: ProgressDisplay | None = None) -> bytes:
@@ -578,18 +642,20 @@ def summary_json(summary: ExportSummary, display: ProgressDisplay | None = None)
         "already_complete": summary.already_complete,
         "resumed": summary.resumed,
         "output": str(summary.output),
-        "checkpoint": None if summary.checkpoint is None else str(summary.checkpoint),
+        "state": None if summary.state is None else str(summary.state),
+        "sessions_file": None if summary.sessions_file is None else str(summary.sessions_file),
         "format": summary.format,
+        "compression": summary.compression,
         "records": summary.records,
         "records_this_run": summary.records_this_run,
+        "pages_this_run": summary.pages_this_run,
         "sessions_total": summary.sessions_total,
         "sessions_done": summary.sessions_done,
-        "sessions_failed": [
-            {"session_sid": failure.session_sid, "error": failure.error}
-            for failure in summary.failures
-        ],
+        "sessions_failed": [_session_json(failure) for failure in summary.failures],
+        "sessions_missing": [_session_json(missing) for missing in summary.missing],
         "elapsed_seconds": round(summary.elapsed, 3),
         "records_per_second": round(summary.records_per_second, 1),
+        "state_bytes_written": summary.state_bytes_written,
     }
     if display is not None:
         body.update(
@@ -598,11 +664,15 @@ def summary_json(summary: ExportSummary, display: ProgressDisplay | None = None)
     return orjson.dumps(body)
 
 
-def _print_summary(summary: ExportSummary, display: ProgressDisplay, *, as_json: bool) -> None:
-    if as_json:
-        print(summary_json(summary, display).decode(), flush=True)
-    else:
-        print(summary_text(summary, display), flush=True)
+def _session_json(item: SessionFailure) -> dict[str, Any]:
+    return {"session_sid": item.session_sid, "records": item.records, "error": item.error}
+
+
+def _print_summary(
+    summary: ExportSummary, display: ProgressDisplay, *, as_json: bool, to_stderr: bool = False
+) -> None:
+    text = summary_json(summary, display).decode() if as_json else summary_text(summary, display)
+    print(text, file=sys.stderr if to_stderr else sys.stdout, flush=True)
 
 
 def _size(path: Path) -> str:

@@ -21,9 +21,14 @@ The tree, by what went wrong::
     |   +-- InvalidResponseError                   not JSON, wrong shape, wrong types
     |   +-- ResponseTooLargeError                  body over the configured size cap
     +-- PaginationError
-        +-- UnsafePageUrlError                     next_page_url points at another origin
-        +-- PaginationLoopError                    next_page_url repeats an earlier page
-        +-- EmptyPagesError                        too many empty pages in a row
+    |   +-- UnsafePageUrlError                     next_page_url points at another origin
+    |   +-- PaginationLoopError                    next_page_url repeats an earlier page
+    |   +-- EmptyPagesError                        too many empty pages in a row
+    +-- ExportError                                the bulk export itself (proxy_async.export)
+        +-- ExportStateError                       its files are in the way or unusable
+        +-- SessionDiscoveryError                  the Service's Sessions cannot be listed
+        +-- ApiUnavailableError                    the API stopped answering mid-export
+        +-- SessionsFailedError                    stream_interactions: some sessions failed
 
 No message built here ever contains a credential: errors carry the method and the
 path of the request, never its headers.
@@ -309,6 +314,20 @@ class EmptyPagesError(PaginationError):
     def __init__(self, count: int) -> None:
         self.count = count
         super().__init__(f"{count} empty pages in a row still had a next_page_url; giving up")
+
+
+class ExportError(ProxyError):
+    """Root of the errors raised by the bulk export itself (:mod:`proxy_async.export`)."""
+
+
+class ExportStateError(ExportError):
+    """The export cannot start or resume in the state its files are in.
+
+    For instance an unfinished export exists and ``resume`` was not asked for, the
+    resume asks for other parameters than the saved state's, the state is unreadable,
+    the output names a directory, or another export is writing the same file. Nothing
+    was changed on disk.
+    """
 
 
 def _twilio_error_fields(body: bytes) -> dict[str, Any] | None:

@@ -1,65 +1,87 @@
-"""Bulk export of Interactions: many sessions at once, into a file, resumable after a crash.
+"""Bulk export of Interactions: every session of a Service, into a file, resumable.
 
 Three levels, each built on the one before:
 
 * :func:`stream_pages` yields :class:`SessionPage` (one page of one session) and
-  :class:`SessionFailed` events. ``concurrency`` workers each walk one session at a
+  :class:`SessionFailed` events. ``concurrency`` walkers each walk one session at a
   time, page after page, and put the pages on a bounded queue; pages of one session
-  arrive in server order, parallelism comes from walking many sessions. However many
-  sessions or records there are, at most ``max_queued_pages + 2 * concurrency`` pages
-  are in memory: the queue, plus per worker the page it waits to enqueue and the
-  next one the client prefetches.
+  arrive in server order, parallelism comes from walking many sessions. At most
+  ``max_queued_pages + 2 * concurrency`` pages are in memory, however large the export.
 * :func:`stream_interactions` yields the same records one by one, each a
   :class:`TaggedInteraction` carrying its session SID.
-* :func:`export` writes every record to a file (NDJSON or CSV) through ``OUT.part``
-  and a checkpoint (see :mod:`proxy_async.checkpoint`), so that an export killed at
-  any instant resumes with ``resume=True`` losing nothing and writing nothing twice.
+* :func:`export` writes every record to a file (NDJSON or CSV, gzip by name, or
+  stdout), keeping its state in SQLite (:mod:`proxy_async.export_state`) so that an
+  export killed at any instant resumes with ``resume=True`` losing nothing and writing
+  nothing twice. It lists the Service's Sessions page by page *while* it exports them,
+  so memory stays flat in the number of sessions.
 
-One session failing (404, 5xx after the client's retries, a record that does not
-match the spec) does not stop the others: it becomes a :class:`SessionFailed` event,
-is marked failed in the checkpoint and retried by the next ``resume=True``. An
-authentication failure (:class:`~proxy_async.errors.AuthError`) or a closed client
-stops everything, since every other session would fail the same way.
+What a session's trouble does (the same in every level):
+
+* **429** (Twilio: not processed): always waited out (``Retry-After``, else a capped
+  exponential backoff) and the walk continues from the last page it delivered,
+  whatever the client's retry count. A 429 never fails a session.
+* **404 on the first page** (the session was deleted or expired after the listing):
+  the session is *missing*; :func:`export` counts it, lists it, and never retries it.
+* **404 later in the walk**: the session *fails* with the records it had. The next
+  resume retries it from its saved page; if that page answers 404 again the session is
+  taken as deleted mid-walk and becomes missing, its records kept.
+* Anything else (5xx after the client's retries, a record that does not match the
+  spec) fails that session only; :func:`export` retries it on the next resume.
+* :class:`~proxy_async.errors.AuthError` or a closed client stops everything, since
+  every other session would fail the same way. So does an **outage**: when
+  :data:`OUTAGE_SESSIONS` sessions in a row fail on connection errors or 5xx with no
+  page arriving in between, :func:`export` stops with :class:`ApiUnavailableError`
+  instead of spending every session's retries on a dead server.
 
 Close the generators when stopping early (``async with contextlib.aclosing(...)``):
-that cancels every worker at once instead of at garbage collection.
+that cancels every walker at once instead of at garbage collection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import csv
 import io
+import logging
 import os
+import random
 import sys
 import time
-from collections import deque
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import attrs
 import orjson
 
-from .checkpoint import (
-    Checkpoint,
-    ExportError,
-    ExportPaths,
-    ExportStateError,
-    SessionState,
-    Status,
-    sync_directory,
-)
 from .client import ProxyClient
-from .errors import AuthError, ClientClosedError, InvalidParameterError, ProxyError
-from .models import Interaction, Page
+from .errors import (
+    AuthError,
+    ClientClosedError,
+    ExportError,
+    ExportStateError,
+    InvalidParameterError,
+    NotFoundError,
+    ProxyError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+from .export_files import STDOUT, ChunkedFile, Compression, ExportPaths, sync_directory
+from .export_state import (
+    BlankStateError,
+    ExportParams,
+    ExportState,
+    SessionRow,
+    Status,
+    import_legacy_checkpoint,
+)
+from .models import Interaction, Page, Session
 from .resources import ServiceContext
 from .validation import MAX_PAGE_SIZE, check_sid
 
-if sys.platform != "win32":
-    import fcntl
+logger = logging.getLogger("proxy_async")
 
 Format = Literal["ndjson", "csv"]
 """Output formats: one JSON object per line, or CSV with a header row."""
@@ -73,7 +95,20 @@ DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE
 """Records per request: the largest page Twilio serves, so the fewest requests."""
 
 DEFAULT_CHECKPOINT_INTERVAL = 0.5
-"""Seconds between checkpoints; a crash redoes at most about this much work."""
+"""Seconds between commits of the state; a crash redoes at most about this much work."""
+
+MAX_CHUNK_BYTES = 8 << 20
+"""A commit is also made when this many bytes wait to be written: bounds memory."""
+
+LISTING_PAGE_SIZE = MAX_PAGE_SIZE
+"""Sessions per page when the export lists the Service: the fewest requests."""
+
+OUTAGE_SESSIONS = 3
+"""Sessions failing in a row on connection errors or 5xx, with no page between them,
+that make :func:`export` stop with :class:`ApiUnavailableError`."""
+
+MAX_THROTTLE_WAIT = 30.0
+"""Longest wait, in seconds, after a 429 without ``Retry-After`` (the backoff's cap)."""
 
 CSV_COLUMNS: tuple[str, ...] = tuple(field.name for field in attrs.fields(Interaction))
 """CSV header: the Interaction fields of the Proxy v1 spec, in spec order."""
@@ -81,19 +116,36 @@ CSV_COLUMNS: tuple[str, ...] = tuple(field.name for field in attrs.fields(Intera
 FATAL_ERRORS: tuple[type[ProxyError], ...] = (AuthError, ClientClosedError)
 """Errors that stop a whole export instead of failing one session."""
 
-_WRITE_BUFFER = 1 << 20
+_DISPATCH_BATCH = 512
 
 
 class SessionDiscoveryError(ExportError):
     """Listing the Service's Sessions failed, so the export cannot know what to read.
 
-    ``cause`` is the underlying error (a 404 for an unknown Service, a 5xx...).
+    ``cause`` is the underlying error (a 404 for an unknown Service, a 5xx...). The
+    listing's progress is saved: a resume continues it from the page that failed.
     """
 
     def __init__(self, service_sid: str, cause: ProxyError) -> None:
         self.service_sid = service_sid
         self.cause = cause
         super().__init__(f"cannot list the sessions of {service_sid}: {cause}")
+
+
+class ApiUnavailableError(ExportError):
+    """The API stopped answering: several sessions in a row failed on connection errors
+    or 5xx with no page arriving in between. Progress is saved; resume once it is back.
+
+    ``cause`` is the last session's error; ``sessions`` the SIDs that failed this way.
+    """
+
+    def __init__(self, cause: ProxyError, sessions: Sequence[str]) -> None:
+        self.cause = cause
+        self.sessions = tuple(sessions)
+        super().__init__(
+            f"the API stopped answering ({len(self.sessions)} sessions in a row failed, the "
+            f"last with: {cause})"
+        )
 
 
 class SessionsFailedError(ExportError):
@@ -106,7 +158,11 @@ class SessionsFailedError(ExportError):
         self.failures = dict(failures)
         shown = "; ".join(f"{sid}: {error}" for sid, error in list(self.failures.items())[:3])
         more = f" (and {len(self.failures) - 3} more)" if len(self.failures) > 3 else ""
-        super().__init__(f"{len(self.failures)} session(s) failed: {shown}{more}")
+        count = len(self.failures)
+        super().__init__(f"{count} session{'s' if count != 1 else ''} failed: {shown}{more}")
+
+
+# -- events -------------------------------------------------------------------------------
 
 
 @attrs.frozen
@@ -130,14 +186,37 @@ class SessionPage:
 
 @attrs.frozen
 class SessionFailed:
-    """A session that could not be read to the end; its earlier pages were delivered."""
+    """A session that could not be read to the end; its earlier pages were delivered.
+
+    ``pages`` counts the pages this walk delivered before it failed; ``start_url`` is
+    where the walk began (None: the session's first page).
+    """
 
     session_sid: str
     error: ProxyError
+    pages: int = 0
+    start_url: str | None = None
+
+    @property
+    def missing(self) -> bool:
+        """A 404 before any page, on the session's first page: the session is gone."""
+        return isinstance(self.error, NotFoundError) and self.pages == 0 and not self.start_url
 
 
 SessionEvent = SessionPage | SessionFailed
 """What :func:`stream_pages` yields."""
+
+
+@attrs.frozen
+class _SessionsListed:
+    """One page of the Service's Sessions list, as the export's listing read it."""
+
+    page: Page[Session]
+
+
+@attrs.frozen
+class _TaskExit:
+    error: BaseException | None
 
 
 @attrs.frozen
@@ -152,12 +231,17 @@ class TaggedInteraction:
     raw: dict[str, Any] = attrs.field(repr=False)
 
 
+# -- progress and summary -----------------------------------------------------------------
+
+
 @attrs.frozen
 class ExportProgress:
     """Where an export stands; passed to ``export(progress=...)`` after every page.
 
-    ``records`` counts every record in the output, including those written by the
-    runs this one resumes; ``records_this_run`` only this run's.
+    ``sessions_total`` counts the sessions known so far: while ``listing_done`` is
+    False the listing is still finding more. ``records`` counts every record in the
+    output, including those written by the runs this one resumes; ``records_this_run``
+    and ``pages_this_run`` only this run's.
     """
 
     sessions_total: int
@@ -167,29 +251,37 @@ class ExportProgress:
     records_this_run: int
     elapsed: float
     resumed: bool
+    sessions_missing: int = 0
+    listing_done: bool = True
+    pages_this_run: int = 0
 
 
 @attrs.frozen
 class SessionFailure:
-    """A session that failed in this run, and why (the error's type and message)."""
+    """A session that failed or is missing: its SID, why (the error's type and message),
+    and how many of its records the output holds."""
 
     session_sid: str
     error: str
+    records: int = 0
 
 
 @attrs.frozen
 class ExportSummary:
     """The outcome of :func:`export`.
 
-    When ``complete``, ``output`` is the finished file and no checkpoint is left.
-    Otherwise some sessions failed: ``output`` is the ``.part`` file, kept with
-    ``checkpoint`` for a later ``resume=True``. ``already_complete`` means a resume
-    found the output finished and did nothing: the counts are then zero, since the
-    finished run's checkpoint (its only record of them) is gone with it.
+    ``complete``: every session is done or missing, ``output`` is the finished file (or
+    ``-`` for stdout). Otherwise ``output`` is the ``.part`` file, kept with ``state``
+    for a later ``resume=True``; ``failures`` are the sessions that failed. ``missing``
+    lists every session of the export that answered 404 (see the module docstring).
+    ``sessions_file`` holds the Session records of the listing (None when the caller
+    named the sessions, or for stdout). ``state_bytes_written`` counts the bytes this
+    run wrote to the state database (WAL and checkpoints). ``already_complete``: a
+    resume found the export finished and did nothing.
     """
 
     output: Path
-    checkpoint: Path | None
+    state: Path | None
     format: Format
     complete: bool
     resumed: bool
@@ -200,6 +292,11 @@ class ExportSummary:
     records_this_run: int
     elapsed: float
     already_complete: bool = False
+    missing: tuple[SessionFailure, ...] = ()
+    sessions_file: Path | None = None
+    compression: Compression | None = None
+    pages_this_run: int = 0
+    state_bytes_written: int = 0
 
     @property
     def records_per_second(self) -> float:
@@ -224,7 +321,7 @@ def _positive_int(name: str, value: object) -> int:
 
 
 def check_page_size(value: object) -> int:
-    """An export's page size: an integer from 1 to 1000 (it is part of the checkpoint)."""
+    """An export's page size: an integer from 1 to 1000 (it is part of the saved state)."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE_SIZE:
         raise InvalidParameterError("page_size", f"an integer from 1 to {MAX_PAGE_SIZE}", value)
     return value
@@ -238,25 +335,165 @@ def check_format(value: object) -> Format:
     raise InvalidParameterError("fmt", "'ndjson' or 'csv'", value)
 
 
-# -- streaming ----------------------------------------------------------------------------
+# -- walking ------------------------------------------------------------------------------
 
 
 async def discover_sessions(
     client: ProxyClient, service_sid: str, *, page_size: int = MAX_PAGE_SIZE
 ) -> list[str]:
-    """SIDs of every Session of the Service, in list order.
+    """SIDs of every Session of the Service, in list order (all held in memory).
 
-    Authentication errors propagate as they are; any other failure to list becomes
-    :class:`SessionDiscoveryError`.
+    :func:`export` does not use this: it lists and exports at once, with the SIDs in
+    its state database. Authentication errors propagate as they are; any other
+    failure to list becomes :class:`SessionDiscoveryError`.
     """
     service = client.services(service_sid)
-    try:
-        sids = [session.sid async for session in service.sessions.stream(page_size=page_size)]
-    except FATAL_ERRORS:
-        raise
-    except ProxyError as error:
-        raise SessionDiscoveryError(service.sid, error) from error
-    return list(dict.fromkeys(sid for sid in sids if sid is not None))
+    sids: list[str] = []
+    async with contextlib.aclosing(_listing(service, None, page_size)) as pages:
+        async for page in pages:
+            sids.extend(_listed_sids(service.sid, page))
+    return list(dict.fromkeys(sids))
+
+
+async def _listing(
+    service: ServiceContext, start_url: str | None, page_size: int = LISTING_PAGE_SIZE
+) -> AsyncGenerator[Page[Session], None]:
+    """The Sessions pages of ``service`` from ``start_url`` (None: the first), 429s waited out.
+
+    Raises :class:`SessionDiscoveryError` (or a fatal error) if a page cannot be had.
+    """
+    url, streak = start_url, 0
+    while True:
+        try:
+            pages = service.sessions.pages(page_size=page_size, start_url=url)
+            async with contextlib.aclosing(pages):
+                async for page in pages:
+                    streak = 0
+                    yield page
+                    url = page.meta.next_page_url
+            return
+        except RateLimitError as error:
+            streak += 1
+            await _wait_out(error, streak, f"listing the sessions of {service.sid}")
+        except FATAL_ERRORS:
+            raise
+        except ProxyError as error:
+            raise SessionDiscoveryError(service.sid, error) from error
+
+
+def _listed_sids(service_sid: str, page: Page[Session]) -> list[str]:
+    """The session SIDs of a listing page; a record without a valid one is a bad answer."""
+    sids = []
+    for session in page.items:
+        try:
+            sids.append(check_sid(session.sid, "KC", "sid"))
+        except InvalidParameterError as error:
+            raise SessionDiscoveryError(service_sid, error) from None
+    return sids
+
+
+async def _walk_session(
+    service: ServiceContext,
+    sid: str,
+    start_url: str | None,
+    page_size: int,
+    events: asyncio.Queue[Any],
+) -> None:
+    """Put every page of one session on ``events``, then nothing, or a :class:`SessionFailed`."""
+    url, delivered, streak = start_url, 0, 0
+    while True:
+        try:
+            pages = service.sessions(sid).interactions.pages(page_size=page_size, start_url=url)
+            async with contextlib.aclosing(pages):
+                async for page in pages:
+                    streak = 0
+                    # Blocks while the queue is full: this is the back-pressure.
+                    await events.put(SessionPage(sid, page))
+                    delivered += 1
+                    url = page.meta.next_page_url
+            return
+        except RateLimitError as error:
+            # Not processed: wait, then continue after the last page delivered.
+            streak += 1
+            await _wait_out(error, streak, f"session {sid}")
+        except FATAL_ERRORS:
+            raise
+        except ProxyError as error:
+            await events.put(SessionFailed(sid, error, delivered, start_url))
+            return
+
+
+async def _wait_out(error: RateLimitError, streak: int, what: str) -> None:
+    """Sleep as a 429 asks: ``Retry-After`` if sent, else a jittered, capped backoff."""
+    if error.retry_after is not None:
+        delay = error.retry_after
+    else:
+        ceiling = min(MAX_THROTTLE_WAIT, 0.5 * 2 ** min(streak, 16))
+        delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
+    logger.info("%s: throttled (429), waiting %.1f s before going on", what, delay)
+    await asyncio.sleep(delay)
+
+
+class _Walk:
+    """Walkers pulling sessions from a work queue, reporting on one bounded event queue.
+
+    :meth:`events` runs ``feed()`` (which puts ``(sid, start_url)`` items on
+    :attr:`work`), the walkers and any ``others()`` as tasks, and yields what they put
+    on :attr:`queue`; it ends when all have ended, raises the first error one of them
+    raised, and cancels every task however it is left.
+    """
+
+    def __init__(
+        self, service: ServiceContext, concurrency: int, page_size: int, max_queued: int
+    ) -> None:
+        self._service = service
+        self._concurrency = concurrency
+        self._page_size = page_size
+        self.queue: asyncio.Queue[Any] = asyncio.Queue(max_queued)
+        self.work: asyncio.Queue[tuple[str, str | None] | None] = asyncio.Queue(concurrency)
+
+    async def events(
+        self,
+        feed: Callable[[], Coroutine[Any, Any, None]],
+        others: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
+    ) -> AsyncGenerator[Any, None]:
+        """Yield every event the tasks put on the queue (see the class docstring)."""
+        # The coroutines are made here, not by the caller: a generator closed before
+        # its first step must leave no coroutine never awaited.
+        coroutines = [self._feed(feed()), *(other() for other in others)]
+        coroutines += [self._walker() for _ in range(self._concurrency)]
+        tasks = [asyncio.ensure_future(self._reporting(coroutine)) for coroutine in coroutines]
+        try:
+            running = len(tasks)
+            while running:
+                event = await self.queue.get()
+                if isinstance(event, _TaskExit):
+                    running -= 1
+                    if event.error is not None:
+                        raise event.error
+                    continue
+                yield event
+        finally:
+            await _cancel_all(tasks)
+
+    async def _feed(self, feed: Coroutine[Any, Any, None]) -> None:
+        await feed
+        for _ in range(self._concurrency):
+            await self.work.put(None)
+
+    async def _walker(self) -> None:
+        while (item := await self.work.get()) is not None:
+            await _walk_session(self._service, item[0], item[1], self._page_size, self.queue)
+
+    async def _reporting(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        try:
+            await coroutine
+        except Exception as error:
+            # Reported through the queue, which the consumer is reading anyway; it then
+            # raises the error and cancels every other task.
+            await self.queue.put(_TaskExit(error))
+            return
+        await self.queue.put(_TaskExit(None))
 
 
 def stream_pages(
@@ -271,12 +508,14 @@ def stream_pages(
 ) -> AsyncGenerator[SessionEvent, None]:
     """Yield the Interaction pages of many sessions, walked ``concurrency`` at a time.
 
-    ``sessions`` None lists the Service's Sessions first (:func:`discover_sessions`).
-    ``start_urls`` maps a session to a saved ``next_page_url`` to continue from.
-    Each session ends with a :class:`SessionPage` whose ``done`` is true, or with a
-    :class:`SessionFailed`. Errors in :data:`FATAL_ERRORS` end the whole stream.
+    ``sessions`` None lists the Service's Sessions, page by page, while walking them
+    (a session listed twice, if the list changed while it was read, is walked twice:
+    :func:`export` keeps each once). ``start_urls`` maps a session to a saved
+    ``next_page_url`` to continue from. Each session ends with a :class:`SessionPage`
+    whose ``done`` is true, or with a :class:`SessionFailed`. Errors in
+    :data:`FATAL_ERRORS` and :class:`SessionDiscoveryError` end the whole stream.
     ``max_queued_pages`` (default: ``concurrency``) bounds the queue between the
-    workers and the consumer. Arguments are checked now, before anything is sent.
+    walkers and the consumer. Arguments are checked now, before anything is sent.
     """
     service = client.services(service_sid)
     selected = None if sessions is None else unique_session_sids(sessions)
@@ -284,15 +523,22 @@ def stream_pages(
     bound = (
         workers if max_queued_pages is None else _positive_int("max_queued_pages", max_queued_pages)
     )
-    return _stream_pages(
-        client,
-        service,
-        selected,
-        dict(start_urls or {}),
-        workers,
-        check_page_size(page_size),
-        bound,
-    )
+    walk = _Walk(service, workers, check_page_size(page_size), bound)
+    starts = dict(start_urls or {})
+    return walk.events(lambda: _feed_sessions(walk, service, selected, starts))
+
+
+async def _feed_sessions(
+    walk: _Walk, service: ServiceContext, selected: list[str] | None, start_urls: dict[str, Any]
+) -> None:
+    if selected is not None:
+        for sid in selected:
+            await walk.work.put((sid, start_urls.get(sid)))
+        return
+    async with contextlib.aclosing(_listing(service, None)) as pages:
+        async for page in pages:
+            for sid in _listed_sids(service.sid, page):
+                await walk.work.put((sid, start_urls.get(sid)))
 
 
 def stream_interactions(
@@ -337,73 +583,6 @@ async def _interactions_of(
         raise SessionsFailedError(failures)
 
 
-@attrs.frozen
-class _WorkerExit:
-    error: Exception | None
-
-
-async def _stream_pages(
-    client: ProxyClient,
-    service: ServiceContext,
-    sessions: list[str] | None,
-    start_urls: dict[str, str | None],
-    concurrency: int,
-    page_size: int,
-    max_queued_pages: int,
-) -> AsyncGenerator[SessionEvent, None]:
-    if sessions is None:
-        sessions = await discover_sessions(client, service.sid)
-    todo = deque(sessions)
-    queue: asyncio.Queue[SessionEvent | _WorkerExit] = asyncio.Queue(max_queued_pages)
-    workers = [
-        asyncio.ensure_future(_worker(service, todo, start_urls, page_size, queue))
-        for _ in range(min(concurrency, len(todo)))
-    ]
-    try:
-        running = len(workers)
-        while running:
-            event = await queue.get()
-            if isinstance(event, _WorkerExit):
-                running -= 1
-                if event.error is not None:
-                    raise event.error
-                continue
-            yield event
-    finally:
-        await _cancel_all(workers)
-
-
-async def _worker(
-    service: ServiceContext,
-    todo: deque[str],
-    start_urls: Mapping[str, str | None],
-    page_size: int,
-    queue: asyncio.Queue[SessionEvent | _WorkerExit],
-) -> None:
-    """Walk sessions from ``todo`` one after another until none is left."""
-    try:
-        while todo:
-            sid = todo.popleft()
-            try:
-                pages = service.sessions(sid).interactions.pages(
-                    page_size=page_size, start_url=start_urls.get(sid)
-                )
-                async with contextlib.aclosing(pages):
-                    async for page in pages:
-                        # Blocks while the queue is full: this is the back-pressure.
-                        await queue.put(SessionPage(sid, page))
-            except FATAL_ERRORS:
-                raise
-            except ProxyError as error:
-                await queue.put(SessionFailed(sid, error))
-    except Exception as error:
-        # Reported through the queue, which the consumer is reading anyway; it then
-        # raises the error and cancels every other worker.
-        await queue.put(_WorkerExit(error))
-        return
-    await queue.put(_WorkerExit(None))
-
-
 async def _cancel_all(tasks: Sequence[asyncio.Future[None]]) -> None:
     """Cancel ``tasks`` and wait until each has finished, even if we are cancelled meanwhile."""
     pending = [task for task in tasks if not task.done()]
@@ -418,12 +597,12 @@ async def _cancel_all(tasks: Sequence[asyncio.Future[None]]) -> None:
         pending = [task for task in pending if not task.done()]
     for task in tasks:
         if not task.cancelled():
-            task.exception()  # mark retrieved; workers report their errors via the queue
+            task.exception()  # mark retrieved; tasks report their errors via the queue
     if interrupted:
         raise asyncio.CancelledError
 
 
-def _raw_records(page: Page[Interaction]) -> tuple[dict[str, Any], ...]:
+def _raw_records(page: Page[Any]) -> tuple[dict[str, Any], ...]:
     if len(page.raw_items) != len(page.items):
         # Only a hand-built Page can lack them; writing nothing would lose records silently.
         raise ExportError("a page came without its raw records (Page.raw_items)")
@@ -470,149 +649,141 @@ _ENCODERS: dict[Format, Callable[[Sequence[Mapping[str, Any]]], bytes]] = {
 _HEADERS: dict[Format, Callable[[], bytes]] = {"ndjson": lambda: b"", "csv": csv_header}
 
 
-# -- the data file --------------------------------------------------------------------------
+# -- the export job -------------------------------------------------------------------------
 
 
-class _DataFile:
-    """``OUT.part``, locked against a second export, appended to in whole pages."""
+class _Outage:
+    """Tells an outage from one bad session: distinct sessions failing on connection
+    errors or 5xx, with no page arriving in between."""
 
-    def __init__(self, fd: int, path: Path) -> None:
-        self._file = os.fdopen(fd, "r+b", buffering=_WRITE_BUFFER)
-        self.path = path
-        self.size = 0
+    def __init__(self, threshold: int = OUTAGE_SESSIONS) -> None:
+        self._threshold = threshold
+        self._failing: dict[str, ProxyError] = {}
 
-    @classmethod
-    def open(cls, path: Path, *, create: bool) -> _DataFile:
-        """Open (or create) ``path`` and lock it; ExportStateError if another export has it."""
-        try:
-            fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o666)
-        except FileNotFoundError:
-            raise ExportStateError(
-                f"{path} is missing although its checkpoint exists; "
-                "start over with --force (overwrite=True)"
-            ) from None
-        try:
-            _lock(fd, path)
-            return cls(fd, path)
-        except BaseException:
-            os.close(fd)
-            raise
+    def page_arrived(self) -> None:
+        self._failing.clear()
 
-    def cut(self, length: int) -> None:
-        """Truncate to ``length`` bytes and append from there.
-
-        Whatever follows a checkpointed length was written after that checkpoint: those
-        pages are fetched and written again.
-        """
-        size = os.fstat(self._file.fileno()).st_size
-        if size < length:
-            raise ExportStateError(
-                f"{self.path} holds {size} bytes but its checkpoint covers {length}: it was "
-                "changed by something else; start over with --force (overwrite=True)"
-            )
-        self._file.seek(length)
-        self._file.truncate()
-        self.size = length
-
-    def append(self, data: bytes) -> None:
-        """Append bytes (buffered)."""
-        self._file.write(data)
-        self.size += len(data)
-
-    def sync(self) -> None:
-        """Flush and fsync: everything appended so far is on disk."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def close(self) -> None:
-        """Close the file, releasing the lock."""
-        self._file.close()
-
-
-if sys.platform != "win32":
-
-    def _lock(fd: int, path: Path) -> None:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ExportStateError(f"another export is writing {path}") from None
-
-else:
-
-    def _lock(fd: int, path: Path) -> None:
-        """No advisory locks here: run one export per output file."""
-
-
-# -- export -------------------------------------------------------------------------------
+    def check(self, event: SessionFailed) -> None:
+        """Raise :class:`ApiUnavailableError` if ``event`` completes an outage."""
+        if not isinstance(event.error, (TransportError, ServerError)):
+            return
+        self._failing[event.session_sid] = event.error
+        if len(self._failing) >= self._threshold:
+            raise ApiUnavailableError(event.error, list(self._failing))
 
 
 class _Job:
-    """One run of an export: the checkpoint in memory mirrors what was appended."""
+    """One run of an export: applies events to the files and the state, commits, finishes.
+
+    Every file write and state change happens here, in the consumer of the walk's
+    events, so they never interleave.
+    """
 
     def __init__(
         self,
-        paths: ExportPaths,
-        checkpoint: Checkpoint,
-        data: _DataFile,
+        state: ExportState,
+        data: ChunkedFile,
+        sessions_file: ChunkedFile | None,
+        paths: ExportPaths | None,
         *,
         resumed: bool,
         started: float,
     ) -> None:
-        self.paths = paths
-        self.checkpoint = checkpoint
+        self.state = state
         self.data = data
+        self.sessions_file = sessions_file
+        self.paths = paths
         self.resumed = resumed
         self.started = started
-        self.format = check_format(checkpoint.format)
+        self.format = check_format(state.params.format)
         self.encode = _ENCODERS[self.format]
         self.records_this_run = 0
-        self.failures: dict[str, str] = {}
+        self.pages_this_run = 0
         self.complete = False
-        # Kept up to date as events arrive: recounting per page would cost O(sessions).
-        states = checkpoint.sessions.values()
-        self.records = sum(state.records for state in states)
-        self.counts = collections.Counter(state.status for state in states)
+        self._active: dict[str, SessionRow] = {}
+        self._listed = asyncio.Event()
+        self._outage = _Outage()
+        if data.size == 0 and state.counters.data_bytes == 0:
+            # A new file, or one whose first commit never happened: the header first.
+            data.append(_HEADERS[self.format]())
 
-    def save(self) -> None:
-        """Make the appended records durable, then record them in the checkpoint."""
-        self.data.sync()
-        self.checkpoint.data_bytes = self.data.size
-        self.checkpoint.save(self.paths.checkpoint)
+    # -- applying events ----------------------------------------------------------------
 
-    def apply(self, event: SessionEvent) -> None:
-        """Append a page's records and note the session's progress (in memory)."""
-        state = self.checkpoint.sessions[event.session_sid]
-        if isinstance(event, SessionFailed):
-            self._set_status(state, "failed")
-            state.error = f"{type(event.error).__name__}: {event.error}"
-            self.failures[event.session_sid] = state.error
-            return
+    def apply(self, event: object) -> None:
+        """Append an event's records and note its progress in the open transaction."""
+        if isinstance(event, SessionPage):
+            self._page(event)
+        elif isinstance(event, SessionFailed):
+            self._failed(event)
+        elif isinstance(event, _SessionsListed):
+            self._listed_page(event.page)
+
+    def _page(self, event: SessionPage) -> None:
+        session = self._active[event.session_sid]
         records = _raw_records(event.page)
         if records:
             self.data.append(self.encode(records))
-        state.records += len(records)
-        self.records += len(records)
+        self.state.page_written(session, len(records), event.next_page_url)
+        if event.done:
+            del self._active[event.session_sid]
         self.records_this_run += len(records)
-        state.next_page_url = event.next_page_url
-        self._set_status(state, "done" if event.done else "running")
-        state.error = None
+        self.pages_this_run += 1
+        self._outage.page_arrived()
 
-    def _set_status(self, state: SessionState, status: Status) -> None:
-        self.counts[state.status] -= 1
-        self.counts[status] += 1
-        state.status = status
+    def _failed(self, event: SessionFailed) -> None:
+        session = self._active.pop(event.session_sid)
+        error = f"{type(event.error).__name__}: {event.error}"
+        not_found = session.not_found
+        status: Status = "failed"
+        if event.missing:
+            status = "missing"
+        elif isinstance(event.error, NotFoundError) and event.pages == 0:
+            # The saved page of a session that was deleted mid-walk: a second 404 there
+            # in a row means the session is gone, not that the page is late.
+            not_found += 1
+            status = "missing" if not_found >= 2 else "failed"
+        elif isinstance(event.error, NotFoundError):
+            not_found = 1
+        self.state.session_ended(session, status, error, not_found)
+        if status == "failed":
+            self._outage.check(event)
+
+    def _listed_page(self, page: Page[Session]) -> None:
+        sids = _listed_sids(self.state.params.service_sid, page)
+        added = self.state.add_sessions(sids)
+        if self.sessions_file is not None:
+            raw = _raw_records(page)
+            fresh = [record for record, new in zip(raw, added, strict=True) if new]
+            if fresh:
+                self.sessions_file.append(encode_ndjson(fresh))
+        self.state.listing_moved(page.meta.next_page_url)
+        self._listed.set()
+
+    # -- commits ------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        """Make the written records durable, then commit the state that describes them."""
+        data_bytes = self.data.commit()
+        sessions_bytes = 0 if self.sessions_file is None else self.sessions_file.commit()
+        self.state.commit(data_bytes=data_bytes, sessions_bytes=sessions_bytes)
 
     def progress(self) -> ExportProgress:
         """A snapshot for the progress callback."""
+        counters = self.state.counters
         return ExportProgress(
-            sessions_total=len(self.checkpoint.sessions),
-            sessions_done=self.counts["done"],
-            sessions_failed=self.counts["failed"],
-            records=self.records,
+            sessions_total=counters.sessions,
+            sessions_done=counters.done,
+            sessions_failed=counters.failed,
+            records=counters.records,
             records_this_run=self.records_this_run,
             elapsed=time.monotonic() - self.started,
             resumed=self.resumed,
+            sessions_missing=counters.missing,
+            listing_done=counters.listing_done,
+            pages_this_run=self.pages_this_run,
         )
+
+    # -- running ------------------------------------------------------------------------
 
     async def run(
         self,
@@ -622,69 +793,164 @@ class _Job:
         max_queued_pages: int | None,
         progress: Callable[[ExportProgress], None] | None,
         checkpoint_interval: float,
+        first_listing: Page[Session] | None,
     ) -> None:
-        """Export every session not done yet; checkpoint on the way and on any exit."""
-        sessions = self.checkpoint.sessions
-        todo = [sid for sid, state in sessions.items() if state.status != "done"]
-        events = stream_pages(
-            client,
-            self.checkpoint.service_sid,
-            todo,
-            start_urls={sid: sessions[sid].next_page_url for sid in todo},
-            concurrency=concurrency,
-            page_size=self.checkpoint.page_size,
-            max_queued_pages=max_queued_pages,
-        )
+        """Export every session not finished yet, listing the rest on the way; commit on
+        the way and on any exit; finish when every session is done or missing."""
+        params = self.state.params
+        service = client.services(params.service_sid)
+        walk = _Walk(service, concurrency, params.page_size, max_queued_pages or concurrency)
+        if first_listing is not None:
+            self._listed_page(first_listing)
+        listing_url = self.state.counters.listing_url
+        others = []
+        if not self.state.counters.listing_done:
+            others.append(lambda: self._list(walk, service, listing_url))
+        events = walk.events(lambda: self._dispatch(walk), others)
         if progress is not None:
             progress(self.progress())
-        last_save = time.monotonic()
+        last_commit = time.monotonic()
         try:
             async with contextlib.aclosing(events):
                 async for event in events:
                     self.apply(event)
                     now = time.monotonic()
-                    if now - last_save >= checkpoint_interval:
-                        self.save()
-                        last_save = now
+                    if (
+                        now - last_commit >= checkpoint_interval
+                        or self.data.pending_bytes >= MAX_CHUNK_BYTES
+                    ):
+                        self.commit()
+                        last_commit = now
                     if progress is not None:
                         progress(self.progress())
         except BaseException:
-            # Fatal error, cancellation, Ctrl-C: keep what was written resumable. If
-            # even this fails (disk full), the previous checkpoint is still valid.
-            with contextlib.suppress(OSError):
-                self.save()
+            # Fatal error, cancellation, Ctrl-C: keep what was written resumable. If even
+            # this fails (disk full), the previous commit is still valid.
+            with contextlib.suppress(Exception):
+                self.commit()
             raise
-        self.save()
-        if self.counts["done"] == len(sessions):
-            self._finish()
+        self.commit()
+        if self.state.counters.finished:
+            self.finish()
 
-    def _finish(self) -> None:
-        # Rename first: a crash between the two steps leaves the finished file and a
-        # checkpoint saying "all done", which a resume recognises.
-        if sys.platform == "win32":
-            self.data.close()  # Windows cannot rename an open file
-        os.replace(self.paths.partial, self.paths.output)
-        sync_directory(self.paths.output.parent)
-        self.paths.checkpoint.unlink()
-        sync_directory(self.paths.output.parent)
+    async def _list(self, walk: _Walk, service: ServiceContext, start_url: str | None) -> None:
+        async with contextlib.aclosing(_listing(service, start_url)) as pages:
+            async for page in pages:
+                await walk.queue.put(_SessionsListed(page))
+
+    async def _dispatch(self, walk: _Walk) -> None:
+        """Feed the walkers every unfinished session, in listing order, as it is listed.
+
+        Reads the state in batches by row id, so memory stays flat in the number of
+        sessions; waits for the listing when it has caught up with it.
+        """
+        cursor = 0
+        while True:
+            self._listed.clear()
+            rows = self.state.unfinished_after(cursor, _DISPATCH_BATCH)
+            for row in rows:
+                self._active[row.sid] = row
+                await walk.work.put((row.sid, row.next_page_url))
+                cursor = row.row
+            if rows:
+                continue
+            if self.state.counters.listing_done:
+                return
+            await self._listed.wait()
+
+    def finish(self) -> None:
+        """Rename the files into place, then mark the state complete. Each step is
+        idempotent, so a resume after a kill anywhere in here finishes the rest."""
+        paths = self.paths
+        if paths is not None:
+            if sys.platform == "win32":
+                self._close_files()  # Windows cannot rename an open file
+            for partial, final in (
+                (paths.sessions_partial, paths.sessions),
+                (paths.partial, paths.output),
+            ):
+                if partial.exists():
+                    os.replace(partial, final)
+            sync_directory(paths.output.parent)
+        self.state.mark_complete()
         self.complete = True
 
+    def _close_files(self) -> None:
+        self.data.close()
+        if self.sessions_file is not None:
+            self.sessions_file.close()
+
+    def close(self) -> None:
+        """Close the files and the state (dropping anything not committed)."""
+        try:
+            self._close_files()
+        finally:
+            self.state.close()
+
     def summary(self) -> ExportSummary:
-        """What this run did."""
-        now = self.progress()
-        return ExportSummary(
-            output=self.paths.output if self.complete else self.paths.partial,
-            checkpoint=None if self.complete else self.paths.checkpoint,
-            format=self.format,
+        """What the export holds now, and what this run did (call before :meth:`close`)."""
+        return _summarize(
+            self.state,
+            self.paths,
             complete=self.complete,
             resumed=self.resumed,
-            sessions_total=now.sessions_total,
-            sessions_done=now.sessions_done,
-            failures=tuple(SessionFailure(sid, error) for sid, error in self.failures.items()),
-            records=now.records,
-            records_this_run=now.records_this_run,
-            elapsed=now.elapsed,
+            started=self.started,
+            records_this_run=self.records_this_run,
+            pages_this_run=self.pages_this_run,
         )
+
+
+def _summarize(
+    state: ExportState,
+    paths: ExportPaths | None,
+    *,
+    complete: bool,
+    resumed: bool,
+    started: float,
+    records_this_run: int = 0,
+    pages_this_run: int = 0,
+    already_complete: bool = False,
+) -> ExportSummary:
+    counters = state.counters
+    if paths is None:
+        output, state_path, sessions_file = Path(STDOUT), None, None
+    else:
+        output = paths.output if complete else paths.partial
+        state_path = paths.state
+        sessions_file = None
+        if state.params.sessions_file:
+            sessions_file = paths.sessions if complete else paths.sessions_partial
+    return ExportSummary(
+        output=output,
+        state=state_path,
+        format=check_format(state.params.format),
+        complete=complete,
+        resumed=resumed,
+        sessions_total=counters.sessions,
+        sessions_done=counters.done,
+        failures=_failures(state, "failed"),
+        records=counters.records,
+        records_this_run=records_this_run,
+        elapsed=time.monotonic() - started,
+        already_complete=already_complete,
+        missing=_failures(state, "missing"),
+        sessions_file=sessions_file,
+        compression=state.params.compression,
+        pages_this_run=pages_this_run,
+        state_bytes_written=state.bytes_written,
+    )
+
+
+def _failures(state: ExportState, status: Status) -> tuple[SessionFailure, ...]:
+    counters = state.counters
+    if (counters.failed if status == "failed" else counters.missing) == 0:
+        return ()  # no scan of the sessions when there is nothing to list
+    return tuple(
+        SessionFailure(row.sid, row.error or "", row.records) for row in state.sessions_with(status)
+    )
+
+
+# -- export ---------------------------------------------------------------------------------
 
 
 async def export(
@@ -704,26 +970,34 @@ async def export(
 ) -> ExportSummary:
     """Export the Interactions of a Service's sessions to the file ``out``.
 
-    ``sessions`` None exports every Session of the Service (listed first); otherwise
-    the given SIDs. ``fmt`` is ``"ndjson"`` (records exactly as Twilio sent them, one
-    per line) or ``"csv"`` (header of the spec's Interaction fields, values as sent,
-    null as empty). Records go to ``out + ".part"`` with a checkpoint in
-    ``out + ".checkpoint.json"``; when every session is done the ``.part`` file is
-    atomically renamed to ``out`` and the checkpoint removed.
+    ``sessions`` None exports every Session of the Service, listed page by page while
+    the export runs; the Session records of that listing go to the sessions file beside
+    the output (see :class:`~proxy_async.export_files.ExportPaths`). Otherwise the given
+    SIDs. ``fmt`` is ``"ndjson"`` (records exactly as Twilio sent them, one per line)
+    or ``"csv"`` (header of the spec's Interaction fields, values as sent, null as
+    empty). A name ending in ``.gz`` is written gzip-compressed, in independent members
+    per commit, so it stays resumable. ``out`` ``"-"`` writes to standard output: no
+    state file, no resume.
 
-    If sessions failed, the summary says so (``complete`` False) and both files stay:
-    ``resume=True`` continues every unfinished or failed session where it stopped
-    and keeps the rest; it refuses a checkpoint made with another service, base URL,
-    format, page size or session selection. Without ``resume``, an existing
-    checkpoint or output is refused unless ``overwrite=True`` (the old output is
-    replaced only when the new one is complete). ``resume=True`` with no checkpoint
-    starts afresh, or, if ``out`` exists, returns at once with ``already_complete``.
+    Records go to ``out + ".part"`` with the state in ``out + ".state.db"``; when every
+    session is done or missing the ``.part`` files are renamed into place and the state
+    is marked complete (and kept, as the record of what was exported).
 
-    ``progress`` is called with an :class:`ExportProgress` after every page.
-    Raises :class:`~proxy_async.errors.AuthError` (credentials refused),
-    :class:`SessionDiscoveryError`, :class:`~proxy_async.checkpoint.ExportStateError`
-    (files in the way, or an unusable checkpoint) or :class:`InvalidParameterError`;
-    after a fatal error or a cancellation the checkpoint is left resumable.
+    If sessions failed, the summary says so (``complete`` False) and the files stay:
+    ``resume=True`` continues every unfinished or failed session where it stopped,
+    continues the listing where it stopped, and keeps the rest; it refuses a state made
+    with another service, base URL, format, page size or session selection, and
+    imports a 0.x JSON checkpoint (``out + ".checkpoint.json"``). Without ``resume``, an
+    existing export is refused unless ``overwrite=True`` (an old output is replaced only
+    when the new one is complete). ``resume=True`` with no state starts afresh, or, if
+    ``out`` exists, returns at once with ``already_complete``.
+
+    ``progress`` is called with an :class:`ExportProgress` after every page. Raises
+    :class:`~proxy_async.errors.AuthError` (credentials refused),
+    :class:`SessionDiscoveryError`, :class:`ApiUnavailableError`,
+    :class:`~proxy_async.errors.ExportStateError` (files in the way, a directory, an
+    unusable state, another export writing) or :class:`InvalidParameterError`; after
+    any of them, or a cancellation, the state is left resumable.
     """
     started = time.monotonic()
     service_sid = check_sid(service_sid, "KS", "service_sid")
@@ -743,32 +1017,38 @@ async def export(
         raise InvalidParameterError("overwrite", "False when resume is True")
     if client.closed:
         raise ClientClosedError()
-    paths = ExportPaths.for_output(out)
-    if not paths.output.parent.is_dir():
+    to_stdout = os.fspath(out) == STDOUT
+    if to_stdout and resume:
+        raise InvalidParameterError("resume", "False when writing to stdout ('-')")
+    paths = None if to_stdout else ExportPaths.for_output(out)
+    if paths is not None and not paths.output.parent.is_dir():
         raise ExportStateError(f"the directory of {paths.output} does not exist")
+    params = ExportParams(
+        service_sid=service_sid,
+        base_url=client.base_url,
+        format=fmt,
+        compression=None if paths is None else paths.compression,
+        page_size=page_size,
+        discovered=selected is None,
+        sessions_file=selected is None and paths is not None,
+    )
 
-    if resume and paths.checkpoint.exists():
-        job = _resume_job(paths, client.base_url, service_sid, fmt, page_size, selected, started)
-        if job is None:
+    first_listing = None
+    if paths is not None and resume:
+        opened = _resume_job(paths, params, selected, started)
+        if opened is None:
             return _done_summary(paths, fmt, started)
-    elif resume and paths.output.exists():
-        return _done_summary(paths, fmt, started)
+        if isinstance(opened, ExportSummary):
+            return opened
+        job = opened
     else:
-        if not overwrite:
+        if paths is not None and not overwrite:
             _refuse_existing(paths)
         if selected is None:
-            selected_sids, discovered = await discover_sessions(client, service_sid), True
-        else:
-            selected_sids, discovered = selected, False
-        checkpoint = Checkpoint(
-            service_sid=service_sid,
-            base_url=client.base_url,
-            format=fmt,
-            page_size=page_size,
-            discovered=discovered,
-            sessions={sid: SessionState() for sid in selected_sids},
-        )
-        job = _fresh_job(paths, checkpoint, started)
+            # The first Sessions page before any file: wrong credentials or an unknown
+            # Service leave nothing behind.
+            first_listing = await _first_listing_page(client.services(service_sid))
+        job = _fresh_job(paths, params, selected or [], started)
     try:
         await job.run(
             client,
@@ -776,107 +1056,189 @@ async def export(
             max_queued_pages=max_queued_pages,
             progress=progress,
             checkpoint_interval=checkpoint_interval,
+            first_listing=first_listing,
         )
+        summary = job.summary()
     finally:
-        job.data.close()
-    return job.summary()
+        job.close()
+    return summary
+
+
+async def _first_listing_page(service: ServiceContext) -> Page[Session]:
+    async with contextlib.aclosing(_listing(service, None)) as pages:
+        async for page in pages:
+            return page
+    raise SessionDiscoveryError(service.sid, ExportError("the Sessions list had no page"))
 
 
 def _refuse_existing(paths: ExportPaths) -> None:
-    if paths.checkpoint.exists():
+    unfinished = paths.legacy_checkpoint.exists()
+    if paths.state.exists():
+        try:
+            state = ExportState.open(paths.state)  # "another export is writing" if locked
+        except BlankStateError:
+            pass  # killed while being made: nothing was written
+        else:
+            unfinished = not state.counters.complete
+            state.close()
+    if unfinished:
         raise ExportStateError(
-            f"{paths.checkpoint} exists: an earlier export to {paths.output} did not finish. "
-            "Resume it with --resume (resume=True), or discard it with --force (overwrite=True)"
+            f"an earlier export to {paths.output} did not finish; continue it with --resume, "
+            "or discard it with --force"
         )
     if paths.output.exists():
         raise ExportStateError(
-            f"{paths.output} already exists; use --force (overwrite=True) to replace it "
-            "once the new export is complete"
+            f"{paths.output} already exists; use --force to replace it once the new export "
+            "is complete"
         )
 
 
-def _fresh_job(paths: ExportPaths, checkpoint: Checkpoint, started: float) -> _Job:
-    data = _DataFile.open(paths.partial, create=True)
+def _fresh_job(
+    paths: ExportPaths | None, params: ExportParams, selected: list[str], started: float
+) -> _Job:
+    state = ExportState.create(None if paths is None else paths.state, params)
+    files: list[ChunkedFile] = []
     try:
-        data.cut(0)
-        job = _Job(paths, checkpoint, data, resumed=False, started=started)
-        data.append(_HEADERS[job.format]())
-        # The first checkpoint replaces any discarded one before a record is written.
-        job.save()
+        state.add_sessions(selected)
+        if paths is None:
+            data, sessions_file = ChunkedFile.stdout(), None
+            files.append(data)
+        else:
+            if paths.legacy_checkpoint.exists():
+                paths.legacy_checkpoint.unlink()  # --force discards a 0.x export too
+            data = ChunkedFile.open(paths.partial, compression=params.compression, create=True)
+            files.append(data)
+            data.cut(0)
+            sessions_file = None
+            if params.sessions_file:
+                sessions_file = ChunkedFile.open(
+                    paths.sessions_partial, compression=params.compression, create=True
+                )
+                files.append(sessions_file)
+                sessions_file.cut(0)
+        job = _Job(state, data, sessions_file, paths, resumed=False, started=started)
+        job.commit()
     except BaseException:
-        data.close()
+        for file in files:
+            file.close()
+        state.close()
         raise
     return job
 
 
 def _resume_job(
-    paths: ExportPaths,
-    base_url: str,
-    service_sid: str,
-    fmt: Format,
-    page_size: int,
-    selected: list[str] | None,
-    started: float,
-) -> _Job | None:
-    """Reopen an unfinished export; None if it had in fact finished (rename done)."""
-    if not paths.partial.exists() and paths.output.exists():
-        checkpoint = Checkpoint.load(paths.checkpoint)
-        if all(state.status == "done" for state in checkpoint.sessions.values()):
-            # Killed between the final rename and the checkpoint's removal.
-            paths.checkpoint.unlink()
-            sync_directory(paths.checkpoint.parent)
+    paths: ExportPaths, params: ExportParams, selected: list[str] | None, started: float
+) -> _Job | ExportSummary | None:
+    """Reopen an unfinished export, to be run.
+
+    Returns instead its summary if it had finished (``already_complete``) or had only
+    the renames left (done now), and None if there is no state but ``OUT`` exists.
+    """
+    if not paths.state.exists():
+        if paths.legacy_checkpoint.exists():
+            import_legacy_checkpoint(paths.legacy_checkpoint, paths.state)
+        elif paths.output.exists():
             return None
-    # Lock first, so that the files of an export still running are never read or cut.
-    data = _DataFile.open(paths.partial, create=False)
+        else:
+            logger.info("no export state at %s: starting afresh", paths.state)
+            return _fresh_job(paths, params, selected or [], started)
     try:
-        checkpoint = Checkpoint.load(paths.checkpoint)
-        _check_same_export(checkpoint, paths, base_url, service_sid, fmt, page_size, selected)
-        data.cut(checkpoint.data_bytes)
-        for state in checkpoint.sessions.values():
-            if state.status == "failed":
-                state.status = "pending" if state.next_page_url is None else "running"
-                state.error = None
-        return _Job(paths, checkpoint, data, resumed=True, started=started)
+        state = ExportState.open(paths.state)
+    except BlankStateError:
+        logger.info("%s holds no export yet: starting afresh", paths.state)
+        return _fresh_job(paths, params, selected or [], started)
+    files: list[ChunkedFile] = []
+    try:
+        _check_same_export(state, paths, params, selected)
+        if state.counters.complete:
+            summary = _summarize(
+                state, paths, complete=True, resumed=True, started=started, already_complete=True
+            )
+            state.close()
+            return summary
+        counters = state.counters
+        data = _reopen(paths.partial, paths.output, params, counters.data_bytes, counters.finished)
+        files.append(data)
+        sessions_file = None
+        if state.params.sessions_file:
+            sessions_file = _reopen(
+                paths.sessions_partial,
+                paths.sessions,
+                params,
+                counters.sessions_bytes,
+                counters.finished,
+            )
+            files.append(sessions_file)
+        state.retry_failed()
+        job = _Job(state, data, sessions_file, paths, resumed=True, started=started)
     except BaseException:
-        data.close()
+        for file in files:
+            file.close()
+        state.close()
         raise
+    if not state.counters.finished:
+        return job
+    try:
+        job.finish()  # killed after the last commit, before or during the renames
+        return job.summary()
+    finally:
+        job.close()
+
+
+def _reopen(
+    partial: Path, final: Path, params: ExportParams, length: int, finished: bool
+) -> ChunkedFile:
+    """A data file cut to its committed ``length``, to append to or to finish.
+
+    That is the ``.part`` file; or the final file, if every session was finished and a
+    kill came after its rename; or a new ``.part`` file if nothing was committed to it
+    yet (killed right after the state was made). A final file is never touched
+    otherwise: it may be an older export that ``--force`` will replace.
+    """
+    finished_file = finished and not partial.exists() and final.exists()
+    path = final if finished_file else partial
+    create = length == 0 and not finished_file
+    file = ChunkedFile.open(path, compression=params.compression, create=create)
+    try:
+        file.cut(length)
+    except BaseException:
+        file.close()
+        raise
+    return file
 
 
 def _check_same_export(
-    checkpoint: Checkpoint,
-    paths: ExportPaths,
-    base_url: str,
-    service_sid: str,
-    fmt: Format,
-    page_size: int,
-    selected: list[str] | None,
+    state: ExportState, paths: ExportPaths, params: ExportParams, selected: list[str] | None
 ) -> None:
+    saved = state.params
     differences = []
-    if checkpoint.service_sid != service_sid:
-        differences.append(f"service {checkpoint.service_sid}, not {service_sid}")
-    if checkpoint.base_url != base_url:
-        differences.append(f"base URL {checkpoint.base_url}, not {base_url}")
-    if checkpoint.format != fmt:
-        differences.append(f"format {checkpoint.format}, not {fmt}")
-    if checkpoint.page_size != page_size:
-        differences.append(f"page size {checkpoint.page_size}, not {page_size}")
-    if selected is None and not checkpoint.discovered:
+    if saved.service_sid != params.service_sid:
+        differences.append(f"service {saved.service_sid}, not {params.service_sid}")
+    if saved.base_url != params.base_url:
+        differences.append(f"base URL {saved.base_url}, not {params.base_url}")
+    if saved.format != params.format:
+        differences.append(f"format {saved.format}, not {params.format}")
+    if saved.compression != params.compression:
+        differences.append(f"compression {saved.compression}, not {params.compression}")
+    if saved.page_size != params.page_size:
+        differences.append(f"page size {saved.page_size}, not {params.page_size}")
+    if selected is None and not saved.discovered:
         differences.append("an explicit session list, not every session of the service")
-    elif selected is not None and checkpoint.discovered:
+    elif selected is not None and saved.discovered:
         differences.append("every session of the service, not an explicit session list")
-    elif selected is not None and set(selected) != set(checkpoint.sessions):
+    elif selected is not None and set(selected) != set(state.all_sids()):
         differences.append("another session list")
     if differences:
         raise ExportStateError(
-            f"{paths.checkpoint} was made with " + "; ".join(differences) + ". Resume with "
-            "the original options, or discard it with --force (overwrite=True)"
+            f"{paths.state} was made with " + "; ".join(differences) + ". Resume with "
+            "the original options, or discard it with --force"
         )
 
 
 def _done_summary(paths: ExportPaths, fmt: Format, started: float) -> ExportSummary:
     return ExportSummary(
         output=paths.output,
-        checkpoint=None,
+        state=None,
         format=fmt,
         complete=True,
         resumed=True,

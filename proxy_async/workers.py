@@ -61,9 +61,8 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the installed extras
     raise ImportError("proxy_async.workers needs arq: pip install 'proxy-async[arq]'") from error
 
-from .checkpoint import ExportPaths, ExportStateError, sync_directory, write_atomically
 from .client import ProxyClient
-from .errors import InvalidParameterError, ProxyError
+from .errors import ExportStateError, InvalidParameterError, ProxyError
 from .export import (
     DEFAULT_PAGE_SIZE,
     FORMATS,
@@ -74,6 +73,7 @@ from .export import (
     export,
     unique_session_sids,
 )
+from .export_files import ExportPaths, sync_directory, write_atomically
 from .ratelimit import DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUESTS_PER_SECOND, AdaptiveLimiter
 from .redis_limiter import DEFAULT_KEY, RedisLimiter
 from .retry import RetryPolicy
@@ -407,7 +407,7 @@ async def wait_for_jobs(
 def _finished(directory: Path, session_sid: str, fmt: Format) -> bool:
     """Whether the session's file is complete: present, with no checkpoint left."""
     paths = ExportPaths.for_output(session_output(directory, session_sid, fmt))
-    return paths.output.exists() and not paths.checkpoint.exists()
+    return paths.output.exists() and not paths.partial.exists()
 
 
 def merge_exports(

@@ -23,8 +23,7 @@ from arq.worker import Worker
 from conftest import fake_client
 from redis_server import RedisServer
 
-from proxy_async.checkpoint import ExportStateError
-from proxy_async.errors import InvalidParameterError
+from proxy_async.errors import ExportStateError, InvalidParameterError
 from proxy_async.export import export
 from proxy_async.ratelimit import AdaptiveLimiter
 from proxy_async.redis_limiter import RedisLimiter

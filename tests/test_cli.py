@@ -16,9 +16,9 @@ from conftest import AUTH_TOKEN, assert_no_secret
 
 from proxy_async import AttemptEvent
 from proxy_async._progress import ProgressDisplay
-from proxy_async.checkpoint import ExportPaths
 from proxy_async.cli import main
 from proxy_async.export import ExportProgress
+from proxy_async.export_files import ExportPaths
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
 
 SERVICE = "KS" + "b" * 32
@@ -227,23 +227,26 @@ async def test_a_failed_session_exits_1_and_resume_finishes_the_job(
     fake_credentials: None,
 ) -> None:
     broken = server.session_sids(server.service_sids[0])[3]
-    server.add_fault(Fault.status(404), times=None, path_contains=f"/Sessions/{broken}/")
+    server.add_fault(Fault.status(500), times=None, path_contains=f"/Sessions/{broken}/")
     out = tmp_path / "interactions.ndjson"
     paths = ExportPaths.for_output(out)
     assert await run_cli(*export_args(server, out, "--page-size", "25")) == 1
     captured = capsys.readouterr()
     assert "Export incomplete: 1 of 8 sessions failed" in captured.out
     assert broken in captured.out
-    assert "NotFoundError" in captured.out
+    assert "ServerError" in captured.out
     assert "--resume" in captured.out
     assert not out.exists()
     assert paths.partial.exists()
-    assert paths.checkpoint.exists()
+    assert paths.state.exists()
 
-    # Without --resume the checkpoint is not thrown away.
+    # Without --resume the unfinished export is not thrown away.
+    saved = paths.state.read_bytes()
     assert await run_cli(*export_args(server, out, "--page-size", "25")) == 2
-    assert "--resume" in capsys.readouterr().err
-    assert paths.checkpoint.exists()
+    err = capsys.readouterr().err
+    assert "--resume" in err
+    assert "exporting" not in err  # nothing claims to start before the refusal
+    assert paths.state.read_bytes() == saved
 
     server.clear_faults()
     assert await run_cli(*export_args(server, out, "--page-size", "25", "--resume")) == 0
@@ -252,7 +255,6 @@ async def test_a_failed_session_exits_1_and_resume_finishes_the_job(
     assert "60 records in" in captured.out  # only the failed session was fetched again
     assert sorted(out.read_bytes().splitlines()) == all_lines(server)
     assert not paths.partial.exists()
-    assert not paths.checkpoint.exists()
 
     assert await run_cli(*export_args(server, out, "--page-size", "25", "--resume")) == 0
     assert "Nothing to resume" in capsys.readouterr().out

@@ -26,7 +26,7 @@ from proxy_async import (
     RetryPolicy,
     ServerError,
 )
-from proxy_async.checkpoint import Checkpoint, ExportPaths, ExportStateError
+from proxy_async.errors import ExportStateError
 from proxy_async.export import (
     CSV_COLUMNS,
     ExportProgress,
@@ -39,6 +39,8 @@ from proxy_async.export import (
     stream_interactions,
     stream_pages,
 )
+from proxy_async.export_files import ExportPaths
+from proxy_async.export_state import ExportState
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
 
 FAST_RETRY = RetryPolicy(retries=2, initial_backoff=0.01, max_backoff=0.02)
@@ -211,14 +213,22 @@ async def test_ndjson_holds_every_record_exactly_as_served(
             page_size=40,
             progress=snapshots.append,
         )
+    paths = ExportPaths.for_output(out)
     assert summary.complete
     assert summary.output == out
-    assert summary.checkpoint is None
+    assert summary.state == paths.state
+    assert summary.sessions_file == paths.sessions == tmp_path / "interactions.sessions.ndjson"
     assert summary.records == summary.records_this_run == 8 * 120
     assert summary.sessions_total == summary.sessions_done == 8
-    assert summary.failures == ()
-    assert not ExportPaths.for_output(out).partial.exists()
-    assert not ExportPaths.for_output(out).checkpoint.exists()
+    assert summary.failures == summary.missing == ()
+    assert not paths.partial.exists()
+    assert not paths.sessions_partial.exists()
+    state = ExportState.open(paths.state)  # kept, as the record of what was exported
+    assert state.counters.complete
+    assert state.counters.records == 8 * 120
+    state.close()
+    listed = [orjson.loads(line)["sid"] for line in paths.sessions.read_bytes().splitlines()]
+    assert listed == sessions_of(server)
     lines = out.read_bytes().splitlines()
     for session in sessions_of(server):
         expected = expected_lines(server, session)
@@ -323,21 +333,29 @@ async def test_failed_sessions_are_reported_and_kept_for_resume(
         summary = await export(client, service_of(server), out, sessions=selected, page_size=50)
     assert not summary.complete
     assert summary.output == paths.partial
-    assert summary.checkpoint == paths.checkpoint
+    assert summary.state == paths.state
+    assert summary.sessions_file is None  # the caller named the sessions: no listing
     assert not out.exists()
     failures = {failure.session_sid: failure.error for failure in summary.failures}
-    assert set(failures) == {unavailable, malformed, MISSING_SESSION}
+    assert set(failures) == {unavailable, malformed}
     assert failures[unavailable].startswith(ServerError.__name__)
     assert failures[malformed].startswith(InvalidResponseError.__name__)
-    assert failures[MISSING_SESSION].startswith(NotFoundError.__name__)
+    # A 404 on the first page: missing, not failed, and never retried.
+    assert [(item.session_sid, item.records) for item in summary.missing] == [(MISSING_SESSION, 0)]
+    assert summary.missing[0].error.startswith(NotFoundError.__name__)
     assert summary.sessions_done == len(sessions) - 2
     assert summary.records == (len(sessions) - 2) * 120
 
-    checkpoint = Checkpoint.load(paths.checkpoint)
-    assert checkpoint.data_bytes == paths.partial.stat().st_size
-    assert checkpoint.sessions[unavailable].status == "failed"
-    assert checkpoint.sessions[unavailable].error == failures[unavailable]
-    assert checkpoint.sessions[sessions[0]].status == "done"
+    state = ExportState.open(paths.state)
+    assert state.counters.data_bytes == paths.partial.stat().st_size
+    assert state.counters.failed == 2
+    assert state.counters.missing == 1
+    failed = {row.sid: row for row in state.sessions_with("failed")}
+    assert failed[unavailable].error == failures[unavailable]
+    assert [row.sid for row in state.sessions_with("done")] == [
+        sid for sid in sessions if sid not in (unavailable, malformed)
+    ]
+    state.close()
     lines = paths.partial.read_bytes().splitlines()
     assert sorted(lines) == sorted(
         line
@@ -390,14 +408,14 @@ async def test_existing_files_are_never_silently_replaced(
 ) -> None:
     out = tmp_path / "out.ndjson"
     paths = ExportPaths.for_output(out)
-    server.add_fault(Fault.status(404), times=None, path_contains=sessions_of(server)[0])
+    server.add_fault(Fault.status(500), times=None, path_contains=sessions_of(server)[0])
     async with client_for(server) as client:
         first = await export(client, service_of(server), out, page_size=60)
         assert not first.complete
-        saved = paths.checkpoint.read_bytes()
-        with pytest.raises(ExportStateError, match="--resume"):
+        saved = paths.state.read_bytes()
+        with pytest.raises(ExportStateError, match="did not finish; continue it with --resume"):
             await export(client, service_of(server), out)
-        assert paths.checkpoint.read_bytes() == saved
+        assert paths.state.read_bytes() == saved
         with pytest.raises(ExportStateError, match="format ndjson, not csv"):
             await export(client, service_of(server), out, fmt="csv", page_size=60, resume=True)
         with pytest.raises(ExportStateError, match="page size 60, not 1000"):
@@ -406,7 +424,7 @@ async def test_existing_files_are_never_silently_replaced(
             await export(
                 client, service_of(server), out, page_size=60, resume=True, sessions=[SESSION_SID]
             )
-        assert paths.checkpoint.read_bytes() == saved
+        assert paths.state.read_bytes() == saved
 
         server.clear_faults()
         done = await export(client, service_of(server), out, page_size=60, resume=True)
@@ -419,6 +437,7 @@ async def test_existing_files_are_never_silently_replaced(
         again = await export(client, service_of(server), out, page_size=60, resume=True)
         assert again.already_complete
         assert again.records_this_run == 0
+        assert again.records == 8 * 120  # from the state, kept after completion
         replaced = await export(client, service_of(server), out, fmt="csv", overwrite=True)
         assert replaced.complete
     assert out.read_text(encoding="utf-8").startswith("sid,session_sid,")
@@ -444,7 +463,7 @@ async def test_two_exports_cannot_write_the_same_file(
 # -- cancellation ---------------------------------------------------------------------------
 
 
-async def test_cancelling_an_export_leaves_no_task_and_a_resumable_checkpoint(
+async def test_cancelling_an_export_leaves_no_task_and_a_resumable_state(
     server: FakeProxyServer, tmp_path: Path
 ) -> None:
     server.latency = 0.02
@@ -460,9 +479,10 @@ async def test_cancelling_an_export_leaves_no_task_and_a_resumable_checkpoint(
         with pytest.raises(asyncio.CancelledError):
             await task
         await assert_no_task_left(client)
-        checkpoint = Checkpoint.load(paths.checkpoint)
-        assert checkpoint.data_bytes == paths.partial.stat().st_size  # saved on the way out
-        assert 200 <= sum(state.records for state in checkpoint.sessions.values()) < 960
+        state = ExportState.open(paths.state)
+        assert state.counters.data_bytes == paths.partial.stat().st_size  # saved on the way out
+        assert 200 <= state.counters.records < 960
+        state.close()
         summary = await export(client, service_of(server), out, page_size=10, resume=True)
     assert summary.complete
     lines = out.read_bytes().splitlines()

@@ -1,0 +1,238 @@
+"""The files of an export, and the data file that is made durable chunk by chunk.
+
+An export to ``OUT`` (see :class:`ExportPaths`) writes:
+
+* ``OUT.part``: the records, renamed to ``OUT`` once every session is done or missing;
+* ``OUT.state.db``: the export's state (:mod:`proxy_async.export_state`), kept after
+  completion as the record of what was exported;
+* ``OUT``'s *sessions file* (``interactions.ndjson`` -> ``interactions.sessions.ndjson``),
+  written as ``.part`` too: the Session records the listing returned, when the export
+  listed the Service itself.
+
+Both data files are :class:`ChunkedFile`: bytes are appended in memory and written by
+:meth:`ChunkedFile.commit`, which returns the new durable length only once the bytes
+are fsynced. The state store records that length after, never before, so a length in
+the state always covers whole chunks that are on disk. With a ``.gz`` name each chunk
+is one independent gzip member: truncating the file at a recorded length leaves a
+valid gzip stream, which ``gzip -dc`` reads whole (RFC 1952, section 2.2: a gzip file
+is a series of members).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import attrs
+
+from .errors import ExportStateError
+
+Compression = Literal["gzip"]
+"""Compression of the output, chosen by its name: ``.gz`` is gzip."""
+
+STDOUT = "-"
+"""The ``out`` that writes records to standard output (no state file, no resume)."""
+
+GZIP_LEVEL = 6
+"""gzip's own default level: about 8x smaller NDJSON for about 20 MB/s per core."""
+
+_FORMAT_SUFFIXES = (".ndjson", ".jsonl", ".json", ".csv")
+_WRITE_BUFFER = 1 << 20
+
+
+def compression_of(name: str) -> Compression | None:
+    """The compression a file name asks for: ``'gzip'`` for ``.gz``, else None."""
+    return "gzip" if name.lower().endswith(".gz") else None
+
+
+@attrs.frozen
+class ExportPaths:
+    """Every file of an export to ``output``.
+
+    ``partial`` is ``OUT.part``, ``state`` is ``OUT.state.db``; ``sessions`` is the
+    sessions file (``OUT`` without its format and ``.gz`` suffixes, plus
+    ``.sessions.ndjson`` and the same compression), ``sessions_partial`` its ``.part``;
+    ``legacy_checkpoint`` is where proxy-async 0.x kept its JSON checkpoint.
+    """
+
+    output: Path
+    partial: Path
+    state: Path
+    sessions: Path
+    sessions_partial: Path
+    legacy_checkpoint: Path
+    compression: Compression | None
+
+    @classmethod
+    def for_output(cls, output: str | os.PathLike[str]) -> ExportPaths:
+        """The files of an export to ``output``.
+
+        Raises :class:`~proxy_async.errors.ExportStateError` when ``output`` names a
+        directory (an existing one, or a path ending in a separator): an export
+        writes one file.
+        """
+        text = os.fspath(output)
+        path = Path(text)
+        if text.endswith(("/", os.sep)) or path.is_dir():
+            raise ExportStateError(
+                f"the output {text} is a directory; name a file in it, e.g. "
+                f"{path / 'interactions.ndjson'}"
+            )
+        compression = compression_of(path.name)
+        stem = path.name[: -len(".gz")] if compression else path.name
+        for suffix in _FORMAT_SUFFIXES:
+            if stem.lower().endswith(suffix) and len(stem) > len(suffix):
+                stem = stem[: -len(suffix)]
+                break
+        sessions = path.with_name(stem + ".sessions.ndjson" + (".gz" if compression else ""))
+        return cls(
+            output=path,
+            partial=path.with_name(path.name + ".part"),
+            state=path.with_name(path.name + ".state.db"),
+            sessions=sessions,
+            sessions_partial=sessions.with_name(sessions.name + ".part"),
+            legacy_checkpoint=path.with_name(path.name + ".checkpoint.json"),
+            compression=compression,
+        )
+
+
+class ChunkedFile:
+    """A file appended to in chunks, each made durable by :meth:`commit`.
+
+    ``size`` is the durable length: what every committed chunk adds up to. Appended
+    bytes wait in memory (``pending_bytes``) until the next commit, which writes them
+    (as one gzip member with ``compression='gzip'``), flushes and fsyncs.
+    """
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        name: str,
+        *,
+        size: int,
+        compression: Compression | None,
+        durable: bool,
+    ) -> None:
+        self._stream = stream
+        self.name = name
+        self.size = size
+        self._encode: Callable[[bytes], bytes] | None = (
+            _gzip_member if compression == "gzip" else None
+        )
+        self._durable = durable
+        self._pending: list[bytes] = []
+        self.pending_bytes = 0
+
+    @classmethod
+    def open(cls, path: Path, *, compression: Compression | None, create: bool) -> ChunkedFile:
+        """Open ``path`` for appending (created if ``create``, else it must exist).
+
+        Raises :class:`~proxy_async.errors.ExportStateError` if it must exist and does
+        not; OSError as the system raised it otherwise.
+        """
+        try:
+            fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o666)
+        except FileNotFoundError:
+            if create:
+                raise
+            raise ExportStateError(
+                f"{path} is missing although the export's state says it was written; "
+                "start over with --force (overwrite=True)"
+            ) from None
+        stream = os.fdopen(fd, "r+b", buffering=_WRITE_BUFFER)
+        size = os.fstat(fd).st_size
+        stream.seek(size)
+        return cls(stream, str(path), size=size, compression=compression, durable=True)
+
+    @classmethod
+    def stdout(cls) -> ChunkedFile:
+        """Standard output: committed chunks are written and flushed (a pipe has no fsync)."""
+        return cls(sys.stdout.buffer, STDOUT, size=0, compression=None, durable=False)
+
+    def cut(self, length: int) -> None:
+        """Truncate to ``length`` bytes, the durable length the state recorded.
+
+        What follows it was written after the last commit of the state: those pages are
+        fetched and written again. A file shorter than ``length`` was changed by
+        something else: :class:`~proxy_async.errors.ExportStateError`.
+        """
+        size = os.fstat(self._stream.fileno()).st_size
+        if size < length:
+            raise ExportStateError(
+                f"{self.name} holds {size} bytes but the export's state covers {length}: it "
+                "was changed by something else; start over with --force (overwrite=True)"
+            )
+        self._stream.truncate(length)
+        self._stream.seek(length)
+        self.size = length
+        self._pending.clear()
+        self.pending_bytes = 0
+
+    def append(self, data: bytes) -> None:
+        """Add ``data`` to the current chunk (in memory until :meth:`commit`)."""
+        if data:
+            self._pending.append(data)
+            self.pending_bytes += len(data)
+
+    def commit(self) -> int:
+        """Write the current chunk and make it durable; return the new durable length."""
+        if not self._pending:
+            return self.size
+        chunk = b"".join(self._pending)
+        self._pending.clear()
+        self.pending_bytes = 0
+        if self._encode is not None:
+            chunk = self._encode(chunk)
+        self._stream.write(chunk)
+        self._stream.flush()
+        if self._durable:
+            os.fsync(self._stream.fileno())
+        self.size += len(chunk)
+        return self.size
+
+    def close(self) -> None:
+        """Close the file, dropping uncommitted bytes (stdout is flushed, never closed)."""
+        self._pending.clear()
+        self.pending_bytes = 0
+        if self._durable:
+            self._stream.close()
+        else:
+            self._stream.flush()
+
+
+def _gzip_member(data: bytes) -> bytes:
+    # mtime=0: the same records compress to the same bytes, whenever they are written.
+    return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file.
+
+    Temporary file in the same directory, fsync, ``os.replace``, fsync of the directory.
+    """
+    temporary = path.with_name(path.name + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
+    sync_directory(path.parent)
+
+
+def sync_directory(directory: Path) -> None:
+    """fsync a directory so a rename or unlink in it survives a crash (no-op on Windows)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
