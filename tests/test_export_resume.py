@@ -336,7 +336,7 @@ async def test_sigkill_during_the_listing_then_resume(tmp_path: Path) -> None:
         server.add_fault(Fault.delay(0.4), times=None, when=listing_request)
         out = tmp_path / "interactions.ndjson"
         paths = ExportPaths.for_output(out)
-        fast = ("--checkpoint-interval", "0.05", "--concurrency", "16")
+        fast = ("--checkpoint-interval", "0.05", "--concurrency", "16", "--rps", "0")
         process = await start_export(server, out, *fast)
         # The first Sessions page is committed (its records are in the sessions file)
         # while the second is still on its way.
