@@ -172,7 +172,8 @@ class _SessionCodecs:
         sid = self.participants.get(index)
         if sid is None:
             sid = self.participant.encode(index)
-            if len(self.participants) < 4_096:
+            # Bounded: with the 1024 cached sessions this stays at most ~256K SIDs.
+            if len(self.participants) < 256:
                 self.participants[index] = sid
         return sid
 
@@ -340,31 +341,7 @@ class Dataset:
         self, service: int, service_sid: str, session: int, base: str
     ) -> dict[str, Any]:
         """The Session resource."""
-        sid = self.session_sid(service, session)
-        url = f"{base}/v1/Services/{service_sid}/Sessions/{sid}"
-        created = BASE_EPOCH - 86_400 + session * STEP_SECONDS
-        status = _SESSION_STATUSES[session % len(_SESSION_STATUSES)]
-        last = BASE_EPOCH + (self.interactions - 1) * STEP_SECONDS if self.interactions else None
-        return {
-            "sid": sid,
-            "service_sid": service_sid,
-            "account_sid": self.account_sid,
-            "date_started": iso(created),
-            "date_ended": iso(last if last is not None else created)
-            if status == "closed"
-            else None,
-            "date_last_interaction": iso(last) if last is not None else None,
-            "date_expiry": None,
-            "unique_name": f"Order #{1001 + session}",
-            "status": status,
-            "closed_reason": None,
-            "ttl": 0,
-            "mode": "voice-and-message",
-            "date_created": iso(created),
-            "date_updated": iso(created),
-            "url": url,
-            "links": {"interactions": f"{url}/Interactions", "participants": f"{url}/Participants"},
-        }
+        return _SessionRenderer(self, service, service_sid, base).session(session)
 
     def participant_json(self, ref: SessionRef, participant: int, base: str) -> dict[str, Any]:
         """The Participant resource."""
@@ -540,14 +517,54 @@ class _Renderer:
         return record
 
 
+class _SessionRenderer:
+    """Builds the Session JSON of one service, with per-service strings computed once."""
+
+    __slots__ = ("_account_sid", "_codec", "_last", "_prefix", "_service_sid")
+
+    def __init__(self, data: Dataset, service: int, service_sid: str, base: str) -> None:
+        self._account_sid = data.account_sid
+        self._service_sid = service_sid
+        self._codec = codec("KC", data.seed, service)
+        self._prefix = f"{base}/v1/Services/{service_sid}/Sessions/"
+        last = BASE_EPOCH + (data.interactions - 1) * STEP_SECONDS if data.interactions else None
+        self._last = iso(last) if last is not None else None
+
+    def session(self, session: int) -> dict[str, Any]:
+        """The Session resource at index ``session``."""
+        sid = self._codec.encode(session)
+        url = self._prefix + sid
+        # Sessions start whole minutes apart, so the seconds are always 00.
+        created = iso_minute(BASE_EPOCH - 86_400 + session * STEP_SECONDS) + "00Z"
+        status = _SESSION_STATUSES[session % len(_SESSION_STATUSES)]
+        return {
+            "sid": sid,
+            "service_sid": self._service_sid,
+            "account_sid": self._account_sid,
+            "date_started": created,
+            "date_ended": (self._last or created) if status == "closed" else None,
+            "date_last_interaction": self._last,
+            "date_expiry": None,
+            "unique_name": f"Order #{1001 + session}",
+            "status": status,
+            "closed_reason": None,
+            "ttl": 0,
+            "mode": "voice-and-message",
+            "date_created": created,
+            "date_updated": created,
+            "url": url,
+            "links": {"interactions": url + "/Interactions", "participants": url + "/Participants"},
+        }
+
+
 class _Sessions:
     def __init__(self, data: Dataset, service: int, service_sid: str, base: str) -> None:
-        self._data, self._service, self._service_sid, self._base = data, service, service_sid, base
+        self._renderer = _SessionRenderer(data, service, service_sid, base)
         self.raw_len = data.sessions
         self.deleted: list[int] = []
 
     def render(self, raw: int) -> dict[str, Any]:
-        return self._data.session_json(self._service, self._service_sid, raw, self._base)
+        return self._renderer.session(raw)
 
 
 class _Participants:
