@@ -328,12 +328,14 @@ async def test_deletes_during_a_token_walk_neither_skip_nor_repeat(
     assert seen + rest == original[:10] + [s for s in original[10:] if s not in doomed]
 
 
-async def walk_from(http: aiohttp.ClientSession, url: str | None) -> list[str]:
+async def walk_from(
+    http: aiohttp.ClientSession, url: str | None, key: str = "interactions"
+) -> list[str]:
     sids: list[str] = []
     while url is not None:
         status, body = await get(http, url)
         assert status == 200
-        sids.extend(i["sid"] for i in body["interactions"])
+        sids.extend(i["sid"] for i in body[key])
         url = body["meta"]["next_page_url"]
     return sids
 
@@ -548,6 +550,130 @@ async def test_deleting_a_created_interaction(
     assert server.created_message_interactions(service, session) == []
     status, _ = await get(http, f"{target}/{sid}")
     assert status == 404
+
+
+# -- sessions that are gone -----------------------------------------------------------
+
+
+def session_urls(srv: FakeProxyServer, service: str, session: str) -> list[str]:
+    """Every path under a session (fetch, lists and single records), while it is live."""
+    participant = srv.participant_sids(service, session)[0]
+    interaction = srv.interaction_sids(service, session)[0]
+    url = f"{srv.url}/v1/Services/{service}/Sessions/{session}"
+    return [
+        url,
+        f"{url}/Participants",
+        f"{url}/Participants/{participant}",
+        f"{url}/Participants/{participant}/MessageInteractions",
+        f"{url}/Interactions",
+        f"{url}/Interactions/{interaction}",
+    ]
+
+
+async def assert_all_404(http: aiohttp.ClientSession, urls: list[str]) -> None:
+    for target in urls:
+        status, body = await get(http, target)
+        assert status == 404, target
+        assert_error(body, 404, 20404)
+        assert target.split("127.0.0.1", 1)[1].split("/", 1)[1] in body["message"]
+
+
+async def test_delete_session_leaves_the_list_and_answers_404() -> None:
+    async with (
+        FakeProxyServer(sessions_per_service=5, interactions_per_session=3) as srv,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+        service = srv.service_sids[0]
+        before = srv.session_sids(service)
+        sessions_url = f"{srv.url}/v1/Services/{service}/Sessions"
+        victim = before[2]
+        gone = session_urls(srv, service, victim)
+        for target in gone:
+            assert (await get(http, target))[0] == 200, target
+        srv.delete_session(service, victim)
+        assert srv.session_sids(service) == before[:2] + before[3:]
+        listed = await walk(http, f"{sessions_url}?PageSize=2", key="sessions")
+        assert [s["sid"] for s in listed] == before[:2] + before[3:]
+        status, page = await get(http, sessions_url, {"PageSize": "2", "Page": "1"})
+        assert status == 200
+        assert [s["sid"] for s in page["sessions"]] == before[3:5]
+        await assert_all_404(http, gone)
+        for other in before[:2] + before[3:]:
+            assert (await get(http, f"{sessions_url}/{other}/Interactions"))[0] == 200
+        with pytest.raises(KeyError):
+            srv.delete_session(service, victim)
+        with pytest.raises(KeyError):
+            srv.interaction_sids(service, victim)
+
+
+async def test_session_token_walk_across_deletes_neither_skips_nor_repeats() -> None:
+    async with (
+        FakeProxyServer(sessions_per_service=10, interactions_per_session=1) as srv,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+        service = srv.service_sids[0]
+        before = srv.session_sids(service)
+        status, body = await get(
+            http, f"{srv.url}/v1/Services/{service}/Sessions", {"PageSize": "3"}
+        )
+        assert status == 200
+        seen = [s["sid"] for s in body["sessions"]]
+        assert seen == before[:3]
+        srv.delete_session(service, before[1])  # already seen
+        srv.delete_session(service, before[3])  # first of the next page
+        status, body = await get(http, body["meta"]["next_page_url"])
+        assert status == 200
+        seen += [s["sid"] for s in body["sessions"]]
+        srv.delete_session(service, before[8])  # ahead of the walk
+        seen += await walk_from(http, body["meta"]["next_page_url"], key="sessions")
+        assert seen == [sid for sid in before if sid not in (before[3], before[8])]
+        assert srv.session_sids(service) == [
+            sid for i, sid in enumerate(before) if i not in (1, 3, 8)
+        ]
+
+
+async def test_vanishing_sessions_are_listed_then_404() -> None:
+    async with (
+        FakeProxyServer(
+            sessions_per_service=10, interactions_per_session=2, vanishing_sessions=3
+        ) as srv,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+        service = srv.service_sids[0]
+        listed = srv.session_sids(service)
+        vanishing = srv.vanishing_session_sids(service)
+        assert vanishing == [listed[2], listed[5], listed[8]]
+        walked = await walk(
+            http, f"{srv.url}/v1/Services/{service}/Sessions?PageSize=4", key="sessions"
+        )
+        assert [s["sid"] for s in walked] == listed
+        url = f"{srv.url}/v1/Services/{service}/Sessions"
+        for sid in vanishing:
+            await assert_all_404(
+                http, [f"{url}/{sid}", f"{url}/{sid}/Interactions", f"{url}/{sid}/Participants"]
+            )
+        for sid in set(listed) - set(vanishing):
+            assert (await get(http, f"{url}/{sid}/Interactions"))[0] == 200
+        with pytest.raises(KeyError):
+            srv.participant_sids(service, vanishing[0])
+        srv.delete_session(service, vanishing[0])
+        assert vanishing[0] not in srv.session_sids(service)
+        assert srv.vanishing_session_sids(service) == vanishing[1:]
+
+
+def test_vanishing_sessions_spread_and_validation() -> None:
+    everything = FakeProxyServer(sessions_per_service=4, vanishing_sessions=4)
+    service = everything.service_sids[0]
+    assert everything.vanishing_session_sids(service) == everything.session_sids(service)
+    uneven = FakeProxyServer(sessions_per_service=7, vanishing_sessions=2)
+    listed = uneven.session_sids(service)
+    assert uneven.vanishing_session_sids(service) == [listed[2], listed[5]]
+    assert uneven.session_sids(service, limit=3) == listed[:3]
+    assert FakeProxyServer().vanishing_session_sids(service) == []
+    with pytest.raises(ValueError, match="vanishing_sessions"):
+        FakeProxyServer(sessions_per_service=3, vanishing_sessions=4)
+    with pytest.raises(ValueError, match="vanishing_sessions"):
+        FakeProxyServer(vanishing_sessions=-1)
 
 
 # -- auth, 404, 405 -------------------------------------------------------------------

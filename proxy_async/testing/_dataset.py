@@ -2,7 +2,9 @@
 
 Nothing here materialises a list of records: every record is a pure function of
 ``(seed, service index, session index, record index)``. The only stored state is
-what tests change: created message interactions and the set of deleted ones.
+what tests change: created message interactions, the set of deleted ones, and the
+deleted sessions. "Vanishing" sessions are a fixed spread of session indices
+(a ``range``, so membership costs nothing) that are listed but answer 404.
 
 Positions: the interactions of a session live at "raw positions" ``0..N-1``
 (generated) followed by ``N..`` (created, in creation order). Deleted positions stay
@@ -14,7 +16,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -195,6 +197,7 @@ class Dataset:
         sessions_per_service: int,
         participants_per_session: int,
         interactions_per_session: int,
+        vanishing_sessions: int = 0,
     ) -> None:
         self.account_sid = account_sid
         self.seed = seed
@@ -204,6 +207,9 @@ class Dataset:
         self.interactions = interactions_per_session
         self._service_codec = codec("KS", seed)
         self._states: dict[tuple[int, int], SessionState] = {}
+        self.vanishing = vanishing_range(sessions_per_service, vanishing_sessions)
+        # Per service: deleted session indices, ascending (the Sessions list skips them).
+        self._deleted_sessions: dict[int, list[int]] = {}
 
     # -- identities ---------------------------------------------------------------
 
@@ -224,15 +230,47 @@ class Dataset:
         index = self._service_codec.decode(sid)
         return index if index is not None and index < self.services else None
 
-    def resolve_session(self, service_sid: str, session_sid: str) -> SessionRef | None:
-        """The session ``session_sid`` of service ``service_sid``, or None."""
+    def resolve_session(
+        self, service_sid: str, session_sid: str, *, include_gone: bool = False
+    ) -> SessionRef | None:
+        """The session ``session_sid`` of service ``service_sid``, or None.
+
+        Deleted and vanishing sessions resolve to None unless ``include_gone``.
+        """
         service = self.resolve_service(service_sid)
         if service is None:
             return None
         session = codec("KC", self.seed, service).decode(session_sid)
         if session is None or session >= self.sessions:
             return None
+        if not include_gone and (session in self.vanishing or self.is_deleted(service, session)):
+            return None
         return SessionRef(service, session, service_sid, session_sid)
+
+    # -- sessions that are gone ----------------------------------------------------------
+
+    def is_deleted(self, service: int, session: int) -> bool:
+        """Whether session ``session`` of service ``service`` was deleted."""
+        deleted = self._deleted_sessions.get(service)
+        if not deleted:
+            return False
+        index = bisect.bisect_left(deleted, session)
+        return index < len(deleted) and deleted[index] == session
+
+    def delete_session(self, ref: SessionRef) -> None:
+        """Delete a session: it leaves the Sessions list and its changes are dropped."""
+        if self.is_deleted(ref.service, ref.session):
+            return
+        bisect.insort(self._deleted_sessions.setdefault(ref.service, []), ref.session)
+        self._states.pop((ref.service, ref.session), None)
+
+    def live_sessions(self, service: int) -> Iterator[int]:
+        """Indices of the sessions the Sessions list of ``service`` shows, ascending."""
+        deleted = self._deleted_sessions.get(service, [])
+        previous = 0
+        for gone in [*deleted, self.sessions]:
+            yield from range(previous, gone)
+            previous = gone + 1
 
     def resolve_participant(self, ref: SessionRef, sid: str) -> int | None:
         """Index of participant ``sid`` in the session, or None."""
@@ -517,6 +555,22 @@ class _Renderer:
         return record
 
 
+def vanishing_range(sessions: int, count: int) -> range:
+    """The indices of ``count`` vanishing sessions spread evenly over ``sessions``.
+
+    With ``step = sessions // count`` they are ``step - 1, 2 * step - 1, …``: the last
+    of each of ``count`` equal blocks, so session 0 vanishes only when all do.
+    """
+    if count <= 0:
+        return range(0)
+    if count > sessions:
+        raise ValueError(
+            f"vanishing_sessions ({count}) must be <= sessions_per_service ({sessions})"
+        )
+    step = sessions // count
+    return range(step - 1, count * step, step)
+
+
 class _SessionRenderer:
     """Builds the Session JSON of one service, with per-service strings computed once."""
 
@@ -558,10 +612,12 @@ class _SessionRenderer:
 
 
 class _Sessions:
+    """The Sessions list of one service; raw positions are session indices."""
+
     def __init__(self, data: Dataset, service: int, service_sid: str, base: str) -> None:
         self._renderer = _SessionRenderer(data, service, service_sid, base)
         self.raw_len = data.sessions
-        self.deleted: list[int] = []
+        self.deleted = data._deleted_sessions.get(service, [])
 
     def render(self, raw: int) -> dict[str, Any]:
         return self._renderer.session(raw)
