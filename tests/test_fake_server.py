@@ -7,6 +7,8 @@ import base64
 import calendar
 import math
 import re
+import socket
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -25,6 +27,7 @@ from proxy_async.testing import (
     FakeProxyServer,
     Fault,
     FaultKind,
+    main,
     serve,
 )
 
@@ -1292,10 +1295,11 @@ async def test_module_entry_point_serves_and_stops_on_sigterm() -> None:
         details = orjson.loads(line)
         assert details["account_sid"] == FAKE_ACCOUNT_SID
         assert details["auth_token"] == FAKE_AUTH_TOKEN
-        assert len(details["session_sids"]) == 2
+        assert details["sessions_per_service"] == 2
+        assert len(details["session_sids_sample"]) == 2
         url = (
             f"{details['url']}/v1/Services/{details['service_sids'][0]}"
-            f"/Sessions/{details['session_sids'][1]}/Interactions"
+            f"/Sessions/{details['session_sids_sample'][1]}/Interactions"
         )
         async with aiohttp.ClientSession(headers=AUTH) as http:
             status, body = await get(http, url)
@@ -1305,3 +1309,161 @@ async def test_module_entry_point_serves_and_stops_on_sigterm() -> None:
             process.terminate()
         code = await asyncio.wait_for(process.wait(), timeout=10)
     assert code == 0
+
+
+BANNER_KEYS = {
+    "url",
+    "account_sid",
+    "auth_token",
+    "service_sids",
+    "sessions_per_service",
+    "interactions_per_session",
+    "participants_per_session",
+    "vanishing_sessions",
+    "session_sids_sample",
+    "participant_sid_sample",
+}
+
+
+def run_fake_server(*args: str, timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
+    """``python -m proxy_async.testing *args`` to completion (it must exit by itself)."""
+    return subprocess.run(  # noqa: S603 (this interpreter and fixed arguments)
+        [sys.executable, "-m", "proxy_async.testing", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+async def test_json_banner_gives_counts_and_a_few_sids_at_a_million_sessions() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "proxy_async.testing",
+        *("--port", "0", "--json", "--sessions", "1000000", "--interactions", "1"),
+        *("--services", "2", "--participants", "3", "--vanishing-sessions", "5"),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=10)
+    finally:
+        process.terminate()
+        code = await asyncio.wait_for(process.wait(), timeout=10)
+    assert code == 0
+    assert len(line) < 1_000, "the banner must not grow with the sessions"
+    details = orjson.loads(line)
+    assert set(details) == BANNER_KEYS
+    local = FakeProxyServer(services=2, sessions_per_service=1_000_000, participants_per_session=3)
+    service = local.service_sids[0]
+    first = local.session_sids(service, limit=3)
+    assert details["service_sids"] == local.service_sids
+    assert details["session_sids_sample"] == first
+    assert details["participant_sid_sample"] == local.participant_sids(service, first[0])[0]
+    assert (
+        details["sessions_per_service"],
+        details["interactions_per_session"],
+        details["participants_per_session"],
+        details["vanishing_sessions"],
+    ) == (1_000_000, 1, 3, 5)
+
+
+async def test_plain_banner_names_counts_not_sessions() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "proxy_async.testing",
+        *("--port", "0", "--sessions", "1000000", "--vanishing-sessions", "7"),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        while not lines or lines[-1] != "Press Ctrl+C to stop.":
+            raw = await asyncio.wait_for(process.stdout.readline(), timeout=10)
+            assert raw, "the server exited before its banner ended"
+            lines.append(raw.decode().rstrip("\n"))
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=10)
+    text = "\n".join(lines)
+    assert len(lines) < 15
+    assert "1,000,000 sessions" in text
+    assert "7 sessions per service" in text
+    assert FAKE_AUTH_TOKEN in text
+    assert text.count("KC") == 2  # the sample session, once alone and once in the curl line
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--port", "99999"], "--port"),
+        (["--port", "-1"], "--port"),
+        (["--port", "http"], "--port"),
+        (["--sessions", "-1"], "--sessions"),
+        (["--services", "-2"], "--services"),
+        (["--participants", "-1"], "--participants"),
+        (["--interactions", "-5"], "--interactions"),
+        (["--latency", "-0.5"], "--latency"),
+        (["--latency", "nan"], "--latency"),
+        (["--page-size", "0"], "--page-size"),
+        (["--page-size", "1001"], "--page-size"),
+        (["--max-rps", "0"], "--max-rps"),
+        (["--max-in-flight", "-1"], "--max-in-flight"),
+        (["--vanishing-sessions", "-1"], "--vanishing-sessions"),
+        (["--sessions", "2", "--vanishing-sessions", "3"], "--vanishing-sessions"),
+        (["--no-such-option"], "--no-such-option"),
+    ],
+)
+def test_cli_rejects_bad_numbers_in_one_line(
+    args: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args, prog="fake") == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith("fake: error: ")
+    assert needle in line
+
+
+def test_cli_bad_numbers_exit_2_without_a_traceback_in_a_process() -> None:
+    for args in (["--port", "99999"], ["--sessions", "-1"], ["--latency", "-1"]):
+        result = run_fake_server(*args)
+        assert result.returncode == 2
+        assert "Traceback" not in result.stderr
+        (line,) = result.stderr.splitlines()
+        assert line.startswith("python -m proxy_async.testing: error: argument ")
+
+
+def test_cli_port_in_use_is_one_line_naming_the_port() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_fake_server("--port", str(port))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("python -m proxy_async.testing: error: ")
+    assert f"port {port}" in line
+    assert "in use" in line
+
+
+def test_cli_help_shows_every_option_with_its_default(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for option, default in [
+        ("--port", "8080"),
+        ("--sessions", "3"),
+        ("--interactions", "120"),
+        ("--participants", "2"),
+        ("--vanishing-sessions", "0"),
+        ("--latency", "0.0"),
+        ("--page-size", "50"),
+        ("--max-rps", "no cap"),
+        ("--max-in-flight", "no cap"),
+    ]:
+        assert option in text
+        assert re.search(rf"{option} \S+ .*?\(default: {re.escape(default)}\)", text), option
+    assert "exit status" in text

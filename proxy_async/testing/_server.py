@@ -245,6 +245,26 @@ class FakeProxyServer:
 
     # -- data -------------------------------------------------------------------------
 
+    @property
+    def sessions_per_service(self) -> int:
+        """Sessions each service was generated with (deleted ones included)."""
+        return self._data.sessions
+
+    @property
+    def participants_per_session(self) -> int:
+        """Participants of each session."""
+        return self._data.participants
+
+    @property
+    def interactions_per_session(self) -> int:
+        """Generated interactions of each session (before creates and deletes)."""
+        return self._data.interactions
+
+    @property
+    def vanishing_sessions(self) -> int:
+        """How many sessions of each service are listed but answer 404."""
+        return len(self._data.vanishing)
+
     def session_sids(self, service_sid: str, *, limit: int | None = None) -> list[str]:
         """SIDs the Sessions list of ``service_sid`` shows, in list order.
 
