@@ -1224,6 +1224,40 @@ async def test_a_million_interactions_page_lazily() -> None:
         assert (status, fetched) == (200, last)
 
 
+async def test_a_million_sessions_list_first_and_last_pages() -> None:
+    async with (
+        FakeProxyServer(
+            sessions_per_service=1_000_000, interactions_per_session=1, record_requests=False
+        ) as srv,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+        service = srv.service_sids[0]
+        url = f"{srv.url}/v1/Services/{service}/Sessions"
+        status, first = await get(http, url, {"PageSize": "1000"})
+        assert status == 200
+        assert [s["sid"] for s in first["sessions"][:3]] == srv.session_sids(service, limit=3)
+        tracemalloc.start()
+        try:
+            status, last = await get(http, url, {"PageSize": "1000", "Page": "999"})
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert status == 200
+        assert peak < 20_000_000, "a page must not materialise the service's sessions"
+        sessions = last["sessions"]
+        assert len(sessions) == 1000
+        assert last["meta"]["next_page_url"] is None
+        assert [s["unique_name"] for s in sessions] == [
+            f"Order #{1001 + index}" for index in range(999_000, 1_000_000)
+        ]
+        assert len({s["sid"] for s in sessions + first["sessions"]}) == 2000
+        status, fetched = await get(http, sessions[-1]["url"])
+        assert (status, fetched) == (200, sessions[-1])
+        status, previous = await get(http, last["meta"]["previous_page_url"])
+        assert status == 200
+        assert previous["sessions"][-1]["unique_name"] == "Order #1000000"
+
+
 # -- lifecycle and entry points -------------------------------------------------------
 
 
