@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import gc
 import importlib
 import os
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import warnings
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -117,14 +119,35 @@ def _read_ready_line(process: subprocess.Popen[bytes], errors: Any) -> ServerInf
             raise RuntimeError(f"fake server did not start: {detail or 'timeout'}")
         line += chunk
     details = _loads(line)
-    return ServerInfo(
+    info = ServerInfo(
         url=details["url"],
         account_sid=details["account_sid"],
         auth_token=details["auth_token"],
         service_sid=details["service_sids"][0],
-        session_sids=tuple(details["session_sids"]),
+        session_sids=(),
         pid=process.pid,
     )
+    return dataclasses.replace(info, session_sids=_list_session_sids(info))
+
+
+def _list_session_sids(server: ServerInfo) -> tuple[str, ...]:
+    """Every session SID of the server's first service, read from its Sessions list.
+
+    The ready line carries only a sample (it stays one short line at any size).
+    """
+    sids: list[str] = []
+    url: str | None = f"{server.url}/v1/Services/{server.service_sid}/Sessions?PageSize=1000"
+    while url is not None:
+        if not url.startswith(server.url + "/"):
+            raise RuntimeError(f"unexpected next page: {url}")
+        # Only ever the local fake server's own http URL (checked above).
+        headers = {"Authorization": server.auth_header}
+        request = urllib.request.Request(url, headers=headers)  # noqa: S310
+        with urllib.request.urlopen(request, timeout=SERVER_START_TIMEOUT) as response:  # noqa: S310
+            page = _loads(response.read())
+        sids.extend(session["sid"] for session in page["sessions"])
+        url = page["meta"]["next_page_url"]
+    return tuple(sids)
 
 
 def _loads(data: bytes) -> dict[str, Any]:

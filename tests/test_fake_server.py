@@ -7,6 +7,8 @@ import base64
 import calendar
 import math
 import re
+import socket
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -25,6 +27,7 @@ from proxy_async.testing import (
     FakeProxyServer,
     Fault,
     FaultKind,
+    main,
     serve,
 )
 
@@ -328,12 +331,14 @@ async def test_deletes_during_a_token_walk_neither_skip_nor_repeat(
     assert seen + rest == original[:10] + [s for s in original[10:] if s not in doomed]
 
 
-async def walk_from(http: aiohttp.ClientSession, url: str | None) -> list[str]:
+async def walk_from(
+    http: aiohttp.ClientSession, url: str | None, key: str = "interactions"
+) -> list[str]:
     sids: list[str] = []
     while url is not None:
         status, body = await get(http, url)
         assert status == 200
-        sids.extend(i["sid"] for i in body["interactions"])
+        sids.extend(i["sid"] for i in body[key])
         url = body["meta"]["next_page_url"]
     return sids
 
@@ -548,6 +553,130 @@ async def test_deleting_a_created_interaction(
     assert server.created_message_interactions(service, session) == []
     status, _ = await get(http, f"{target}/{sid}")
     assert status == 404
+
+
+# -- sessions that are gone -----------------------------------------------------------
+
+
+def session_urls(srv: FakeProxyServer, service: str, session: str) -> list[str]:
+    """Every path under a session (fetch, lists and single records), while it is live."""
+    participant = srv.participant_sids(service, session)[0]
+    interaction = srv.interaction_sids(service, session)[0]
+    url = f"{srv.url}/v1/Services/{service}/Sessions/{session}"
+    return [
+        url,
+        f"{url}/Participants",
+        f"{url}/Participants/{participant}",
+        f"{url}/Participants/{participant}/MessageInteractions",
+        f"{url}/Interactions",
+        f"{url}/Interactions/{interaction}",
+    ]
+
+
+async def assert_all_404(http: aiohttp.ClientSession, urls: list[str]) -> None:
+    for target in urls:
+        status, body = await get(http, target)
+        assert status == 404, target
+        assert_error(body, 404, 20404)
+        assert target.split("127.0.0.1", 1)[1].split("/", 1)[1] in body["message"]
+
+
+async def test_delete_session_leaves_the_list_and_answers_404() -> None:
+    async with (
+        FakeProxyServer(sessions_per_service=5, interactions_per_session=3) as srv,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+        service = srv.service_sids[0]
+        before = srv.session_sids(service)
+        sessions_url = f"{srv.url}/v1/Services/{service}/Sessions"
+        victim = before[2]
+        gone = session_urls(srv, service, victim)
+        for target in gone:
+            assert (await get(http, target))[0] == 200, target
+        srv.delete_session(service, victim)
+        assert srv.session_sids(service) == before[:2] + before[3:]
+        listed = await walk(http, f"{sessions_url}?PageSize=2", key="sessions")
+        assert [s["sid"] for s in listed] == before[:2] + before[3:]
+        status, page = await get(http, sessions_url, {"PageSize": "2", "Page": "1"})
+        assert status == 200
+        assert [s["sid"] for s in page["sessions"]] == before[3:5]
+        await assert_all_404(http, gone)
+        for other in before[:2] + before[3:]:
+            assert (await get(http, f"{sessions_url}/{other}/Interactions"))[0] == 200
+        with pytest.raises(KeyError):
+            srv.delete_session(service, victim)
+        with pytest.raises(KeyError):
+            srv.interaction_sids(service, victim)
+
+
+async def test_session_token_walk_across_deletes_neither_skips_nor_repeats() -> None:
+    async with (
+        FakeProxyServer(sessions_per_service=10, interactions_per_session=1) as srv,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+        service = srv.service_sids[0]
+        before = srv.session_sids(service)
+        status, body = await get(
+            http, f"{srv.url}/v1/Services/{service}/Sessions", {"PageSize": "3"}
+        )
+        assert status == 200
+        seen = [s["sid"] for s in body["sessions"]]
+        assert seen == before[:3]
+        srv.delete_session(service, before[1])  # already seen
+        srv.delete_session(service, before[3])  # first of the next page
+        status, body = await get(http, body["meta"]["next_page_url"])
+        assert status == 200
+        seen += [s["sid"] for s in body["sessions"]]
+        srv.delete_session(service, before[8])  # ahead of the walk
+        seen += await walk_from(http, body["meta"]["next_page_url"], key="sessions")
+        assert seen == [sid for sid in before if sid not in (before[3], before[8])]
+        assert srv.session_sids(service) == [
+            sid for i, sid in enumerate(before) if i not in (1, 3, 8)
+        ]
+
+
+async def test_vanishing_sessions_are_listed_then_404() -> None:
+    async with (
+        FakeProxyServer(
+            sessions_per_service=10, interactions_per_session=2, vanishing_sessions=3
+        ) as srv,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+        service = srv.service_sids[0]
+        listed = srv.session_sids(service)
+        vanishing = srv.vanishing_session_sids(service)
+        assert vanishing == [listed[2], listed[5], listed[8]]
+        walked = await walk(
+            http, f"{srv.url}/v1/Services/{service}/Sessions?PageSize=4", key="sessions"
+        )
+        assert [s["sid"] for s in walked] == listed
+        url = f"{srv.url}/v1/Services/{service}/Sessions"
+        for sid in vanishing:
+            await assert_all_404(
+                http, [f"{url}/{sid}", f"{url}/{sid}/Interactions", f"{url}/{sid}/Participants"]
+            )
+        for sid in set(listed) - set(vanishing):
+            assert (await get(http, f"{url}/{sid}/Interactions"))[0] == 200
+        with pytest.raises(KeyError):
+            srv.participant_sids(service, vanishing[0])
+        srv.delete_session(service, vanishing[0])
+        assert vanishing[0] not in srv.session_sids(service)
+        assert srv.vanishing_session_sids(service) == vanishing[1:]
+
+
+def test_vanishing_sessions_spread_and_validation() -> None:
+    everything = FakeProxyServer(sessions_per_service=4, vanishing_sessions=4)
+    service = everything.service_sids[0]
+    assert everything.vanishing_session_sids(service) == everything.session_sids(service)
+    uneven = FakeProxyServer(sessions_per_service=7, vanishing_sessions=2)
+    listed = uneven.session_sids(service)
+    assert uneven.vanishing_session_sids(service) == [listed[2], listed[5]]
+    assert uneven.session_sids(service, limit=3) == listed[:3]
+    assert FakeProxyServer().vanishing_session_sids(service) == []
+    with pytest.raises(ValueError, match="vanishing_sessions"):
+        FakeProxyServer(sessions_per_service=3, vanishing_sessions=4)
+    with pytest.raises(ValueError, match="vanishing_sessions"):
+        FakeProxyServer(vanishing_sessions=-1)
 
 
 # -- auth, 404, 405 -------------------------------------------------------------------
@@ -1095,6 +1224,40 @@ async def test_a_million_interactions_page_lazily() -> None:
         assert (status, fetched) == (200, last)
 
 
+async def test_a_million_sessions_list_first_and_last_pages() -> None:
+    async with (
+        FakeProxyServer(
+            sessions_per_service=1_000_000, interactions_per_session=1, record_requests=False
+        ) as srv,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+        service = srv.service_sids[0]
+        url = f"{srv.url}/v1/Services/{service}/Sessions"
+        status, first = await get(http, url, {"PageSize": "1000"})
+        assert status == 200
+        assert [s["sid"] for s in first["sessions"][:3]] == srv.session_sids(service, limit=3)
+        tracemalloc.start()
+        try:
+            status, last = await get(http, url, {"PageSize": "1000", "Page": "999"})
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert status == 200
+        assert peak < 20_000_000, "a page must not materialise the service's sessions"
+        sessions = last["sessions"]
+        assert len(sessions) == 1000
+        assert last["meta"]["next_page_url"] is None
+        assert [s["unique_name"] for s in sessions] == [
+            f"Order #{1001 + index}" for index in range(999_000, 1_000_000)
+        ]
+        assert len({s["sid"] for s in sessions + first["sessions"]}) == 2000
+        status, fetched = await get(http, sessions[-1]["url"])
+        assert (status, fetched) == (200, sessions[-1])
+        status, previous = await get(http, last["meta"]["previous_page_url"])
+        assert status == 200
+        assert previous["sessions"][-1]["unique_name"] == "Order #1000000"
+
+
 # -- lifecycle and entry points -------------------------------------------------------
 
 
@@ -1166,10 +1329,11 @@ async def test_module_entry_point_serves_and_stops_on_sigterm() -> None:
         details = orjson.loads(line)
         assert details["account_sid"] == FAKE_ACCOUNT_SID
         assert details["auth_token"] == FAKE_AUTH_TOKEN
-        assert len(details["session_sids"]) == 2
+        assert details["sessions_per_service"] == 2
+        assert len(details["session_sids_sample"]) == 2
         url = (
             f"{details['url']}/v1/Services/{details['service_sids'][0]}"
-            f"/Sessions/{details['session_sids'][1]}/Interactions"
+            f"/Sessions/{details['session_sids_sample'][1]}/Interactions"
         )
         async with aiohttp.ClientSession(headers=AUTH) as http:
             status, body = await get(http, url)
@@ -1179,3 +1343,161 @@ async def test_module_entry_point_serves_and_stops_on_sigterm() -> None:
             process.terminate()
         code = await asyncio.wait_for(process.wait(), timeout=10)
     assert code == 0
+
+
+BANNER_KEYS = {
+    "url",
+    "account_sid",
+    "auth_token",
+    "service_sids",
+    "sessions_per_service",
+    "interactions_per_session",
+    "participants_per_session",
+    "vanishing_sessions",
+    "session_sids_sample",
+    "participant_sid_sample",
+}
+
+
+def run_fake_server(*args: str, timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
+    """``python -m proxy_async.testing *args`` to completion (it must exit by itself)."""
+    return subprocess.run(  # noqa: S603 (this interpreter and fixed arguments)
+        [sys.executable, "-m", "proxy_async.testing", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+async def test_json_banner_gives_counts_and_a_few_sids_at_a_million_sessions() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "proxy_async.testing",
+        *("--port", "0", "--json", "--sessions", "1000000", "--interactions", "1"),
+        *("--services", "2", "--participants", "3", "--vanishing-sessions", "5"),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=10)
+    finally:
+        process.terminate()
+        code = await asyncio.wait_for(process.wait(), timeout=10)
+    assert code == 0
+    assert len(line) < 1_000, "the banner must not grow with the sessions"
+    details = orjson.loads(line)
+    assert set(details) == BANNER_KEYS
+    local = FakeProxyServer(services=2, sessions_per_service=1_000_000, participants_per_session=3)
+    service = local.service_sids[0]
+    first = local.session_sids(service, limit=3)
+    assert details["service_sids"] == local.service_sids
+    assert details["session_sids_sample"] == first
+    assert details["participant_sid_sample"] == local.participant_sids(service, first[0])[0]
+    assert (
+        details["sessions_per_service"],
+        details["interactions_per_session"],
+        details["participants_per_session"],
+        details["vanishing_sessions"],
+    ) == (1_000_000, 1, 3, 5)
+
+
+async def test_plain_banner_names_counts_not_sessions() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "proxy_async.testing",
+        *("--port", "0", "--sessions", "1000000", "--vanishing-sessions", "7"),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        while not lines or lines[-1] != "Press Ctrl+C to stop.":
+            raw = await asyncio.wait_for(process.stdout.readline(), timeout=10)
+            assert raw, "the server exited before its banner ended"
+            lines.append(raw.decode().rstrip("\n"))
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=10)
+    text = "\n".join(lines)
+    assert len(lines) < 15
+    assert "1,000,000 sessions" in text
+    assert "7 sessions per service" in text
+    assert FAKE_AUTH_TOKEN in text
+    assert text.count("KC") == 2  # the sample session, once alone and once in the curl line
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--port", "99999"], "--port"),
+        (["--port", "-1"], "--port"),
+        (["--port", "http"], "--port"),
+        (["--sessions", "-1"], "--sessions"),
+        (["--services", "-2"], "--services"),
+        (["--participants", "-1"], "--participants"),
+        (["--interactions", "-5"], "--interactions"),
+        (["--latency", "-0.5"], "--latency"),
+        (["--latency", "nan"], "--latency"),
+        (["--page-size", "0"], "--page-size"),
+        (["--page-size", "1001"], "--page-size"),
+        (["--max-rps", "0"], "--max-rps"),
+        (["--max-in-flight", "-1"], "--max-in-flight"),
+        (["--vanishing-sessions", "-1"], "--vanishing-sessions"),
+        (["--sessions", "2", "--vanishing-sessions", "3"], "--vanishing-sessions"),
+        (["--no-such-option"], "--no-such-option"),
+    ],
+)
+def test_cli_rejects_bad_numbers_in_one_line(
+    args: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args, prog="fake") == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith("fake: error: ")
+    assert needle in line
+
+
+def test_cli_bad_numbers_exit_2_without_a_traceback_in_a_process() -> None:
+    for args in (["--port", "99999"], ["--sessions", "-1"], ["--latency", "-1"]):
+        result = run_fake_server(*args)
+        assert result.returncode == 2
+        assert "Traceback" not in result.stderr
+        (line,) = result.stderr.splitlines()
+        assert line.startswith("python -m proxy_async.testing: error: argument ")
+
+
+def test_cli_port_in_use_is_one_line_naming_the_port() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_fake_server("--port", str(port))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("python -m proxy_async.testing: error: ")
+    assert f"port {port}" in line
+    assert "in use" in line
+
+
+def test_cli_help_shows_every_option_with_its_default(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for option, default in [
+        ("--port", "8080"),
+        ("--sessions", "3"),
+        ("--interactions", "120"),
+        ("--participants", "2"),
+        ("--vanishing-sessions", "0"),
+        ("--latency", "0.0"),
+        ("--page-size", "50"),
+        ("--max-rps", "no cap"),
+        ("--max-in-flight", "no cap"),
+    ]:
+        assert option in text
+        assert re.search(rf"{option} \S+ .*?\(default: {re.escape(default)}\)", text), option
+    assert "exit status" in text

@@ -2,7 +2,9 @@
 
 Nothing here materialises a list of records: every record is a pure function of
 ``(seed, service index, session index, record index)``. The only stored state is
-what tests change: created message interactions and the set of deleted ones.
+what tests change: created message interactions, the set of deleted ones, and the
+deleted sessions. "Vanishing" sessions are a fixed spread of session indices
+(a ``range``, so membership costs nothing) that are listed but answer 404.
 
 Positions: the interactions of a session live at "raw positions" ``0..N-1``
 (generated) followed by ``N..`` (created, in creation order). Deleted positions stay
@@ -14,7 +16,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -172,7 +174,8 @@ class _SessionCodecs:
         sid = self.participants.get(index)
         if sid is None:
             sid = self.participant.encode(index)
-            if len(self.participants) < 4_096:
+            # Bounded: with the 1024 cached sessions this stays at most ~256K SIDs.
+            if len(self.participants) < 256:
                 self.participants[index] = sid
         return sid
 
@@ -194,6 +197,7 @@ class Dataset:
         sessions_per_service: int,
         participants_per_session: int,
         interactions_per_session: int,
+        vanishing_sessions: int = 0,
     ) -> None:
         self.account_sid = account_sid
         self.seed = seed
@@ -203,6 +207,9 @@ class Dataset:
         self.interactions = interactions_per_session
         self._service_codec = codec("KS", seed)
         self._states: dict[tuple[int, int], SessionState] = {}
+        self.vanishing = vanishing_range(sessions_per_service, vanishing_sessions)
+        # Per service: deleted session indices, ascending (the Sessions list skips them).
+        self._deleted_sessions: dict[int, list[int]] = {}
 
     # -- identities ---------------------------------------------------------------
 
@@ -223,15 +230,47 @@ class Dataset:
         index = self._service_codec.decode(sid)
         return index if index is not None and index < self.services else None
 
-    def resolve_session(self, service_sid: str, session_sid: str) -> SessionRef | None:
-        """The session ``session_sid`` of service ``service_sid``, or None."""
+    def resolve_session(
+        self, service_sid: str, session_sid: str, *, include_gone: bool = False
+    ) -> SessionRef | None:
+        """The session ``session_sid`` of service ``service_sid``, or None.
+
+        Deleted and vanishing sessions resolve to None unless ``include_gone``.
+        """
         service = self.resolve_service(service_sid)
         if service is None:
             return None
         session = codec("KC", self.seed, service).decode(session_sid)
         if session is None or session >= self.sessions:
             return None
+        if not include_gone and (session in self.vanishing or self.is_deleted(service, session)):
+            return None
         return SessionRef(service, session, service_sid, session_sid)
+
+    # -- sessions that are gone ----------------------------------------------------------
+
+    def is_deleted(self, service: int, session: int) -> bool:
+        """Whether session ``session`` of service ``service`` was deleted."""
+        deleted = self._deleted_sessions.get(service)
+        if not deleted:
+            return False
+        index = bisect.bisect_left(deleted, session)
+        return index < len(deleted) and deleted[index] == session
+
+    def delete_session(self, ref: SessionRef) -> None:
+        """Delete a session: it leaves the Sessions list and its changes are dropped."""
+        if self.is_deleted(ref.service, ref.session):
+            return
+        bisect.insort(self._deleted_sessions.setdefault(ref.service, []), ref.session)
+        self._states.pop((ref.service, ref.session), None)
+
+    def live_sessions(self, service: int) -> Iterator[int]:
+        """Indices of the sessions the Sessions list of ``service`` shows, ascending."""
+        deleted = self._deleted_sessions.get(service, [])
+        previous = 0
+        for gone in [*deleted, self.sessions]:
+            yield from range(previous, gone)
+            previous = gone + 1
 
     def resolve_participant(self, ref: SessionRef, sid: str) -> int | None:
         """Index of participant ``sid`` in the session, or None."""
@@ -340,31 +379,7 @@ class Dataset:
         self, service: int, service_sid: str, session: int, base: str
     ) -> dict[str, Any]:
         """The Session resource."""
-        sid = self.session_sid(service, session)
-        url = f"{base}/v1/Services/{service_sid}/Sessions/{sid}"
-        created = BASE_EPOCH - 86_400 + session * STEP_SECONDS
-        status = _SESSION_STATUSES[session % len(_SESSION_STATUSES)]
-        last = BASE_EPOCH + (self.interactions - 1) * STEP_SECONDS if self.interactions else None
-        return {
-            "sid": sid,
-            "service_sid": service_sid,
-            "account_sid": self.account_sid,
-            "date_started": iso(created),
-            "date_ended": iso(last if last is not None else created)
-            if status == "closed"
-            else None,
-            "date_last_interaction": iso(last) if last is not None else None,
-            "date_expiry": None,
-            "unique_name": f"Order #{1001 + session}",
-            "status": status,
-            "closed_reason": None,
-            "ttl": 0,
-            "mode": "voice-and-message",
-            "date_created": iso(created),
-            "date_updated": iso(created),
-            "url": url,
-            "links": {"interactions": f"{url}/Interactions", "participants": f"{url}/Participants"},
-        }
+        return _SessionRenderer(self, service, service_sid, base).session(session)
 
     def participant_json(self, ref: SessionRef, participant: int, base: str) -> dict[str, Any]:
         """The Participant resource."""
@@ -540,14 +555,72 @@ class _Renderer:
         return record
 
 
-class _Sessions:
+def vanishing_range(sessions: int, count: int) -> range:
+    """The indices of ``count`` vanishing sessions spread evenly over ``sessions``.
+
+    With ``step = sessions // count`` they are ``step - 1, 2 * step - 1, …``: the last
+    of each of ``count`` equal blocks, so session 0 vanishes only when all do.
+    """
+    if count <= 0:
+        return range(0)
+    if count > sessions:
+        raise ValueError(
+            f"vanishing_sessions ({count}) must be <= sessions_per_service ({sessions})"
+        )
+    step = sessions // count
+    return range(step - 1, count * step, step)
+
+
+class _SessionRenderer:
+    """Builds the Session JSON of one service, with per-service strings computed once."""
+
+    __slots__ = ("_account_sid", "_codec", "_last", "_prefix", "_service_sid")
+
     def __init__(self, data: Dataset, service: int, service_sid: str, base: str) -> None:
-        self._data, self._service, self._service_sid, self._base = data, service, service_sid, base
+        self._account_sid = data.account_sid
+        self._service_sid = service_sid
+        self._codec = codec("KC", data.seed, service)
+        self._prefix = f"{base}/v1/Services/{service_sid}/Sessions/"
+        last = BASE_EPOCH + (data.interactions - 1) * STEP_SECONDS if data.interactions else None
+        self._last = iso(last) if last is not None else None
+
+    def session(self, session: int) -> dict[str, Any]:
+        """The Session resource at index ``session``."""
+        sid = self._codec.encode(session)
+        url = self._prefix + sid
+        # Sessions start whole minutes apart, so the seconds are always 00.
+        created = iso_minute(BASE_EPOCH - 86_400 + session * STEP_SECONDS) + "00Z"
+        status = _SESSION_STATUSES[session % len(_SESSION_STATUSES)]
+        return {
+            "sid": sid,
+            "service_sid": self._service_sid,
+            "account_sid": self._account_sid,
+            "date_started": created,
+            "date_ended": (self._last or created) if status == "closed" else None,
+            "date_last_interaction": self._last,
+            "date_expiry": None,
+            "unique_name": f"Order #{1001 + session}",
+            "status": status,
+            "closed_reason": None,
+            "ttl": 0,
+            "mode": "voice-and-message",
+            "date_created": created,
+            "date_updated": created,
+            "url": url,
+            "links": {"interactions": url + "/Interactions", "participants": url + "/Participants"},
+        }
+
+
+class _Sessions:
+    """The Sessions list of one service; raw positions are session indices."""
+
+    def __init__(self, data: Dataset, service: int, service_sid: str, base: str) -> None:
+        self._renderer = _SessionRenderer(data, service, service_sid, base)
         self.raw_len = data.sessions
-        self.deleted: list[int] = []
+        self.deleted = data._deleted_sessions.get(service, [])
 
     def render(self, raw: int) -> dict[str, Any]:
-        return self._data.session_json(self._service, self._service_sid, raw, self._base)
+        return self._renderer.session(raw)
 
 
 class _Participants:

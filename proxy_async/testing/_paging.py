@@ -87,6 +87,24 @@ def _previous_start(deleted: list[int], start: int, size: int) -> int | None:
     return None if wanted == size else raw
 
 
+def _render_live(source: Source, start: int, end: int, size: int) -> tuple[list[Any], int]:
+    """Up to ``size`` live records from raw ``start`` on, and the raw position after them."""
+    deleted, render = source.deleted, source.render
+    items: list[Any] = []
+    index = bisect.bisect_left(deleted, start)
+    raw = start
+    while raw < end and len(items) < size:
+        if index < len(deleted) and deleted[index] == raw:
+            index += 1
+            raw += 1
+            continue
+        # Render the whole run of live positions up to the next deleted one at once.
+        stop = min(deleted[index] if index < len(deleted) else end, end, raw + size - len(items))
+        items.extend(map(render, range(raw, stop)))
+        raw = stop
+    return items, raw
+
+
 def build_page(
     source: Source, query: PageQuery, *, key: str, base_url: str, list_path: str, tokens: PageTokens
 ) -> Page:
@@ -97,15 +115,7 @@ def build_page(
         start = min(query.start, end)
     else:
         start = min(_start_of_offset(deleted, query.index * query.size), end)
-    items: list[dict[str, Any]] = []
-    index = bisect.bisect_left(deleted, start)
-    raw = start
-    while raw < end and len(items) < query.size:
-        if index < len(deleted) and deleted[index] == raw:
-            index += 1
-        else:
-            items.append(source.render(raw))
-        raw += 1
+    items, raw = _render_live(source, start, end, query.size)
     live_after = (end - raw) - (len(deleted) - bisect.bisect_left(deleted, raw))
 
     list_url = base_url + list_path

@@ -9,6 +9,7 @@ import collections
 import contextlib
 import hashlib
 import hmac
+import itertools
 import socket
 import struct
 import time
@@ -63,10 +64,13 @@ class RecordedRequest:
 class FakeProxyServer:
     """An in-process fake of the Twilio Proxy v1 API (Sessions, Participants, Interactions).
 
-    Data is deterministic for a given ``seed`` and generated on demand, so sessions of
-    millions of interactions cost no memory. Use as ``async with FakeProxyServer() as
-    srv:`` or call :meth:`start` / :meth:`stop`. Every request is recorded in
-    :attr:`requests`; misbehaviour is scripted with :meth:`add_fault`.
+    Data is deterministic for a given ``seed`` and generated on demand, so millions of
+    sessions, or sessions of millions of interactions, cost no memory: what is stored
+    grows only with what tests change (created or deleted interactions, deleted
+    sessions) and with :attr:`requests` (see ``record_requests``). Use as
+    ``async with FakeProxyServer() as srv:`` or call :meth:`start` / :meth:`stop`.
+    Every request is recorded in :attr:`requests`; misbehaviour is scripted with
+    :meth:`add_fault`.
 
     ``latency`` is the time from a request's arrival to its response, as a real
     server's includes its own work: a GET without a fault is answered (built and
@@ -82,6 +86,19 @@ class FakeProxyServer:
     to responses; ``record_requests=False`` keeps :attr:`requests` empty for long
     benchmark runs. All of these (and the credentials) are plain attributes that may
     be changed while the server runs.
+
+    Sessions can be gone in two ways, and a gone session answers 404 (Twilio error
+    code 20404) on its own path and every path under it (Participants,
+    Interactions, MessageInteractions):
+
+    * :meth:`delete_session` deletes one: from then on the Sessions list skips it
+      too (page tokens already handed out neither skip nor repeat another session).
+    * ``vanishing_sessions=N`` makes N sessions of every service vanish the way a
+      session deleted between an export's listing and its fetches does: the
+      Sessions list still shows them, everything under them is 404. They are the
+      last of N equal blocks of the sessions (indices ``k * step - 1`` for
+      ``k = 1..N``, ``step = sessions_per_service // N``);
+      :meth:`vanishing_session_sids` names them.
 
     Each request goes: recorded, limits decided (on arrival), ``latency`` (for a GET
     without a fault, after the answer is built), armed fault (if any),
@@ -104,6 +121,7 @@ class FakeProxyServer:
         sessions_per_service: int = 3,
         participants_per_session: int = 2,
         interactions_per_session: int = 120,
+        vanishing_sessions: int = 0,
         seed: int = 0,
         latency: float = 0.0,
         max_in_flight: int | None = None,
@@ -120,6 +138,7 @@ class FakeProxyServer:
             ("sessions_per_service", sessions_per_service),
             ("participants_per_session", participants_per_session),
             ("interactions_per_session", interactions_per_session),
+            ("vanishing_sessions", vanishing_sessions),
         ):
             if value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
@@ -146,6 +165,7 @@ class FakeProxyServer:
             sessions_per_service=sessions_per_service,
             participants_per_session=participants_per_session,
             interactions_per_session=interactions_per_session,
+            vanishing_sessions=vanishing_sessions,
         )
         tokens = PageTokens(hashlib.sha256(f"page-token|{seed}".encode()).digest()[:32])
         self._api = ProxyApi(self._data, tokens)
@@ -225,12 +245,62 @@ class FakeProxyServer:
 
     # -- data -------------------------------------------------------------------------
 
-    def session_sids(self, service_sid: str) -> list[str]:
-        """SIDs of the sessions of ``service_sid``, in list order."""
-        service = self._data.resolve_service(service_sid)
-        if service is None:
-            raise KeyError(f"unknown service {service_sid}")
-        return [self._data.session_sid(service, i) for i in range(self._data.sessions)]
+    @property
+    def sessions_per_service(self) -> int:
+        """Sessions each service was generated with (deleted ones included)."""
+        return self._data.sessions
+
+    @property
+    def participants_per_session(self) -> int:
+        """Participants of each session."""
+        return self._data.participants
+
+    @property
+    def interactions_per_session(self) -> int:
+        """Generated interactions of each session (before creates and deletes)."""
+        return self._data.interactions
+
+    @property
+    def vanishing_sessions(self) -> int:
+        """How many sessions of each service are listed but answer 404."""
+        return len(self._data.vanishing)
+
+    def session_sids(self, service_sid: str, *, limit: int | None = None) -> list[str]:
+        """SIDs the Sessions list of ``service_sid`` shows, in list order.
+
+        Deleted sessions are left out; vanishing ones are in (they are listed).
+        ``limit`` keeps only the first ``limit``: the whole list of a
+        million-session service is ~1,000,000 strings (~90 MB).
+        """
+        service = self._service(service_sid)
+        sessions = itertools.islice(self._data.live_sessions(service), limit)
+        return [self._data.session_sid(service, i) for i in sessions]
+
+    def vanishing_session_sids(self, service_sid: str) -> list[str]:
+        """SIDs of the ``vanishing_sessions`` of ``service_sid``: listed, but 404.
+
+        In list order; any since deleted with :meth:`delete_session` are left out.
+        """
+        service = self._service(service_sid)
+        return [
+            self._data.session_sid(service, i)
+            for i in self._data.vanishing
+            if not self._data.is_deleted(service, i)
+        ]
+
+    def delete_session(self, service_sid: str, session_sid: str) -> None:
+        """Delete a session, as ``DELETE /v1/Services/KS…/Sessions/KC…`` would.
+
+        From then on the session and everything under it answer 404 (code 20404),
+        the Sessions list leaves it out (a walk already under way neither skips
+        nor repeats another session) and its created or deleted interactions are
+        forgotten. Raises KeyError for an unknown or already deleted session; a
+        vanishing session may be deleted (it then leaves the list too).
+        """
+        ref = self._data.resolve_session(service_sid, session_sid, include_gone=True)
+        if ref is None or self._data.is_deleted(ref.service, ref.session):
+            raise KeyError(f"unknown session {service_sid}/{session_sid}")
+        self._data.delete_session(ref)
 
     def participant_sids(self, service_sid: str, session_sid: str) -> list[str]:
         """SIDs of the participants of a session, in list order."""
@@ -286,10 +356,18 @@ class FakeProxyServer:
             for raw in self._data.created(ref, participant)
         ]
 
+    def _service(self, service_sid: str) -> int:
+        service = self._data.resolve_service(service_sid)
+        if service is None:
+            raise KeyError(f"unknown service {service_sid}")
+        return service
+
     def _session(self, service_sid: str, session_sid: str) -> SessionRef:
         ref = self._data.resolve_session(service_sid, session_sid)
         if ref is None:
-            raise KeyError(f"unknown session {service_sid}/{session_sid}")
+            raise KeyError(
+                f"no such session (or deleted or vanishing): {service_sid}/{session_sid}"
+            )
         return ref
 
     def _participant(
