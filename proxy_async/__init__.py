@@ -7,6 +7,7 @@ async with ProxyClient(account_sid, auth_token) as client:
 """
 
 from ._version import __version__
+from .adaptive_rate import AdaptiveRateLimiter
 from .auth import Credentials
 from .client import AttemptEvent, ProxyClient
 from .errors import (
@@ -84,6 +85,7 @@ from .transport import AiohttpTransport, Request, Response, Timeouts, Transport
 
 __all__ = [
     "AdaptiveLimiter",
+    "AdaptiveRateLimiter",
     "AiohttpTransport",
     "ApiError",
     "ApiUnavailableError",
