@@ -33,6 +33,7 @@ import orjson
 
 from ._progress import ProgressDisplay
 from ._version import __version__
+from .adaptive_rate import AdaptiveRateLimiter
 from .client import ProxyClient
 from .errors import AuthError, ExportStateError, InvalidParameterError, ProxyError
 from .export import (
@@ -228,7 +229,8 @@ def _add_speed_options(parser: argparse.ArgumentParser, *, rps_default: float | 
         type=_rate,
         default=rps_default,
         metavar="R",
-        help=f"requests per second, 0 for no limit (default {shown})",
+        help="requests per second at most, 0 for no ceiling; the rate backs off on 429s and "
+        f"probes back up to it (default {shown})",
     )
     parser.add_argument(
         "--page-size",
@@ -415,8 +417,7 @@ async def _export(args: argparse.Namespace, sessions: list[str] | None) -> int:
         return EXIT_USAGE
     display = ProgressDisplay(sys.stderr, interval=args.progress_interval, enabled=not args.quiet)
     options: dict[str, Any] = {
-        "max_concurrency": args.concurrency,
-        "requests_per_second": args.rps,
+        "limiter": _export_limiter(args),
         "on_response": display.on_response,
     }
     if args.base_url is not None:
@@ -477,6 +478,12 @@ async def _export(args: argparse.Namespace, sessions: list[str] | None) -> int:
         return EXIT_FATAL
     _print_summary(summary, display, as_json=args.json, to_stderr=to_stdout)
     return EXIT_OK if summary.complete else EXIT_PARTIAL
+
+
+def _export_limiter(args: argparse.Namespace) -> AdaptiveRateLimiter:
+    """The export's limiter: ``--concurrency`` in flight, a rate that backs off on 429s and
+    probes back up, never above ``--rps`` (the ceiling; none with ``--rps 0``)."""
+    return AdaptiveRateLimiter(max_concurrency=args.concurrency, requests_per_second=args.rps)
 
 
 def _announcer(
@@ -542,8 +549,7 @@ async def _demo(args: argparse.Namespace) -> int:
             server.account_sid,
             server.auth_token,
             base_url=server.url,
-            max_concurrency=args.concurrency,
-            requests_per_second=args.rps,
+            limiter=_export_limiter(args),
             on_response=display.on_response,
         ) as client:
             summary = await _displayed(
