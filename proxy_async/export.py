@@ -50,7 +50,7 @@ import sys
 import time
 from collections.abc import AsyncGenerator, Callable, Coroutine, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import attrs
 import orjson
@@ -82,6 +82,8 @@ from .resources import ServiceContext
 from .validation import MAX_PAGE_SIZE, check_sid
 
 logger = logging.getLogger("proxy_async")
+
+T = TypeVar("T")
 
 Format = Literal["ndjson", "csv"]
 """Output formats: one JSON object per line, or CSV with a header row."""
@@ -362,11 +364,36 @@ async def _listing(
 
     Raises :class:`SessionDiscoveryError` (or a fatal error) if a page cannot be had.
     """
+    pages = _patient_pages(
+        lambda url: service.sessions.pages(page_size=page_size, start_url=url),
+        start_url,
+        f"listing the sessions of {service.sid}",
+    )
+    try:
+        async with contextlib.aclosing(pages):
+            async for page in pages:
+                yield page
+    except FATAL_ERRORS:
+        raise
+    except ProxyError as error:
+        raise SessionDiscoveryError(service.sid, error) from error
+
+
+async def _patient_pages(
+    open_pages: Callable[[str | None], AsyncGenerator[Page[T], None]],
+    start_url: str | None,
+    what: str,
+) -> AsyncGenerator[Page[T], None]:
+    """The pages of one list from ``start_url`` on, where a 429 never ends the walk.
+
+    A 429 (Twilio: not processed) is waited out (:func:`_wait_out`) and the walk is
+    taken up again after the last page yielded, whatever the client's retry count.
+    ``open_pages(url)`` starts a walk at ``url`` (None: the first page).
+    """
     url, streak = start_url, 0
     while True:
         try:
-            pages = service.sessions.pages(page_size=page_size, start_url=url)
-            async with contextlib.aclosing(pages):
+            async with contextlib.aclosing(open_pages(url)) as pages:
                 async for page in pages:
                     streak = 0
                     yield page
@@ -374,11 +401,7 @@ async def _listing(
             return
         except RateLimitError as error:
             streak += 1
-            await _wait_out(error, streak, f"listing the sessions of {service.sid}")
-        except FATAL_ERRORS:
-            raise
-        except ProxyError as error:
-            raise SessionDiscoveryError(service.sid, error) from error
+            await _wait_out(error, streak, what)
 
 
 def _listed_sids(service_sid: str, page: Page[Session]) -> list[str]:
@@ -400,27 +423,23 @@ async def _walk_session(
     events: asyncio.Queue[Any],
 ) -> None:
     """Put every page of one session on ``events``, then nothing, or a :class:`SessionFailed`."""
-    url, delivered, streak = start_url, 0, 0
-    while True:
-        try:
-            pages = service.sessions(sid).interactions.pages(page_size=page_size, start_url=url)
-            async with contextlib.aclosing(pages):
-                async for page in pages:
-                    streak = 0
-                    # Blocks while the queue is full: this is the back-pressure.
-                    await events.put(SessionPage(sid, page))
-                    delivered += 1
-                    url = page.meta.next_page_url
-            return
-        except RateLimitError as error:
-            # Not processed: wait, then continue after the last page delivered.
-            streak += 1
-            await _wait_out(error, streak, f"session {sid}")
-        except FATAL_ERRORS:
-            raise
-        except ProxyError as error:
-            await events.put(SessionFailed(sid, error, delivered, start_url))
-            return
+    interactions = service.sessions(sid).interactions
+    pages = _patient_pages(
+        lambda url: interactions.pages(page_size=page_size, start_url=url),
+        start_url,
+        f"session {sid}",
+    )
+    delivered = 0
+    try:
+        async with contextlib.aclosing(pages):
+            async for page in pages:
+                # Blocks while the queue is full: this is the back-pressure.
+                await events.put(SessionPage(sid, page))
+                delivered += 1
+    except FATAL_ERRORS:
+        raise
+    except ProxyError as error:
+        await events.put(SessionFailed(sid, error, delivered, start_url))
 
 
 async def _wait_out(error: RateLimitError, streak: int, what: str) -> None:

@@ -38,7 +38,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -182,38 +182,7 @@ class ExportState:
                 raise _refusal(path, error) from None
             _unlink_database(path)  # not a database at all: --force replaces it
             db = _connect(path)
-        try:
-            _lock(db, path)
-            for table in ("export", "sessions"):
-                db.execute(f"DROP TABLE IF EXISTS {table}")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            db.execute(
-                "INSERT INTO export (id, service_sid, base_url, format, compression, page_size,"
-                " discovered, sessions_file, listing_done) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    params.service_sid,
-                    params.base_url,
-                    params.format,
-                    params.compression,
-                    params.page_size,
-                    params.discovered,
-                    params.sessions_file,
-                    not params.discovered,
-                ),
-            )
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            db.execute("COMMIT")
-            db.execute("BEGIN IMMEDIATE")
-            return cls(db, path, params)
-        except sqlite3.DatabaseError as error:
-            db.close()
-            raise _refusal(path, error) from None
-        except BaseException:
-            db.close()
-            raise
+        return cls._locked(db, path, lambda: _initialise(db, params))
 
     @classmethod
     def open(cls, path: Path) -> ExportState:
@@ -229,11 +198,17 @@ class ExportState:
             db = _connect(path)
         except sqlite3.DatabaseError as error:
             raise _refusal(path, error) from None
+        return cls._locked(db, path, lambda: _read_params(db, path))
+
+    @classmethod
+    def _locked(
+        cls, db: sqlite3.Connection, path: Path | None, prepare: Callable[[], ExportParams]
+    ) -> ExportState:
+        """Lock ``db``, let ``prepare`` read or write its parameters, and wrap it; on any
+        error close it, a database error becoming :class:`ExportStateError`."""
         try:
-            _lock(db, path)
-            _check_identity(db, path)
-            params = _read_params(db, path)
-            return cls(db, path, params)
+            db.execute("BEGIN IMMEDIATE")
+            return cls(db, path, prepare())
         except sqlite3.DatabaseError as error:
             db.close()
             raise _refusal(path, error) from None
@@ -484,9 +459,32 @@ def _connect(path: Path | None) -> sqlite3.Connection:
     return db
 
 
-def _lock(db: sqlite3.Connection, path: Path | None) -> None:
+def _initialise(db: sqlite3.Connection, params: ExportParams) -> ExportParams:
+    """Empty ``db`` and lay out a new export in it (committed), then begin a transaction."""
+    for table in ("export", "sessions"):
+        db.execute(f"DROP TABLE IF EXISTS {table}")
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute(
+        "INSERT INTO export (id, service_sid, base_url, format, compression, page_size,"
+        " discovered, sessions_file, listing_done) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            params.service_sid,
+            params.base_url,
+            params.format,
+            params.compression,
+            params.page_size,
+            params.discovered,
+            params.sessions_file,
+            not params.discovered,
+        ),
+    )
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.execute("COMMIT")
     db.execute("BEGIN IMMEDIATE")
-    db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    return params
 
 
 def _check_identity(db: sqlite3.Connection, path: Path) -> None:
@@ -506,6 +504,7 @@ def _check_identity(db: sqlite3.Connection, path: Path) -> None:
 
 
 def _read_params(db: sqlite3.Connection, path: Path) -> ExportParams:
+    _check_identity(db, path)
     row = db.execute(
         "SELECT service_sid, base_url, format, compression, page_size, discovered, "
         "sessions_file FROM export WHERE id = 1"
