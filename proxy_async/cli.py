@@ -632,8 +632,10 @@ def summary_text(summary: ExportSummary, display: ProgressDisplay | None = None)
 
 
 def _listed(label: str, sessions: tuple[SessionFailure, ...], shown: int = 10) -> list[str]:
+    # A missing session's error is always the same 404: its SID and records say it all.
     lines = [
-        f"  {label:<9}: {item.session_sid} ({item.records:,} records kept): {item.error}"
+        f"  {label:<9}: {item.session_sid} ({item.records:,} records kept)"
+        + ("" if label == "missing" else f": {item.error}")
         for item in sessions[:shown]
     ]
     if len(sessions) > shown:
