@@ -89,11 +89,13 @@ class ProgressDisplay:
             if count
         ]
         extra = f" ({', '.join(notes)})" if notes else ""
-        # While the listing runs, the total is what it found so far: "+" says more may come.
-        listed = "" if latest.listing_done else "+ listed so far"
+        done, total = latest.sessions_done, latest.sessions_total
+        if latest.listing_done:
+            sessions = f"sessions {done:,}/{total:,} done{extra}"
+        else:  # the total is what the listing found so far
+            sessions = f"sessions {done:,} done{extra} of {total:,} listed so far"
         return (
-            f"[{elapsed}] sessions {latest.sessions_done:,}/{latest.sessions_total:,}{listed} "
-            f"done{extra}"
+            f"[{elapsed}] {sessions}"
             f" | records {latest.records:,}"
             f" | {self._rate(now, latest.records_this_run):,.0f} rec/s"
             f" | {counts}"

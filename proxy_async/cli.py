@@ -341,7 +341,8 @@ def _selected_sessions(args: argparse.Namespace) -> list[str] | None:
 def _format_of(args: argparse.Namespace) -> Format:
     if args.format is not None:
         return cast(Format, args.format)
-    return "csv" if str(args.out).lower().endswith(".csv") else "ndjson"
+    name = str(args.out).lower().removesuffix(".gz")
+    return "csv" if name.endswith(".csv") else "ndjson"
 
 
 # -- running --------------------------------------------------------------------------------

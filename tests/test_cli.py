@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import io
 import os
 import subprocess
@@ -361,6 +362,36 @@ def test_progress_writes_plain_lines_elsewhere() -> None:
     assert "listing sessions" in lines[0]
     assert "sessions 10/10 done" in lines[1]
     assert "\r" not in stream.getvalue()
+
+
+def test_progress_says_while_the_listing_runs_and_counts_missing_sessions() -> None:
+    stream = io.StringIO()
+    display = ProgressDisplay(stream, tty=False)
+    display.update(
+        ExportProgress(
+            sessions_total=12_000,
+            sessions_done=9_500,
+            sessions_failed=0,
+            records=9_500,
+            records_this_run=9_500,
+            elapsed=1.0,
+            resumed=False,
+            sessions_missing=2,
+            listing_done=False,
+        )
+    )
+    display.close()
+    assert "sessions 9,500 done (2 missing) of 12,000 listed so far" in stream.getvalue()
+
+
+async def test_a_csv_gz_name_chooses_csv_and_gzip(
+    server: FakeProxyServer, tmp_path: Path, fake_credentials: None
+) -> None:
+    out = tmp_path / "interactions.csv.gz"
+    assert await run_cli(*export_args(server, out)) == 0
+    text = gzip.decompress(out.read_bytes()).decode()
+    assert text.startswith("sid,session_sid,")
+    assert len(text.splitlines()) == 1 + 8 * 60
 
 
 # -- demo and fake-server -------------------------------------------------------------------
