@@ -30,8 +30,9 @@ What a session's trouble does (the same in every level):
 * :class:`~proxy_async.errors.AuthError` or a closed client stops everything, since
   every other session would fail the same way. So does an **outage**: when
   :data:`OUTAGE_SESSIONS` sessions in a row fail on connection errors or 5xx with no
-  page arriving in between, :func:`export` stops with :class:`ApiUnavailableError`
-  instead of spending every session's retries on a dead server.
+  page arriving in between, or the listing fails on one, :func:`export` stops with
+  :class:`ApiUnavailableError` instead of spending every session's retries on a dead
+  server.
 
 Close the generators when stopping early (``async with contextlib.aclosing(...)``):
 that cancels every walker at once instead of at garbage collection.
@@ -120,6 +121,8 @@ FATAL_ERRORS: tuple[type[ProxyError], ...] = (AuthError, ClientClosedError)
 
 _DISPATCH_BATCH = 512
 
+_OUTAGE_ERRORS = (TransportError, ServerError)
+
 
 class SessionDiscoveryError(ExportError):
     """Listing the Service's Sessions failed, so the export cannot know what to read.
@@ -141,13 +144,21 @@ class ApiUnavailableError(ExportError):
     ``cause`` is the last session's error; ``sessions`` the SIDs that failed this way.
     """
 
-    def __init__(self, cause: ProxyError, sessions: Sequence[str]) -> None:
+    def __init__(self, cause: ProxyError, sessions: Sequence[str] = ()) -> None:
         self.cause = cause
         self.sessions = tuple(sessions)
-        super().__init__(
-            f"the API stopped answering ({len(self.sessions)} sessions in a row failed, the "
-            f"last with: {cause})"
-        )
+        if self.sessions:
+            how = f"{len(self.sessions)} sessions in a row failed, the last with: {cause}"
+        else:
+            how = f"listing the sessions failed with: {cause}"
+        super().__init__(f"the API stopped answering ({how})")
+
+    @classmethod
+    def unless_listing_error(cls, error: SessionDiscoveryError) -> ExportError:
+        """``error`` itself, or an outage if its cause was a connection error or a 5xx."""
+        if isinstance(error.cause, _OUTAGE_ERRORS):
+            return cls(error.cause)
+        return error
 
 
 class SessionsFailedError(ExportError):
@@ -684,7 +695,7 @@ class _Outage:
 
     def check(self, event: SessionFailed) -> None:
         """Raise :class:`ApiUnavailableError` if ``event`` completes an outage."""
-        if not isinstance(event.error, (TransportError, ServerError)):
+        if not isinstance(event.error, _OUTAGE_ERRORS):
             return
         self._failing[event.session_sid] = event.error
         if len(self._failing) >= self._threshold:
@@ -853,9 +864,12 @@ class _Job:
             self.finish()
 
     async def _list(self, walk: _Walk, service: ServiceContext, start_url: str | None) -> None:
-        async with contextlib.aclosing(_listing(service, start_url)) as pages:
-            async for page in pages:
-                await walk.queue.put(_SessionsListed(page))
+        try:
+            async with contextlib.aclosing(_listing(service, start_url)) as pages:
+                async for page in pages:
+                    await walk.queue.put(_SessionsListed(page))
+        except SessionDiscoveryError as error:
+            raise ApiUnavailableError.unless_listing_error(error) from error.cause
 
     async def _dispatch(self, walk: _Walk) -> None:
         """Feed the walkers every unfinished session, in listing order, as it is listed.
@@ -1084,9 +1098,12 @@ async def export(
 
 
 async def _first_listing_page(service: ServiceContext) -> Page[Session]:
-    async with contextlib.aclosing(_listing(service, None)) as pages:
-        async for page in pages:
-            return page
+    try:
+        async with contextlib.aclosing(_listing(service, None)) as pages:
+            async for page in pages:
+                return page
+    except SessionDiscoveryError as error:
+        raise ApiUnavailableError.unless_listing_error(error) from error.cause
     raise SessionDiscoveryError(service.sid, ExportError("the Sessions list had no page"))
 
 

@@ -233,3 +233,34 @@ async def test_a_gzip_export_is_valid_gzip_with_every_record(
     )
     listed = gzip.decompress(paths.sessions.read_bytes()).splitlines()
     assert [orjson.loads(line)["sid"] for line in listed] == sessions_of(server)
+
+
+async def test_a_listing_that_fails_midway_stops_the_export_and_resumes_from_its_page(
+    tmp_path: Path,
+) -> None:
+    async with FakeProxyServer(sessions_per_service=2500, interactions_per_session=2) as server:
+        server.add_fault(
+            Fault.status(503),
+            times=None,
+            when=lambda request: request.path.endswith("/Sessions") and paged(request),
+        )
+        out = tmp_path / "out.ndjson"
+        paths = ExportPaths.for_output(out)
+        async with client_for(server) as client:
+            with pytest.raises(ApiUnavailableError, match="listing the sessions failed"):
+                await export(client, server.service_sids[0], out)
+            state = ExportState.open(paths.state)
+            assert state.counters.sessions == 1000  # the first Sessions page, committed
+            assert not state.counters.listing_done
+            assert state.counters.listing_url is not None
+            state.close()
+            server.clear_faults()
+            server.requests.clear()
+            summary = await export(client, server.service_sids[0], out, resume=True)
+        listings = [request for request in server.requests if request.path.endswith("/Sessions")]
+        assert len(listings) == 2  # pages 2 and 3: the first was not listed again
+        assert summary.complete
+        assert summary.sessions_total == 2500
+        assert sorted(out.read_bytes().splitlines()) == lines_of(server, sessions_of(server))
+        listed = [orjson.loads(line)["sid"] for line in paths.sessions.read_bytes().splitlines()]
+        assert listed == sessions_of(server)
