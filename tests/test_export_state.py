@@ -312,3 +312,51 @@ def test_a_damaged_legacy_checkpoint_is_refused(tmp_path: Path, body: bytes) -> 
     with pytest.raises(ExportStateError):
         import_legacy_checkpoint(checkpoint, tmp_path / "out.state.db")
     assert checkpoint.exists()
+
+
+def test_known_sids_are_exact_despite_fingerprint_collisions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = ExportState.create(tmp_path / "s.db", PARAMS)
+    # Every SID gets the same fingerprint: the database must still tell them apart.
+    monkeypatch.setattr("proxy_async.export_state._fingerprint", lambda sid: 7)
+    twin_a, twin_b = "KC" + "1" * 16 + "a" * 16, "KC" + "1" * 16 + "b" * 16
+    many = [sid(n) for n in range(300)]
+    assert state.add_sessions([twin_a, *many[:150]]) == [True] * 151
+    assert state.add_sessions([*many[140:], twin_b, twin_a]) == (
+        [False] * 10 + [True] * 150 + [True, False]
+    )
+    assert state.counters.sessions == 302
+    state.listing_moved("https://proxy.twilio.com/next")
+    state.commit(data_bytes=0, sessions_bytes=0)
+    state.close()
+    # A resumed listing knows every SID again, from the database.
+    state = ExportState.open(tmp_path / "s.db")
+    assert state.add_sessions([many[0], twin_b, many[-1], sid(300)]) == [
+        False,
+        False,
+        False,
+        True,
+    ]
+    assert sorted(state.all_sids()) == sorted([twin_a, twin_b, *many, sid(300)])
+    state.close()
+
+
+def test_listing_writes_per_page_do_not_grow_with_the_session_count(tmp_path: Path) -> None:
+    """No index on the SIDs: adding a Sessions page costs the same at any size."""
+
+    def bytes_per_listing_page(sessions: int) -> float:
+        state = ExportState.create(tmp_path / f"l{sessions}.db", PARAMS)
+        before = 0
+        for start in range(0, sessions, 1000):
+            if start == sessions - 10_000:
+                before = state.bytes_written
+            state.add_sessions([sid(n) for n in range(start, start + 1000)])
+            state.commit(data_bytes=0, sessions_bytes=0)
+        written = state.bytes_written - before
+        state.close()
+        return written / 10
+
+    small, large = bytes_per_listing_page(20_000), bytes_per_listing_page(200_000)
+    assert small > 0
+    assert large <= small * 1.5
