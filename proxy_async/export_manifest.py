@@ -295,12 +295,12 @@ class Manifest:
         return [sid for (sid,) in cursor]
 
     def batch_queued(self, batch: int, job_id: str) -> None:
-        """Record that ``batch`` was handed to arq as ``job_id``, and commit."""
+        """Record (in the open transaction, committed with the next :meth:`commit`) that
+        ``batch`` was handed to arq as ``job_id``. Lost to a kill, it costs nothing: the
+        next enqueue hands arq every batch again, and arq ignores the jobs it knows."""
         self._db.execute(
             "UPDATE batches SET job_id = ?, queued = 1 WHERE batch = ?", (job_id, batch)
         )
-        self._db.execute("COMMIT")
-        self._db.execute("BEGIN IMMEDIATE")
 
     def batched_sessions(self) -> int:
         """Sessions in closed batches (all of them once the listing is done)."""

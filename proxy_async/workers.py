@@ -573,6 +573,7 @@ async def enqueue_service(
         if not manifest.listing_done:
             listed = await _list_into(manifest, client, queue, listing_page_size)
         await queue.submit_closed()
+        manifest.commit(sessions_bytes=manifest.sessions_bytes)  # the batches' job IDs
         return Enqueued(
             service_sid,
             manifest.sessions,
@@ -756,10 +757,22 @@ def merge_exports(
 
 def _open_manifest(directory: Path, fmt: Format) -> Manifest:
     if not directory.is_dir():
-        raise ExportStateError(f"no export of {fmt} in {directory}: no such directory")
+        raise ExportStateError(
+            f"no export of {fmt} in {directory}: no such directory (run enqueue first)"
+        )
     path = manifest_path(directory, fmt)
     if not path.exists():
-        _refuse_other_exports(directory, fmt)  # an older layout, another format
+        for other in FORMATS:
+            if legacy_manifest_path(directory, other).exists():
+                raise ExportStateError(
+                    f"{directory} holds an export of an older proxy-async (one file per "
+                    "session): merge it with that version"
+                )
+            if manifest_path(directory, other).exists():
+                raise ExportStateError(
+                    f"no export of {fmt} in {directory}: it holds the {other} export (merge "
+                    f"it with --format {other})"
+                )
         raise ExportStateError(
             f"no export of {fmt} in {directory} (no {path.name}): run enqueue first"
         )

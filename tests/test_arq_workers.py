@@ -348,6 +348,15 @@ async def test_enqueue_killed_and_rerun_continues_the_listing_and_writes_each_se
         with pytest.raises(ExportStateError, match="batch size 5, not 7"):
             await enqueue_service(queue, client, service, tmp_path, batch_size=7)
     assert [orjson.loads(line)["sid"] for line in lines(sessions_file)] == sessions
+    manifest = open_manifest(tmp_path)
+    try:
+        assert (manifest.listing_done, manifest.sessions) == (True, SESSIONS)
+        rows = list(manifest.all_batches())
+    finally:
+        manifest.close()
+    assert [(row.sessions, row.queued, row.job_id) for row in rows] == [
+        (BATCH, True, ident) for ident in resumed.job_ids[:4]
+    ] + [(3, True, resumed.job_ids[4])]
     jobs = sorted(await queue.queued_jobs(), key=lambda job: job.args[2])
     assert [job.args[3] for job in jobs] == [
         sessions[i : i + BATCH] for i in range(0, SESSIONS, BATCH)
@@ -477,7 +486,9 @@ async def test_merge_refusals_are_one_line_and_write_nothing(
     listing = tmp_path / "listing"
     manifest(listing, [session], "https://proxy.twilio.com/v1/Services/KS/Sessions?Page=1")
     assert "not finished (1 listed so far): run enqueue again" in refused(listing)
-    assert "use --format ndjson" in refused(listing, "--format", "csv")
+    assert "it holds the ndjson export (merge it with --format ndjson)" in refused(
+        listing, "--format", "csv"
+    )
 
     nothing = tmp_path / "nothing"
     manifest(nothing, [], None)
