@@ -1,27 +1,41 @@
-"""Bulk export on a pool of arq workers: one job per session, one client per worker.
+"""Bulk export on a pool of arq workers: one job per batch of sessions, one client per worker.
 
 With Redis running, start any number of workers (processes, on any machines that
 share the output directory)::
 
     arq proxy_async.workers.WorkerSettings
 
-then shard a Service into jobs, one per session, and join the results::
+then list a Service into batches of sessions, one arq job each, and join the results::
 
     python -m proxy_async.workers enqueue KS... --out exports/ --wait
     python -m proxy_async.workers merge --out exports/ --to interactions.ndjson
 
-Each job exports one session to ``OUT/<session SID>.<format>`` with
-:func:`proxy_async.export.export` and ``resume=True``: a job whose session failed part
-way (or whose worker died) is retried by arq and continues from its checkpoint, so
-nothing is fetched or written twice. Enqueuing is idempotent: a session already queued,
-running or done for the same output is not queued again.
+**Enqueue** pages through the Service's Sessions (1,000 a page) and records everything
+in the manifest ``OUT/manifest.<format>.db`` (:mod:`proxy_async.export_manifest`): the
+parameters, the listing's cursor, every session with its batch, every batch with its
+job. The Session records the listing returns go to ``OUT/sessions.ndjson``, at no extra
+request. A batch is queued as soon as it is full (``batch_size`` sessions, default
+:data:`DEFAULT_BATCH_SIZE`), the last partial one when the listing ends; memory stays
+flat in the number of sessions. Killed or failed part way, enqueue is simply run again:
+it continues the listing from the saved cursor, never writes a Session record twice, and
+hands arq every batch again (a job ID already queued, running or kept is ignored).
+
+**Each job** exports its batch to ``OUT/batch-000001.<format>[.gz]`` with
+:func:`proxy_async.export.export` and ``resume=True`` (state in ``….state.db``, kept
+after completion as the batch's record). A session that answers 404 is *missing* in its
+batch, which still completes; a batch left incomplete raises arq's ``Retry``, and the
+next try resumes from the batch's state, so nothing is fetched or written twice.
+
+**Merge** refuses unless the listing is done and every batch's state says complete,
+then joins the batch files in order into one file, atomically.
 
 Every worker's single :class:`~proxy_async.client.ProxyClient` (made at worker startup,
 closed at shutdown) goes through a :class:`~proxy_async.redis_limiter.RedisLimiter` on
 the same Redis, so the pool as a whole stays within one request rate, and each worker
 within its own in-flight cap (fixed, or adaptive with ``PROXY_ASYNC_ADAPTIVE=1``).
 
-Configuration, from the environment (read when the settings are imported):
+Configuration, from the environment, read when ``WorkerSettings`` is first looked up
+(by ``arq proxy_async.workers.WorkerSettings``; importing this module reads nothing):
 
 * ``TWILIO_ACCOUNT_SID`` with ``TWILIO_AUTH_TOKEN`` (or ``TWILIO_API_KEY`` and
   ``TWILIO_API_SECRET``), ``TWILIO_EDGE``, ``TWILIO_REGION``: the account;
@@ -29,10 +43,12 @@ Configuration, from the environment (read when the settings are imported):
 * ``PROXY_ASYNC_RPS`` (default 30): requests per second for the whole pool;
 * ``PROXY_ASYNC_MAX_CONCURRENCY`` (default 20): requests in flight per worker;
 * ``PROXY_ASYNC_ADAPTIVE`` (``1``): learn each worker's window from 429s instead;
-* ``PROXY_ASYNC_MAX_JOBS`` (default 10): sessions one worker exports at once;
+* ``PROXY_ASYNC_MAX_JOBS`` (default 4): batches one worker exports at once;
+* ``PROXY_ASYNC_BATCH_CONCURRENCY`` (default 8): sessions one batch walks at once;
+* ``PROXY_ASYNC_JOB_TIMEOUT`` (default 3600): seconds one try of a batch may run;
 * ``PROXY_ASYNC_RETRIES`` (default 4): retries of one request before its session
-  fails; ``PROXY_ASYNC_RETRY_DELAY`` (default 5): seconds x try before arq runs a
-  failed session's job again;
+  fails; ``PROXY_ASYNC_RETRY_DELAY`` (default 5): seconds x try before arq runs an
+  incomplete batch's job again;
 * ``PROXY_ASYNC_BASE_URL``: another API host (the fake server, a proxy).
 
 Needs the optional extra: ``pip install 'proxy-async[arq]'``.
@@ -42,22 +58,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
+import functools
+import gzip
 import hashlib
+import io
 import os
 import shutil
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+import urllib.parse
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import attrs
-import orjson
 
 try:
     from arq.connections import ArqRedis, RedisSettings, create_pool
     from arq.constants import result_key_prefix
     from arq.jobs import Job, JobStatus
     from arq.worker import Function, Retry, func
+    from redis.exceptions import RedisError
 except ImportError as error:  # pragma: no cover - depends on the installed extras
     raise ImportError("proxy_async.workers needs arq: pip install 'proxy-async[arq]'") from error
 
@@ -66,28 +88,80 @@ from .errors import ExportStateError, InvalidParameterError, ProxyError
 from .export import (
     DEFAULT_PAGE_SIZE,
     FORMATS,
+    LISTING_PAGE_SIZE,
     Format,
+    SessionDiscoveryError,
+    _listed_sids,
+    _listing,
+    _raw_records,
     check_format,
     check_page_size,
-    discover_sessions,
+    encode_ndjson,
     export,
-    unique_session_sids,
 )
-from .export_files import ExportPaths, sync_directory, write_atomically
+from .export_files import (
+    GZIP_LEVEL,
+    ChunkedFile,
+    Compression,
+    ExportPaths,
+    compression_of,
+    sync_directory,
+)
+from .export_manifest import (
+    Batch,
+    Manifest,
+    ManifestParams,
+    batch_name,
+    legacy_manifest_path,
+    manifest_path,
+    sessions_file_path,
+)
+from .export_state import BlankStateError, ExportState
 from .ratelimit import DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUESTS_PER_SECOND, AdaptiveLimiter
 from .redis_limiter import DEFAULT_KEY, RedisLimiter
 from .retry import RetryPolicy
 from .validation import check_sid
 
-EXPORT_JOB = "export_session"
-"""The arq function name of the one-session export job."""
+__all__ = [
+    "CLIENT_KEY",
+    "CONFIG_KEY",
+    "DEFAULT_BATCH_SIZE",
+    "EXPORT_JOB",
+    "FUNCTIONS",
+    "Enqueued",
+    "MergeSummary",
+    "WorkerConfig",
+    "batch_output",
+    "enqueue_service",
+    "export_batch",
+    "job_id",
+    "main",
+    "manifest_path",
+    "merge_exports",
+    "shutdown",
+    "startup",
+    "wait_for_jobs",
+    "worker_settings",
+]
+
+EXPORT_JOB = "export_batch"
+"""The arq function name of the batch export job."""
+
+DEFAULT_BATCH_SIZE = 500
+"""Sessions per batch (per job, per file): 1,000,000 sessions make 2,000 jobs."""
+
+MAX_BATCH_SIZE = 100_000
+"""The largest batch accepted (its SIDs travel in the job's arguments: ~4 MB)."""
+
+DEFAULT_BATCH_CONCURRENCY = 8
+"""Sessions one batch walks at once; the worker's limiter is the real bound."""
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-DEFAULT_MAX_JOBS = 10
+DEFAULT_MAX_JOBS = 4
 DEFAULT_JOB_TIMEOUT = 3600
-"""Seconds one job may run. arq fails a job that runs longer, without a retry; its
-checkpoint is saved, so enqueueing it again (once arq has dropped the failed result)
-or ``proxy-async export --resume`` on its file continues where it stopped."""
+"""Seconds one try of a batch may run. arq fails a job that runs longer, without a
+retry; the batch's state is saved, so ``enqueue --retry-failed`` (or a rerun once arq
+has dropped the failed result) continues where it stopped."""
 
 DEFAULT_MAX_TRIES = 5
 CONFIG_KEY = "proxy_async_config"
@@ -96,8 +170,13 @@ CONFIG_KEY = "proxy_async_config"
 CLIENT_KEY = "proxy_client"
 """Where startup puts the worker's :class:`ProxyClient` in ``ctx``."""
 
+MISSING_SHOWN = 5
+"""Missing session SIDs a merge summary names (it counts them all)."""
+
 _LIMITER_KEY = "proxy_async_limiter"
 _COPY_CHUNK = 1 << 20
+_REDIS_CONNECT_RETRIES = 0
+"""The CLI fails at once, in one line, when Redis does not answer (arq would log each retry)."""
 
 
 @attrs.frozen
@@ -107,7 +186,9 @@ class WorkerConfig:
     ``requests_per_second`` is shared by every worker on ``redis_url`` (under
     ``rate_key``); ``fallback_requests_per_second`` is each worker's own rate while
     Redis is unreachable (default: the shared rate / ``expected_workers``).
-    ``retry_delay`` is the wait before a job whose session failed is run again.
+    ``retry_delay`` is the wait (seconds x try) before an incomplete batch runs again;
+    ``batch_concurrency`` the sessions one batch walks at once; ``max_jobs`` the batches
+    one worker runs at once; ``job_timeout`` the seconds one try may take.
     ``environ`` supplies the ``TWILIO_*`` credentials (None: the process environment).
     """
 
@@ -121,11 +202,18 @@ class WorkerConfig:
     fallback_requests_per_second: float | None = None
     retry: RetryPolicy | int | None = None
     retry_delay: float = 5.0
+    batch_concurrency: int = DEFAULT_BATCH_CONCURRENCY
+    max_jobs: int = DEFAULT_MAX_JOBS
+    job_timeout: float = DEFAULT_JOB_TIMEOUT
     environ: Mapping[str, str] | None = attrs.field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerConfig:
-        """The configuration the ``PROXY_ASYNC_*`` environment variables describe."""
+        """The configuration the ``PROXY_ASYNC_*`` environment variables describe.
+
+        Raises :class:`~proxy_async.errors.InvalidParameterError` naming a variable
+        that is not a valid number.
+        """
         env = os.environ if environ is None else environ
         return cls(
             redis_url=env.get("PROXY_ASYNC_REDIS_URL") or DEFAULT_REDIS_URL,
@@ -137,6 +225,11 @@ class WorkerConfig:
             base_url=env.get("PROXY_ASYNC_BASE_URL") or None,
             retry=_env_retries(env),
             retry_delay=_env_number(env, "PROXY_ASYNC_RETRY_DELAY", 5.0),
+            batch_concurrency=int(
+                _env_number(env, "PROXY_ASYNC_BATCH_CONCURRENCY", DEFAULT_BATCH_CONCURRENCY)
+            ),
+            max_jobs=int(_env_number(env, "PROXY_ASYNC_MAX_JOBS", DEFAULT_MAX_JOBS)),
+            job_timeout=_env_number(env, "PROXY_ASYNC_JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT),
             environ=environ,
         )
 
@@ -224,117 +317,209 @@ async def shutdown(ctx: dict[Any, Any]) -> None:
             await limiter.aclose()
 
 
-def session_output(out_dir: str | os.PathLike[str], session_sid: str, fmt: Format) -> Path:
-    """Where the job of ``session_sid`` writes: ``OUT/<session SID>.<format>``."""
-    return Path(out_dir) / f"{session_sid}.{fmt}"
+def batch_output(
+    out_dir: str | os.PathLike[str], batch: int, fmt: Format, compression: Compression | None
+) -> Path:
+    """Where the job of batch number ``batch`` (from 1) writes: ``OUT/batch-000001.<fmt>[.gz]``."""
+    return Path(out_dir) / batch_name(batch, fmt, compression)
 
 
-async def export_session(
+async def export_batch(
     ctx: dict[Any, Any],
     service_sid: str,
-    session_sid: str,
     out_dir: str,
+    batch: int,
+    sessions: list[str],
     fmt: Format = "ndjson",
     page_size: int = DEFAULT_PAGE_SIZE,
+    compression: Compression | None = None,
 ) -> dict[str, Any]:
-    """The job: export one session to its own file, resuming whatever a try left.
+    """The job: export one batch of sessions to its own file, resuming whatever a try left.
 
-    If the session fails part way, arq runs the job again (up to its ``max_tries``),
-    and the export resumes from the checkpoint. Returns a summary dict.
+    Walks ``batch_concurrency`` sessions at once. A session that answers 404 is missing
+    and the batch still completes; if other sessions fail, raises arq's ``Retry``
+    (after ``retry_delay`` x try seconds) and the next try resumes from the batch's
+    state. Returns ``{"batch", "output", "sessions", "records", "records_this_run",
+    "resumed", "missing"}`` (``missing``: the SIDs of the missing sessions).
     """
     client: ProxyClient = ctx[CLIENT_KEY]
-    out = session_output(out_dir, session_sid, fmt)
+    config = ctx.get(CONFIG_KEY)
+    if not isinstance(config, WorkerConfig):
+        config = WorkerConfig()
     summary = await export(
         client,
         service_sid,
-        out,
-        sessions=[session_sid],
+        batch_output(out_dir, batch, fmt, compression),
+        sessions=sessions,
         fmt=fmt,
         page_size=page_size,
-        concurrency=1,
+        concurrency=config.batch_concurrency,
         resume=True,
     )
     if not summary.complete:
-        config = ctx.get(CONFIG_KEY)
-        delay = config.retry_delay if isinstance(config, WorkerConfig) else 5.0
-        raise Retry(defer=delay * ctx.get("job_try", 1))
+        raise Retry(defer=config.retry_delay * ctx.get("job_try", 1))
     return {
-        "session_sid": session_sid,
+        "batch": batch,
         "output": str(summary.output),
+        "sessions": summary.sessions_total,
         "records": summary.records,
         "records_this_run": summary.records_this_run,
         "resumed": summary.resumed,
+        "missing": [failure.session_sid for failure in summary.missing],
     }
 
 
-FUNCTIONS: list[Function] = [func(export_session, name=EXPORT_JOB, max_tries=DEFAULT_MAX_TRIES)]
+FUNCTIONS: list[Function] = [func(export_batch, name=EXPORT_JOB, max_tries=DEFAULT_MAX_TRIES)]
 """The job functions a proxy-async worker runs."""
 
 
-class WorkerSettings:
-    """``arq proxy_async.workers.WorkerSettings``: the export worker, set up from env."""
+def worker_settings(environ: Mapping[str, str] | None = None) -> type:
+    """An arq settings class for the export worker, configured from ``environ``.
 
-    functions = FUNCTIONS
-    on_startup = startup
-    on_shutdown = shutdown
-    redis_settings = RedisSettings.from_dsn(
-        os.environ.get("PROXY_ASYNC_REDIS_URL") or DEFAULT_REDIS_URL
+    ``environ`` None reads the process environment (see the module docstring), now.
+    Its ``on_startup`` puts that :class:`WorkerConfig` in the worker's ``ctx`` (unless
+    one is there already), so the worker uses exactly this configuration. Raises
+    :class:`~proxy_async.errors.InvalidParameterError` for a malformed variable.
+    """
+    config = WorkerConfig.from_env(environ)
+
+    async def on_startup(ctx: dict[Any, Any]) -> None:
+        ctx.setdefault(CONFIG_KEY, config)
+        await startup(ctx)
+
+    return type(
+        "WorkerSettings",
+        (),
+        {
+            "__doc__": "``arq proxy_async.workers.WorkerSettings``: the batch export worker.",
+            "__module__": __name__,
+            "functions": FUNCTIONS,
+            "on_startup": on_startup,
+            "on_shutdown": shutdown,
+            "redis_settings": RedisSettings.from_dsn(config.redis_url),
+            "max_jobs": config.max_jobs,
+            "job_timeout": config.job_timeout,
+        },
     )
-    max_jobs = int(_env_number(os.environ, "PROXY_ASYNC_MAX_JOBS", DEFAULT_MAX_JOBS))
-    job_timeout = DEFAULT_JOB_TIMEOUT
 
 
-# -- enqueueing and merging ---------------------------------------------------------------
+@functools.cache
+def _environment_worker_settings() -> type:
+    return worker_settings()
+
+
+def __getattr__(name: str) -> type:
+    """``WorkerSettings``, built from the environment on first use (PEP 562), so that
+    importing this module reads no environment variable."""
+    if name == "WorkerSettings":
+        return _environment_worker_settings()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# -- enqueueing ---------------------------------------------------------------------------
 
 
 @attrs.frozen
 class Enqueued:
-    """What :func:`enqueue_service` did: every session's job ID, and how many were new."""
+    """What :func:`enqueue_service` did.
+
+    ``sessions`` and ``batches`` count the whole export (this run and earlier ones);
+    ``job_ids`` names every batch's job, in batch order; ``new_jobs`` were queued by
+    this run (the others arq already knew: queued, running or finished), of which
+    ``retried_jobs`` had failed for good before; ``listed_this_run`` counts the
+    sessions this run's listing added (0 when an earlier run finished the listing).
+    """
 
     service_sid: str
-    session_sids: tuple[str, ...]
+    sessions: int
+    batches: int
     job_ids: tuple[str, ...]
     new_jobs: int
     retried_jobs: int = 0
+    listed_this_run: int = 0
 
 
-def job_id(service_sid: str, session_sid: str, out_dir: str | os.PathLike[str], fmt: str) -> str:
-    """The job ID of one session's export to ``out_dir``: the same enqueue is a no-op."""
+def job_id(service_sid: str, out_dir: str | os.PathLike[str], fmt: str, batch: int) -> str:
+    """The arq job ID of batch ``batch`` of an export to ``out_dir``: the same enqueue is a
+    no-op while arq knows that job."""
     where = hashlib.sha256(os.fsencode(Path(out_dir).resolve())).hexdigest()[:16]
-    return f"proxy-async:export:{service_sid}:{session_sid}:{fmt}:{where}"
+    return f"proxy-async:export:{service_sid}:{fmt}:{where}:batch-{batch:06d}"
 
 
-def manifest_path(out_dir: str | os.PathLike[str], fmt: Format) -> Path:
-    """``OUT/manifest.<format>.json``: the Service and every session enqueued to ``OUT``."""
-    return Path(out_dir) / f"manifest.{fmt}.json"
+def _check_batch_size(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BATCH_SIZE:
+        raise InvalidParameterError("batch_size", f"an integer from 1 to {MAX_BATCH_SIZE}", value)
+    return value
 
 
-def read_manifest(out_dir: str | os.PathLike[str], fmt: Format) -> tuple[str, list[str]] | None:
-    """The Service SID and session SIDs enqueued to ``out_dir``, or None if none were."""
-    path = manifest_path(out_dir, fmt)
-    try:
-        body = orjson.loads(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    except (OSError, orjson.JSONDecodeError) as error:
-        raise ExportStateError(f"{path} cannot be read: {error}") from None
-    service, sessions = body.get("service_sid"), body.get("sessions")
-    if not isinstance(service, str) or not isinstance(sessions, list):
-        raise ExportStateError(f"{path} is not a proxy-async manifest")
-    return service, [check_sid(sid, "KC", "session_sid") for sid in sessions]
+def _refuse_other_exports(directory: Path, fmt: Format) -> None:
+    """One export per directory, of the batched layout."""
+    for other in FORMATS:
+        legacy = legacy_manifest_path(directory, other)
+        if legacy.exists():
+            raise ExportStateError(
+                f"{directory} holds an export of an older proxy-async ({legacy.name}: one job "
+                "and one file per session); finish it with that version, or use another "
+                "directory"
+            )
+        if other != fmt and manifest_path(directory, other).exists():
+            raise ExportStateError(
+                f"{directory} already holds the {other} export: use --format {other} to "
+                "continue it, or another directory"
+            )
 
 
-def _record_manifest(directory: Path, fmt: Format, service_sid: str, sids: list[str]) -> None:
-    """Add ``sids`` to the directory's manifest, written before any job is queued."""
-    known = read_manifest(directory, fmt)
-    if known is not None and known[0] != service_sid:
-        raise ExportStateError(
-            f"{directory} already holds the {fmt} export of {known[0]}: use another --out "
-            f"for {service_sid}"
+class _Queue:
+    """Hands the manifest's closed batches to arq, each once per enqueue run."""
+
+    def __init__(
+        self,
+        redis: ArqRedis,
+        manifest: Manifest,
+        directory: Path,
+        fmt: Format,
+        retry_failed: bool,
+    ) -> None:
+        self.redis = redis
+        self.manifest = manifest
+        self.directory = directory
+        self.fmt = fmt
+        self.retry_failed = retry_failed
+        self.submitted = 0
+        self.job_ids: list[str] = []
+        self.new = 0
+        self.retried = 0
+
+    async def submit_closed(self) -> None:
+        """Queue every batch closed since the last call (all of them on the first)."""
+        while rows := self.manifest.batch_rows(after=self.submitted):
+            for row in rows:
+                await self._submit(row)
+                self.submitted = row.batch
+
+    async def _submit(self, row: Batch) -> None:
+        params = self.manifest.params
+        ident = job_id(params.service_sid, self.directory, self.fmt, row.batch)
+        if self.retry_failed:
+            info = await Job(ident, self.redis).result_info()
+            if info is not None and not info.success:
+                await self.redis.delete(result_key_prefix + ident)
+                self.retried += 1
+        job = await self.redis.enqueue_job(
+            EXPORT_JOB,
+            params.service_sid,
+            str(self.directory),
+            row.batch,
+            self.manifest.batch_sessions(row.batch),
+            self.fmt,
+            params.page_size,
+            params.compression,
+            _job_id=ident,
         )
-    sessions = list(dict.fromkeys([*(known[1] if known else []), *sids]))
-    body = {"service_sid": service_sid, "sessions": sessions}
-    write_atomically(manifest_path(directory, fmt), orjson.dumps(body, option=orjson.OPT_INDENT_2))
+        self.new += job is not None
+        self.job_ids.append(ident)
+        if not row.queued:
+            self.manifest.batch_queued(row.batch, ident)
 
 
 async def enqueue_service(
@@ -343,126 +528,362 @@ async def enqueue_service(
     service_sid: str,
     out_dir: str | os.PathLike[str],
     *,
-    sessions: Iterable[str] | None = None,
     fmt: Format = "ndjson",
     page_size: int = DEFAULT_PAGE_SIZE,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    compression: Compression | None = None,
     retry_failed: bool = False,
+    listing_page_size: int = LISTING_PAGE_SIZE,
 ) -> Enqueued:
-    """Shard a Service into one export job per session (all its sessions unless given).
+    """List a Service's sessions into batches of ``batch_size`` and queue one export job
+    per batch, as the listing goes; resumable and idempotent.
 
-    ``out_dir`` (made if missing) must be reachable at the same path by every worker;
-    it holds one Service's export per format, and its manifest lists every session
-    enqueued there, so that :func:`merge_exports` can tell a finished export from a
-    partial one. A session whose job already ran is not queued again (arq keeps the
-    result for an hour), unless ``retry_failed`` and that job failed: its result is
-    dropped and the job queued afresh, resuming from the session's checkpoint.
+    ``out_dir`` (made if missing) must be reachable at the same path by every worker; it
+    holds one export (one Service, one format). Its manifest (see
+    :mod:`proxy_async.export_manifest`) records the listing's cursor, every session's
+    batch and every batch's job, and ``OUT/sessions.ndjson`` (``.gz`` with
+    ``compression="gzip"``, which also gzips the batch files) the listed Session
+    records. Run again, it continues the listing where it stopped and hands arq every
+    batch again: arq ignores a job it already has queued, running or finished (it
+    keeps a result for an hour). With ``retry_failed``, a batch whose job failed for
+    good has that result dropped and is queued afresh, resuming from its state.
+
+    ``page_size`` is the Interactions page size of the batches' exports;
+    ``listing_page_size`` the Sessions page size of the listing. Memory is one listing
+    page plus one batch's SIDs at a time. Raises
+    :class:`~proxy_async.errors.InvalidParameterError` (before anything is written or
+    requested), :class:`~proxy_async.errors.ExportStateError` (the directory holds
+    another export, or an enqueue is running on it),
+    :class:`~proxy_async.export.SessionDiscoveryError` (the listing failed: run again to
+    continue), :class:`~proxy_async.errors.AuthError`, and Redis's errors.
     """
     service_sid = check_sid(service_sid, "KS", "service_sid")
     fmt = check_format(fmt)
     page_size = check_page_size(page_size)  # here, not in every job that would fail on it
-    if sessions is None:
-        sids = await discover_sessions(client, service_sid)
-    else:
-        sids = unique_session_sids(sessions)
-    directory = _output_directory(out_dir)
-    _record_manifest(directory, fmt, service_sid, sids)
-    ids = []
-    new = retried = 0
-    for sid in sids:
-        ident = job_id(service_sid, sid, directory, fmt)
-        if retry_failed:
-            info = await Job(ident, redis).result_info()
-            if info is not None and not info.success:
-                await redis.delete(result_key_prefix + ident)
-                retried += 1
-        job = await redis.enqueue_job(
-            EXPORT_JOB, service_sid, sid, str(directory), fmt, page_size, _job_id=ident
+    listing_page_size = check_page_size(listing_page_size)
+    batch_size = _check_batch_size(batch_size)
+    if compression not in (None, "gzip"):
+        raise InvalidParameterError("compression", "None or 'gzip'", compression)
+    directory = _output_directory(out_dir, fmt)
+    params = ManifestParams(service_sid, client.base_url, fmt, compression, page_size, batch_size)
+    manifest = Manifest.open_for_enqueue(manifest_path(directory, fmt), params)
+    try:
+        queue = _Queue(redis, manifest, directory, fmt, retry_failed)
+        listed = 0
+        if not manifest.listing_done:
+            listed = await _list_into(manifest, client, queue, listing_page_size)
+        await queue.submit_closed()
+        manifest.commit(sessions_bytes=manifest.sessions_bytes)  # the batches' job IDs
+        return Enqueued(
+            service_sid,
+            manifest.sessions,
+            manifest.batches,
+            tuple(queue.job_ids),
+            queue.new,
+            queue.retried,
+            listed,
         )
-        new += job is not None
-        ids.append(ident)
-    return Enqueued(service_sid, tuple(sids), tuple(ids), new, retried)
+    finally:
+        manifest.close()
 
 
-def _output_directory(out_dir: str | os.PathLike[str]) -> Path:
+def _output_directory(out_dir: str | os.PathLike[str], fmt: Format) -> Path:
+    """``out_dir``, absolute, made if missing; refused if it holds another export."""
     directory = Path(out_dir).resolve()
+    if directory.exists() and not directory.is_dir():
+        raise ExportStateError(f"{directory} is not a directory")
     directory.mkdir(parents=True, exist_ok=True)
+    _refuse_other_exports(directory, fmt)
     return directory
+
+
+async def _list_into(manifest: Manifest, client: ProxyClient, queue: _Queue, page_size: int) -> int:
+    """Continue the listing into the manifest and the sessions file, queueing each batch
+    as it closes; returns how many sessions were new."""
+    params = manifest.params
+    path = sessions_file_path(manifest.path.parent, params.compression)
+    sessions_file = ChunkedFile.open(path, compression=params.compression, create=True)
+    listed = 0
+    try:
+        if sessions_file.size < manifest.sessions_bytes:
+            raise ExportStateError(
+                f"{path} holds {sessions_file.size} bytes but the manifest records "
+                f"{manifest.sessions_bytes}: it was changed by something else; enqueue into "
+                "a new directory"
+            )
+        sessions_file.cut(manifest.sessions_bytes)  # what a killed run wrote past its commit
+        await queue.submit_closed()  # batches a killed run closed but did not queue
+        service = client.services(params.service_sid)
+        async with contextlib.aclosing(_listing(service, manifest.listing_url, page_size)) as pages:
+            async for page in pages:
+                sids = _listed_sids(params.service_sid, page)
+                added = manifest.add_listing_page(sids, page.meta.next_page_url)
+                records = _raw_records(page)
+                sessions_file.append(
+                    encode_ndjson(
+                        [record for record, new in zip(records, added, strict=True) if new]
+                    )
+                )
+                # The records first, durably; then the manifest that counts them.
+                manifest.commit(sessions_bytes=sessions_file.commit())
+                listed += sum(added)
+                await queue.submit_closed()
+    finally:
+        sessions_file.close()
+    return listed
 
 
 async def wait_for_jobs(
     redis: ArqRedis, job_ids: Sequence[str], *, poll_delay: float = 0.5
 ) -> dict[str, JobStatus]:
-    """Wait until no job is queued or running; returns each job's final status.
+    """Wait until none of ``job_ids`` is queued or running; returns each job's final status.
 
-    A job that failed for good stays ``complete``; read ``Job(id, redis).result_info()``.
+    Polls only the jobs not finished yet, every ``poll_delay`` seconds. A job that
+    failed for good stays ``complete``; read ``Job(id, redis).result_info()``.
     """
-    jobs = [Job(ident, redis) for ident in job_ids]
+    final: dict[str, JobStatus] = {}
+    waiting = list(job_ids)
     while True:
-        statuses = [await job.status() for job in jobs]
-        if all(status in (JobStatus.complete, JobStatus.not_found) for status in statuses):
-            return dict(zip(job_ids, statuses, strict=True))
+        still = []
+        for ident in waiting:
+            status = await Job(ident, redis).status()
+            if status in (JobStatus.complete, JobStatus.not_found):
+                final[ident] = status
+            else:
+                still.append(ident)
+        waiting = still
+        if not waiting:
+            return {ident: final[ident] for ident in job_ids}
         await asyncio.sleep(poll_delay)
 
 
-def _finished(directory: Path, session_sid: str, fmt: Format) -> bool:
-    """Whether the session's file is complete: present, with no checkpoint left."""
-    paths = ExportPaths.for_output(session_output(directory, session_sid, fmt))
-    return paths.output.exists() and not paths.partial.exists()
+# -- merging ------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class MergeSummary:
+    """What :func:`merge_exports` joined into ``output``.
+
+    ``missing`` counts the sessions that answered 404 (deleted or expired: they have no
+    records); ``missing_sids`` names the first :data:`MISSING_SHOWN` of them.
+    """
+
+    output: Path
+    service_sid: str
+    batches: int
+    sessions: int
+    records: int
+    missing: int
+    missing_sids: tuple[str, ...]
+
+
+@attrs.frozen
+class _Checked:
+    """What the batches' states say: totals of the finished ones, the first unfinished."""
+
+    sources: tuple[Path, ...]
+    sessions: int
+    records: int
+    missing: int
+    missing_sids: tuple[str, ...]
+    unfinished: int
+    shown: tuple[str, ...]
 
 
 def merge_exports(
-    out_dir: str | os.PathLike[str],
-    dest: str | os.PathLike[str],
-    *,
-    sessions: Sequence[str] | None = None,
-    fmt: Format = "ndjson",
-) -> int:
-    """Join the per-session files of ``out_dir`` into ``dest`` (atomically); returns how
-    many were joined.
+    out_dir: str | os.PathLike[str], dest: str | os.PathLike[str], *, fmt: Format = "ndjson"
+) -> MergeSummary:
+    """Join the batch files of the export in ``out_dir`` into ``dest``, atomically.
 
-    ``sessions`` gives the order. None means every session of the directory's manifest
-    (what :func:`enqueue_service` queued there), by SID; without a manifest, every
-    ``KC….<format>`` file. Every one must be finished: a merge never silently leaves
-    a session out. Raises :class:`~proxy_async.checkpoint.ExportStateError` naming
-    the sessions that are missing or unfinished. A CSV header is written once.
+    Reads the manifest and every batch's state first, and refuses (raising
+    :class:`~proxy_async.errors.ExportStateError`, with nothing written) when the
+    directory or its manifest for ``fmt`` does not exist, it holds another format or
+    an older layout, the listing is not done, the Service has no sessions, or a batch
+    is not finished (naming up to three of them and the count). Otherwise the batch
+    files are joined in batch order (a CSV header once) into a temporary file beside
+    ``dest``, fsynced and renamed over it. ``dest`` is gzip if its name ends in
+    ``.gz``, whatever the batches are: gzip batches are copied as they are into a gzip
+    ``dest`` (gzip members concatenate), and decompressed (and recompressed, for CSV
+    without the later headers) otherwise, streaming.
     """
     fmt = check_format(fmt)
     directory = Path(out_dir)
-    if sessions is not None:
-        names = list(sessions)
-    elif (manifest := read_manifest(directory, fmt)) is not None:
-        names = sorted(manifest[1])
-    else:
-        names = sorted(
-            {
-                path.name.split(".", 1)[0]
-                for path in directory.glob(f"KC*.{fmt}*")
-                if path.name.split(".", 1)[1] in (fmt, f"{fmt}.part", f"{fmt}.checkpoint.json")
-            }
-        )
-    unfinished = [sid for sid in names if not _finished(directory, sid, fmt)]
-    if unfinished:
-        shown = ", ".join(unfinished[:3]) + (
-            f" and {len(unfinished) - 3} more" if len(unfinished) > 3 else ""
-        )
+    manifest = _open_manifest(directory, fmt)
+    try:
+        params = manifest.params
+        service = params.service_sid
+        if not manifest.listing_done:
+            raise ExportStateError(
+                f"the listing of {service}'s sessions in {directory} is not finished "
+                f"({manifest.sessions} listed so far): run enqueue again to continue it"
+            )
+        if manifest.sessions == 0:
+            raise ExportStateError(
+                f"{service} had no sessions when it was listed into {directory}: nothing "
+                "to merge, no file written"
+            )
+        batched = manifest.batched_sessions()
+        if batched != manifest.sessions:
+            raise ExportStateError(
+                f"the manifest in {directory} puts {batched} of its {manifest.sessions} "
+                "sessions in batches: run enqueue again"
+            )
+        checked = _check_batches(directory, manifest)
+        batches = manifest.batches
+    finally:
+        manifest.close()
+    if checked.unfinished:
+        more = checked.unfinished - len(checked.shown)
+        shown = ", ".join(checked.shown) + (f" and {more} more" if more else "")
         raise ExportStateError(
-            f"{len(unfinished)} of {len(names)} session(s) not exported yet in {directory}: "
-            f"{shown}; wait for their jobs (enqueue --wait) or retry them (enqueue --retry-failed)"
+            f"{checked.unfinished} of {batches} batches in {directory} are not finished: "
+            f"{shown}; wait for their jobs (enqueue --wait) or requeue the failed ones "
+            "(enqueue --retry-failed)"
         )
-    sources = [session_output(directory, sid, fmt) for sid in names]
     target = Path(dest)
+    if not target.parent.is_dir():
+        raise ExportStateError(f"the directory of {target} does not exist")
+    _join(checked.sources, target, fmt, params.compression)
+    return MergeSummary(
+        target,
+        service,
+        batches,
+        checked.sessions,
+        checked.records,
+        checked.missing,
+        checked.missing_sids,
+    )
+
+
+def _open_manifest(directory: Path, fmt: Format) -> Manifest:
+    if not directory.is_dir():
+        raise ExportStateError(
+            f"no export of {fmt} in {directory}: no such directory (run enqueue first)"
+        )
+    path = manifest_path(directory, fmt)
+    if not path.exists():
+        for other in FORMATS:
+            if legacy_manifest_path(directory, other).exists():
+                raise ExportStateError(
+                    f"{directory} holds an export of an older proxy-async (one file per "
+                    "session): merge it with that version"
+                )
+            if manifest_path(directory, other).exists():
+                raise ExportStateError(
+                    f"no export of {fmt} in {directory}: it holds the {other} export (merge "
+                    f"it with --format {other})"
+                )
+        raise ExportStateError(
+            f"no export of {fmt} in {directory} (no {path.name}): run enqueue first"
+        )
+    manifest = Manifest.open_for_merge(path)
+    if manifest.params.format != fmt:
+        manifest.close()
+        raise ExportStateError(f"{path} holds an export of {manifest.params.format}, not {fmt}")
+    return manifest
+
+
+def _check_batches(directory: Path, manifest: Manifest) -> _Checked:
+    """Open every batch's state (one at a time) and total what the finished ones hold."""
+    params = manifest.params
+    fmt = check_format(params.format)
+    sources: list[Path] = []
+    sessions = records = missing = unfinished = 0
+    missing_sids: list[str] = []
+    shown: list[str] = []
+    for row in manifest.all_batches():
+        paths = ExportPaths.for_output(batch_output(directory, row.batch, fmt, params.compression))
+        reason = None
+        try:
+            state = ExportState.open(paths.state)
+        except BlankStateError:
+            reason = "not started"
+        except ExportStateError:
+            reason = "not started" if not paths.state.exists() else "running, or unreadable"
+        else:
+            try:
+                counters, saved = state.counters, state.params
+                if (saved.service_sid, saved.format, saved.compression) != (
+                    params.service_sid,
+                    params.format,
+                    params.compression,
+                ) or counters.sessions != row.sessions:
+                    reason = "made by another export"
+                elif not counters.complete:
+                    left = counters.sessions - counters.done - counters.missing
+                    reason = f"{left} of {counters.sessions} sessions left"
+                    if counters.failed:
+                        reason += f", {counters.failed} failed"
+                elif not paths.output.is_file():
+                    reason = f"{paths.output.name} is gone"
+                else:
+                    sessions += counters.sessions
+                    records += counters.records
+                    missing += counters.missing
+                    if counters.missing and len(missing_sids) < MISSING_SHOWN:
+                        rows = state.sessions_with("missing")[: MISSING_SHOWN - len(missing_sids)]
+                        missing_sids.extend(session.sid for session in rows)
+            finally:
+                state.close()
+        if reason is None:
+            sources.append(paths.output)
+        else:
+            unfinished += 1
+            if len(shown) < 3:
+                shown.append(f"{paths.output.name} ({reason})")
+    return _Checked(
+        tuple(sources), sessions, records, missing, tuple(missing_sids), unfinished, tuple(shown)
+    )
+
+
+def _join(
+    sources: Sequence[Path], target: Path, fmt: Format, compression: Compression | None
+) -> None:
+    """Write ``sources`` one after the other into ``target`` (temporary file, fsync,
+    rename, fsync of the directory); CSV headers after the first are left out."""
+    gzip_out = compression_of(target.name) == "gzip"
     temporary = target.with_name(target.name + ".tmp")
-    with temporary.open("wb") as sink:
-        for index, source in enumerate(sources):
-            with source.open("rb") as part:
-                if fmt == "csv" and index > 0:
-                    part.readline()  # the header, written once (it has no line breaks)
-                shutil.copyfileobj(part, sink, _COPY_CHUNK)
-        sink.flush()
-        os.fsync(sink.fileno())
-    os.replace(temporary, target)
+    try:
+        with temporary.open("wb") as sink:
+            for index, source in enumerate(sources):
+                _copy_batch(
+                    source, sink, compression == "gzip", gzip_out, fmt == "csv" and index > 0
+                )
+            if gzip_out and sink.tell() == 0:
+                sink.write(gzip.compress(b"", mtime=0))  # a valid, empty gzip file
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
     sync_directory(target.parent)
-    return len(names)
+
+
+def _copy_batch(
+    source: Path, sink: BinaryIO, gzip_in: bool, gzip_out: bool, skip_header: bool
+) -> None:
+    if gzip_in == gzip_out and not skip_header:
+        with source.open("rb") as part:
+            shutil.copyfileobj(part, sink, _COPY_CHUNK)  # gzip members concatenate
+    elif gzip_in:
+        with gzip.open(source, "rb") as reader:
+            _recode(reader, sink, gzip_out, skip_header)
+    else:
+        with source.open("rb") as reader:
+            _recode(reader, sink, gzip_out, skip_header)
+
+
+def _recode(reader: io.BufferedIOBase, sink: BinaryIO, gzip_out: bool, skip_header: bool) -> None:
+    """Copy decoded bytes from ``reader``, gzip-compressed into one member if ``gzip_out``."""
+    if skip_header:
+        reader.readline()  # the CSV header (it has no line break inside)
+    if gzip_out:
+        with gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) as writer:
+            shutil.copyfileobj(reader, writer, _COPY_CHUNK)
+    else:
+        shutil.copyfileobj(reader, sink, _COPY_CHUNK)
 
 
 # -- command line -------------------------------------------------------------------------
@@ -471,23 +892,32 @@ def merge_exports(
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m proxy_async.workers",
-        description="Shard a Proxy Service's export into arq jobs, and join the results. "
-        "Run workers with: arq proxy_async.workers.WorkerSettings",
+        description="List a Proxy Service's sessions into batches, one arq job each, and "
+        "join the results. Run workers with: arq proxy_async.workers.WorkerSettings",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    enqueue = commands.add_parser("enqueue", help="queue one export job per session")
+    enqueue = commands.add_parser("enqueue", help="list the sessions and queue their batches")
     enqueue.add_argument("service", metavar="SERVICE_SID")
-    enqueue.add_argument("--out", required=True, metavar="DIR", help="per-session files go here")
-    enqueue.add_argument("--session", action="append", metavar="SID", help="only these")
+    enqueue.add_argument("--out", required=True, metavar="DIR", help="the batch files go here")
+    enqueue.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help=f"sessions per job and file (default {DEFAULT_BATCH_SIZE})",
+    )
+    enqueue.add_argument("--gzip", action="store_true", help="gzip the batch files")
     enqueue.add_argument("--wait", action="store_true", help="wait for every job to finish")
     enqueue.add_argument(
         "--retry-failed",
         action="store_true",
-        help="queue again the sessions whose job failed for good (they resume)",
+        help="queue again the batches whose job failed for good (they resume)",
     )
-    merge = commands.add_parser("merge", help="join the per-session files into one")
+    merge = commands.add_parser("merge", help="join the batch files into one")
     merge.add_argument("--out", required=True, metavar="DIR", help="as given to enqueue")
-    merge.add_argument("--to", required=True, metavar="FILE", help="the joined file")
+    merge.add_argument(
+        "--to", required=True, metavar="FILE", help="the joined file (gzip if it ends in .gz)"
+    )
     for command in (enqueue, merge):
         command.add_argument("--format", choices=FORMATS, default="ndjson")
     enqueue.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE, metavar="N")
@@ -497,9 +927,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _RedisUnreachable(Exception):
+    def __init__(self, url: str, error: BaseException) -> None:
+        super().__init__(f"cannot use Redis at {_safe_url(url)}: {error or type(error).__name__}")
+
+
+def _safe_url(url: str) -> str:
+    """``url`` with its password (if any) masked."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
 async def _enqueue(args: argparse.Namespace) -> int:
     config = WorkerConfig.from_env()
-    redis = await create_pool(RedisSettings.from_dsn(args.redis or config.redis_url))
+    url = args.redis or config.redis_url
+    try:
+        settings = dataclasses.replace(
+            RedisSettings.from_dsn(url), conn_retries=_REDIS_CONNECT_RETRIES
+        )
+        redis = await create_pool(settings)
+    except (RedisError, OSError, ValueError) as error:
+        raise _RedisUnreachable(url, error) from None
     try:
         options: dict[str, Any] = {"requests_per_second": config.requests_per_second}
         if config.base_url is not None:
@@ -510,20 +961,21 @@ async def _enqueue(args: argparse.Namespace) -> int:
                 client,
                 args.service,
                 args.out,
-                sessions=args.session,
                 fmt=args.format,
                 page_size=args.page_size,
+                batch_size=args.batch_size,
+                compression="gzip" if args.gzip else None,
                 retry_failed=args.retry_failed,
             )
         retried = f" ({done.retried_jobs} failed ones again)" if done.retried_jobs else ""
         print(
-            f"{len(done.session_sids)} sessions of {done.service_sid}: "
-            f"{done.new_jobs} jobs queued{retried}, "
-            f"{len(done.job_ids) - done.new_jobs} already known"
+            f"{done.sessions} sessions of {done.service_sid} in {done.batches} batches: "
+            f"{done.new_jobs} jobs queued{retried}, {len(done.job_ids) - done.new_jobs} "
+            "already known"
         )
         if not args.wait:
             return 0
-        await wait_for_jobs(redis, done.job_ids)
+        await wait_for_jobs(redis, done.job_ids, poll_delay=1.0)
         failed = [
             ident
             for ident in done.job_ids
@@ -531,21 +983,49 @@ async def _enqueue(args: argparse.Namespace) -> int:
         ]
         print(f"{len(done.job_ids) - len(failed)} jobs done, {len(failed)} failed")
         return 1 if failed else 0
+    except RedisError as error:
+        raise _RedisUnreachable(url, error) from None
     finally:
-        await redis.aclose()
+        with contextlib.suppress(RedisError, OSError):
+            await redis.aclose()
+
+
+def _merge(args: argparse.Namespace) -> int:
+    done = merge_exports(args.out, args.to, fmt=args.format)
+    missing = ""
+    if done.missing:
+        names = ", ".join(done.missing_sids)
+        more = ", …" if done.missing > len(done.missing_sids) else ""
+        missing = f" ({names}{more})"
+    print(
+        f"{done.sessions} sessions of {done.service_sid} ({done.batches} batches), "
+        f"{done.records} records, {done.missing} missing{missing}: written to {done.output}"
+    )
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m proxy_async.workers``: enqueue a Service, or merge its files."""
+    """``python -m proxy_async.workers``: enqueue a Service, or merge its batch files.
+
+    Returns the exit status: 0 done, 1 some jobs failed (``enqueue --wait``), 2 any
+    error (one line on stderr), 130 interrupted.
+    """
     args = _parser().parse_args(argv)
     try:
         if args.command == "merge":
-            count = merge_exports(args.out, args.to, fmt=args.format)
-            print(f"{count} sessions joined into {args.to}")
-            return 0
+            return _merge(args)
         return asyncio.run(_enqueue(args))
-    except (ProxyError, OSError) as error:
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to continue", file=sys.stderr)
+        return 130
+    except SessionDiscoveryError as error:
+        print(f"error: {error} (the listing so far is saved: run enqueue again)", file=sys.stderr)
+        return 2
+    except (ProxyError, OSError, _RedisUnreachable) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # still one line, never a traceback
+        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
         return 2
 
 
