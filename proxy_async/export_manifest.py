@@ -39,6 +39,7 @@ import attrs
 
 from .errors import ExportStateError
 from .export_files import Compression
+from .export_state import KnownSids, stored_sid
 
 MANIFEST_VERSION = 1
 """``PRAGMA user_version`` of the manifest database."""
@@ -69,7 +70,7 @@ CREATE TABLE manifest (
 );
 CREATE TABLE sessions (
     id INTEGER PRIMARY KEY,
-    sid TEXT NOT NULL UNIQUE,
+    sid TEXT NOT NULL,
     batch INTEGER NOT NULL
 );
 CREATE INDEX sessions_by_batch ON sessions (batch, id);
@@ -158,6 +159,10 @@ class Manifest:
         self.sessions: int = row[2]
         self.batches: int = row[3]
         self.sessions_bytes: int = row[4]
+        # No index on the SIDs (see ExportState.add_sessions): a fingerprint set instead.
+        self._known = KnownSids()
+        if not self.listing_done:
+            self._known.load(sid for (sid,) in db.execute("SELECT sid FROM sessions"))
 
     # -- opening ------------------------------------------------------------------------
 
@@ -240,12 +245,14 @@ class Manifest:
         added = []
         size = self.params.batch_size
         for sid in sids:
-            inserted = self._db.execute(
-                "INSERT OR IGNORE INTO sessions (sid, batch) VALUES (?, ?)",
-                (sid, self.sessions // size + 1),
-            ).rowcount
-            added.append(inserted == 1)
-            self.sessions += inserted
+            new = self._known.admit(sid, lambda sid: stored_sid(self._db, sid))
+            if new:
+                self._db.execute(
+                    "INSERT INTO sessions (sid, batch) VALUES (?, ?)",
+                    (sid, self.sessions // size + 1),
+                )
+                self.sessions += 1
+            added.append(new)
         self.listing_url = next_page_url
         self.listing_done = next_page_url is None
         closed = self.sessions // size

@@ -178,6 +178,14 @@ class KnownSids:
         key = _fingerprint(sid)
         return key in self._pending or any(_contains(run, key) for run in self._runs)
 
+    def admit(self, sid: str, stored: Callable[[str], bool]) -> bool:
+        """Remember ``sid`` and say True if it is new; a possible repeat is confirmed
+        with ``stored(sid)``, the exact (and slow) check."""
+        if self.has(sid) and stored(sid):
+            return False
+        self.add(sid)
+        return True
+
     def add(self, sid: str) -> None:
         """Remember ``sid``."""
         self._pending.add(_fingerprint(sid))
@@ -203,6 +211,13 @@ class KnownSids:
         while self._runs and len(self._runs[-1]) <= 2 * len(run):
             run = _merged(self._runs.pop(), run)
         self._runs.append(run)
+
+
+def stored_sid(db: sqlite3.Connection, sid: str) -> bool:
+    """Whether table ``sessions`` of ``db`` holds ``sid``: a full scan, made only for a SID
+    whose fingerprint is known (a repeat, which a listing should never send, or a
+    fingerprint collision; see :class:`KnownSids`)."""
+    return db.execute("SELECT 1 FROM sessions WHERE sid = ?", (sid,)).fetchone() is not None
 
 
 def _fingerprint(sid: str) -> int:
@@ -262,8 +277,11 @@ class ExportState:
         return cls._locked(db, path, lambda: _initialise(db, params))
 
     @classmethod
-    def open(cls, path: Path) -> ExportState:
+    def open(cls, path: Path, *, read_only: bool = False) -> ExportState:
         """The existing state at ``path``, locked for this process.
+
+        ``read_only`` opens it to read without changing a byte of it (what ``merge``
+        does to a batch's state); an export writing it right now still refuses.
 
         Raises :class:`~proxy_async.errors.ExportStateError` if it is missing, is not a
         proxy-async state of this version, is damaged, or another export holds it;
@@ -272,19 +290,24 @@ class ExportState:
         if not path.is_file():
             raise ExportStateError(f"no export state at {path}")
         try:
-            db = _connect(path)
+            db = _connect(path, read_only=read_only)
         except sqlite3.DatabaseError as error:
             raise _refusal(path, error) from None
-        return cls._locked(db, path, lambda: _read_params(db, path))
+        begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+        return cls._locked(db, path, lambda: _read_params(db, path), begin)
 
     @classmethod
     def _locked(
-        cls, db: sqlite3.Connection, path: Path | None, prepare: Callable[[], ExportParams]
+        cls,
+        db: sqlite3.Connection,
+        path: Path | None,
+        prepare: Callable[[], ExportParams],
+        begin: str = "BEGIN IMMEDIATE",
     ) -> ExportState:
-        """Lock ``db``, let ``prepare`` read or write its parameters, and wrap it; on any
-        error close it, a database error becoming :class:`ExportStateError`."""
+        """Lock ``db`` (``begin``), let ``prepare`` read or write its parameters, and wrap
+        it; on any error close it, a database error becoming :class:`ExportStateError`."""
         try:
-            db.execute("BEGIN IMMEDIATE")
+            db.execute(begin)
             return cls(db, path, prepare())
         except sqlite3.DatabaseError as error:
             db.close()
@@ -310,19 +333,12 @@ class ExportState:
         """
         added = []
         for sid in sids:
-            new = not self._known.has(sid) or not self._stored(sid)
+            new = self._known.admit(sid, lambda sid: stored_sid(self._db, sid))
             if new:
                 self._db.execute("INSERT INTO sessions (sid) VALUES (?)", (sid,))
-                self._known.add(sid)
             added.append(new)
         self.counters.sessions += sum(added)
         return added
-
-    def _stored(self, sid: str) -> bool:
-        # A full scan, but only for a SID whose fingerprint is known: a repeat (which a
-        # listing should never send) or a fingerprint collision (see KnownSids).
-        found = self._db.execute("SELECT 1 FROM sessions WHERE sid = ?", (sid,)).fetchone()
-        return found is not None
 
     def unfinished_after(self, row: int, limit: int) -> list[SessionRow]:
         """Up to ``limit`` pending or running sessions with a row id above ``row``, in order."""
@@ -532,7 +548,10 @@ def _legacy_session(sid: str, raw: object) -> tuple[str, str, str | None, int, s
 # -- helpers --------------------------------------------------------------------------------
 
 
-def _connect(path: Path | None) -> sqlite3.Connection:
+def _connect(path: Path | None, *, read_only: bool = False) -> sqlite3.Connection:
+    if read_only and path is not None:
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        return sqlite3.connect(uri, uri=True, timeout=0, isolation_level=None)
     db = sqlite3.connect(":memory:" if path is None else path, timeout=0, isolation_level=None)
     try:
         # EXCLUSIVE before the first WAL access: no -shm file, and the lock is held.

@@ -795,7 +795,7 @@ def _check_batches(directory: Path, manifest: Manifest) -> _Checked:
         paths = ExportPaths.for_output(batch_output(directory, row.batch, fmt, params.compression))
         reason = None
         try:
-            state = ExportState.open(paths.state)
+            state = ExportState.open(paths.state, read_only=True)
         except BlankStateError:
             reason = "not started"
         except ExportStateError:

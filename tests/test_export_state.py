@@ -360,3 +360,22 @@ def test_listing_writes_per_page_do_not_grow_with_the_session_count(tmp_path: Pa
     small, large = bytes_per_listing_page(20_000), bytes_per_listing_page(200_000)
     assert small > 0
     assert large <= small * 1.5
+
+
+def test_a_read_only_open_changes_nothing_and_still_respects_a_writer(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    state = ExportState.create(path, PARAMS)
+    state.add_sessions([sid(1)])
+    state.listing_moved(None)
+    state.commit(data_bytes=5, sessions_bytes=0)
+    with pytest.raises(ExportStateError, match="another export is writing"):
+        ExportState.open(path, read_only=True)
+    state.mark_complete()
+    state.close()
+    before = path.read_bytes()
+    reader = ExportState.open(path, read_only=True)
+    assert reader.counters.complete
+    assert reader.counters.sessions == 1
+    reader.close()
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["s.db"]
