@@ -362,13 +362,13 @@ async def discover_sessions(
     """
     service = client.services(service_sid)
     sids: list[str] = []
-    async with contextlib.aclosing(_listing(service, None, page_size)) as pages:
+    async with contextlib.aclosing(listing_pages(service, None, page_size)) as pages:
         async for page in pages:
-            sids.extend(_listed_sids(service.sid, page))
+            sids.extend(listed_session_sids(service.sid, page))
     return list(dict.fromkeys(sids))
 
 
-async def _listing(
+async def listing_pages(
     service: ServiceContext, start_url: str | None, page_size: int = LISTING_PAGE_SIZE
 ) -> AsyncGenerator[Page[Session], None]:
     """The Sessions pages of ``service`` from ``start_url`` (None: the first), 429s waited out.
@@ -415,7 +415,7 @@ async def _patient_pages(
             await _wait_out(error, streak, what)
 
 
-def _listed_sids(service_sid: str, page: Page[Session]) -> list[str]:
+def listed_session_sids(service_sid: str, page: Page[Session]) -> list[str]:
     """The session SIDs of a listing page; a record without a valid one is a bad answer."""
     sids = []
     for session in page.items:
@@ -565,9 +565,9 @@ async def _feed_sessions(
         for sid in selected:
             await walk.work.put((sid, start_urls.get(sid)))
         return
-    async with contextlib.aclosing(_listing(service, None)) as pages:
+    async with contextlib.aclosing(listing_pages(service, None)) as pages:
         async for page in pages:
-            for sid in _listed_sids(service.sid, page):
+            for sid in listed_session_sids(service.sid, page):
                 await walk.work.put((sid, start_urls.get(sid)))
 
 
@@ -607,7 +607,7 @@ async def _interactions_of(
                 failures[event.session_sid] = event.error
                 continue
             page = event.page
-            for item, raw in zip(page.items, _raw_records(page), strict=True):
+            for item, raw in zip(page.items, raw_records(page), strict=True):
                 yield TaggedInteraction(event.session_sid, item, raw)
     if failures:
         raise SessionsFailedError(failures)
@@ -632,7 +632,7 @@ async def _cancel_all(tasks: Sequence[asyncio.Future[None]]) -> None:
         raise asyncio.CancelledError
 
 
-def _raw_records(page: Page[Any]) -> tuple[dict[str, Any], ...]:
+def raw_records(page: Page[Any]) -> tuple[dict[str, Any], ...]:
     if len(page.raw_items) != len(page.items):
         # Only a hand-built Page can lack them; writing nothing would lose records silently.
         raise ExportError("a page came without its raw records (Page.raw_items)")
@@ -750,7 +750,7 @@ class _Job:
 
     def _page(self, event: SessionPage) -> None:
         session = self._active[event.session_sid]
-        records = _raw_records(event.page)
+        records = raw_records(event.page)
         if records:
             self.data.append(self.encode(records))
         self.state.page_written(session, len(records), event.next_page_url)
@@ -779,10 +779,10 @@ class _Job:
             self._outage.check(event)
 
     def _listed_page(self, page: Page[Session]) -> None:
-        sids = _listed_sids(self.state.params.service_sid, page)
+        sids = listed_session_sids(self.state.params.service_sid, page)
         added = self.state.add_sessions(sids)
         if self.sessions_file is not None:
-            raw = _raw_records(page)
+            raw = raw_records(page)
             fresh = [record for record, new in zip(raw, added, strict=True) if new]
             if fresh:
                 self.sessions_file.append(encode_ndjson(fresh))
@@ -865,7 +865,7 @@ class _Job:
 
     async def _list(self, walk: _Walk, service: ServiceContext, start_url: str | None) -> None:
         try:
-            async with contextlib.aclosing(_listing(service, start_url)) as pages:
+            async with contextlib.aclosing(listing_pages(service, start_url)) as pages:
                 async for page in pages:
                     await walk.queue.put(_SessionsListed(page))
         except SessionDiscoveryError as error:
@@ -1099,7 +1099,7 @@ async def export(
 
 async def _first_listing_page(service: ServiceContext) -> Page[Session]:
     try:
-        async with contextlib.aclosing(_listing(service, None)) as pages:
+        async with contextlib.aclosing(listing_pages(service, None)) as pages:
             async for page in pages:
                 return page
     except SessionDiscoveryError as error:

@@ -91,13 +91,13 @@ from .export import (
     LISTING_PAGE_SIZE,
     Format,
     SessionDiscoveryError,
-    _listed_sids,
-    _listing,
-    _raw_records,
     check_format,
     check_page_size,
     encode_ndjson,
     export,
+    listed_session_sids,
+    listing_pages,
+    raw_records,
 )
 from .export_files import (
     GZIP_LEVEL,
@@ -614,11 +614,13 @@ async def _list_into(manifest: Manifest, client: ProxyClient, queue: _Queue, pag
         sessions_file.cut(manifest.sessions_bytes)  # what a killed run wrote past its commit
         await queue.submit_closed()  # batches a killed run closed but did not queue
         service = client.services(params.service_sid)
-        async with contextlib.aclosing(_listing(service, manifest.listing_url, page_size)) as pages:
+        async with contextlib.aclosing(
+            listing_pages(service, manifest.listing_url, page_size)
+        ) as pages:
             async for page in pages:
-                sids = _listed_sids(params.service_sid, page)
+                sids = listed_session_sids(params.service_sid, page)
                 added = manifest.add_listing_page(sids, page.meta.next_page_url)
-                records = _raw_records(page)
+                records = raw_records(page)
                 sessions_file.append(
                     encode_ndjson(
                         [record for record, new in zip(records, added, strict=True) if new]
