@@ -633,6 +633,7 @@ async def _cancel_all(tasks: Sequence[asyncio.Future[None]]) -> None:
 
 
 def raw_records(page: Page[Any]) -> tuple[dict[str, Any], ...]:
+    """A page's records exactly as decoded (``Page.raw_items``): what the files hold."""
     if len(page.raw_items) != len(page.items):
         # Only a hand-built Page can lack them; writing nothing would lose records silently.
         raise ExportError("a page came without its raw records (Page.raw_items)")
