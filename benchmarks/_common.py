@@ -77,8 +77,13 @@ def fake_server(
     interactions: int = 1000,
     latency: float = 0.0,
     max_in_flight: int | None = None,
+    list_sessions: bool = True,
 ) -> Iterator[ServerInfo]:
-    """Run ``python -m proxy_async.testing`` in its own process for the ``with`` block."""
+    """Run ``python -m proxy_async.testing`` in its own process for the ``with`` block.
+
+    ``list_sessions`` False leaves ``session_sids`` empty instead of reading every
+    session SID from the server (a million of them, for the export-at-scale benchmark).
+    """
     command = [
         sys.executable,
         "-m",
@@ -100,6 +105,8 @@ def fake_server(
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)  # noqa: S603
         try:
             info = _read_ready_line(process, errors)
+            if list_sessions:
+                info = dataclasses.replace(info, session_sids=_list_session_sids(info))
             yield info
         finally:
             _stop(process)
@@ -119,7 +126,7 @@ def _read_ready_line(process: subprocess.Popen[bytes], errors: Any) -> ServerInf
             raise RuntimeError(f"fake server did not start: {detail or 'timeout'}")
         line += chunk
     details = _loads(line)
-    info = ServerInfo(
+    return ServerInfo(
         url=details["url"],
         account_sid=details["account_sid"],
         auth_token=details["auth_token"],
@@ -127,7 +134,6 @@ def _read_ready_line(process: subprocess.Popen[bytes], errors: Any) -> ServerInf
         session_sids=(),
         pid=process.pid,
     )
-    return dataclasses.replace(info, session_sids=_list_session_sids(info))
 
 
 def _list_session_sids(server: ServerInfo) -> tuple[str, ...]:

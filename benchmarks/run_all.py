@@ -1,6 +1,9 @@
 """Run every benchmark in turn and print all their tables (``nox -s bench`` runs this).
 
-``python benchmarks/run_all.py [--quick] [--rounds N] [--only stream,fetch,export,memory]``
+``python benchmarks/run_all.py [--quick] [--rounds N] [--only stream,fetch,export,memory,scale]``
+
+``scale`` (bench_export_scale.py) runs here at 10,000 and 100,000 sessions, killed and
+resumed at 100,000; run the script itself for the 1,000,000-session figures.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import bench_export
+import bench_export_scale
 import bench_fetch
 import bench_memory
 import bench_stream
@@ -20,14 +24,21 @@ SMOKE: dict[str, list[str]] = {
     "fetch": ["--requests", "100", "--rounds", "1"],
     "export": ["--sessions", "4", "--interactions", "100", "--latency", "0.005", "--rounds", "1"],
     "memory": ["--records", "3000", "--page-size", "500"],
+    "scale": ["--sizes", "300,1000", "--kill-size", "5000", "--per-record", "10x200"],
 }
 """Tiny sizes that only prove each benchmark runs end to end (``--smoke``; the tests use it)."""
+
+REDUCED: dict[str, list[str]] = {
+    "scale": ["--sizes", "10000,100000", "--kill-size", "100000"],
+}
+"""Default options of benchmarks whose own defaults take too long for run_all (not --quick)."""
 
 BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "stream": bench_stream.main,
     "fetch": bench_fetch.main,
     "export": bench_export.main,
     "memory": bench_memory.main,
+    "scale": bench_export_scale.main,
 }
 
 
@@ -43,8 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     status = 0
     for name in args.only.split(","):
         name = name.strip()
-        # Memory runs once per contender by default (RSS is not noisy; 1M records is slow).
-        options = SMOKE[name] if args.smoke else quick + ([] if name == "memory" else rounds)
+        # Memory runs once per contender by default (RSS is not noisy; 1M records is slow);
+        # so does scale (its exports take minutes; it has no rounds).
+        once = name in ("memory", "scale")
+        options = quick + ([] if once else rounds) + ([] if args.quick else REDUCED.get(name, []))
+        if args.smoke:
+            options = SMOKE[name]
         status |= BENCHMARKS[name](options)
     print(
         f"\n(all benchmarks: {time.perf_counter() - started:.0f} s; command: "

@@ -30,6 +30,14 @@ TINY: dict[str, list[str]] = {
         "1",
     ],
     "bench_memory.py": ["--records", "2000", "--page-size", "500"],
+    "bench_export_scale.py": [
+        "--sizes",
+        "300,1000",
+        "--kill-size",
+        "5000",
+        "--per-record",
+        "10x200",
+    ],
     "profile_client.py": ["--records", "1000", "--requests", "40", "--repeat", "1", "--top", "3"],
     "run_all.py": ["--smoke", "--only", "fetch"],
 }
@@ -51,6 +59,11 @@ EXPECTED: dict[str, list[str]] = {
         "(stream() tasks): requests over the limit",
     ],
     "bench_memory.py": ["### Memory: stream 2,000 interactions", "memory: proxy-async RSS growth"],
+    "bench_export_scale.py": [
+        "### Export at scale: the CLI",
+        "### Kill and resume: what the final files hold",
+        "kill+resume: interactions missing + duplicated",
+    ],
     "profile_client.py": [
         "stream() page 1000: self time by area",
         "fetch(): top functions by self time",
