@@ -120,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
         "crash, a kill or failed sessions, run the same command with --resume: nothing is lost "
         "and nothing is written twice. Sessions that answer 404 (deleted) are counted as "
         "missing, not failed. Exit codes: 0 success, 1 some sessions failed, 2 bad usage, "
-        "3 fatal error, 4 the API stopped answering.",
+        "3 fatal error, 4 the API stopped answering, 128+N stopped by signal N (130: "
+        "Ctrl-C); the state is saved first.",
     )
     run.add_argument(
         "--service", required=True, type=_sid("KS"), metavar="KS…", help="the Proxy Service"
@@ -474,6 +475,12 @@ async def _export(args: argparse.Namespace, sessions: list[str] | None) -> int:
     except ProxyError as exc:
         _error(f"export stopped: {exc}. {_resume_hint(paths)}")
         return EXIT_FATAL
+    except BrokenPipeError:
+        if not to_stdout:
+            raise
+        # The reader of stdout stopped reading (`| head`): end quietly, as `cat` does.
+        _silence_stdout()
+        return 128 + signal.SIGPIPE
     except OSError as exc:
         _error(f"cannot write the output: {exc}. {_resume_hint(paths)}")
         return EXIT_FATAL
@@ -509,6 +516,13 @@ def _announcer(
         display.update(snapshot)
 
     return progress
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _plural(count: int, noun: str) -> str:
@@ -621,7 +635,7 @@ def summary_text(summary: ExportSummary, display: ProgressDisplay | None = None)
         count = len(summary.missing)
         lines.append(
             f"  missing  : {count:,} {_plural(count, 'session')} answered 404 (deleted or "
-            "expired) and hold no more records; they are not retried"
+            f"expired): {'it is' if count == 1 else 'they are'} not retried"
         )
         lines.extend(_listed("missing", summary.missing))
     if display is not None:

@@ -77,10 +77,15 @@ class ExportPaths:
         """
         text = os.fspath(output)
         path = Path(text)
-        if text.endswith(("/", os.sep)) or path.is_dir():
+        if path.is_dir():
             raise ExportStateError(
                 f"the output {text} is a directory; name a file in it, e.g. "
                 f"{path / 'interactions.ndjson'}"
+            )
+        if text.endswith(("/", os.sep)):
+            raise ExportStateError(
+                f"the output {text} names a directory (it ends in {text[-1]!r}); name a "
+                f"file, e.g. {path / 'interactions.ndjson'}"
             )
         compression = compression_of(path.name)
         stem = path.name[: -len(".gz")] if compression else path.name

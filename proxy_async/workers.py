@@ -65,6 +65,7 @@ import gzip
 import hashlib
 import io
 import os
+import re
 import shutil
 import sys
 import urllib.parse
@@ -710,6 +711,7 @@ def merge_exports(
     """
     fmt = check_format(fmt)
     directory = Path(out_dir)
+    target = _merge_target(directory, dest)
     manifest = _open_manifest(directory, fmt)
     try:
         params = manifest.params
@@ -742,9 +744,6 @@ def merge_exports(
             f"{shown}; wait for their jobs (enqueue --wait) or requeue the failed ones "
             "(enqueue --retry-failed)"
         )
-    target = Path(dest)
-    if not target.parent.is_dir():
-        raise ExportStateError(f"the directory of {target} does not exist")
     _join(checked.sources, target, fmt, params.compression)
     return MergeSummary(
         target,
@@ -755,6 +754,26 @@ def merge_exports(
         checked.missing,
         checked.missing_sids,
     )
+
+
+_EXPORT_FILE = re.compile(r"(batch-\d+\.|sessions\.ndjson|manifest\.)")
+"""Names of the files an export directory holds (see :mod:`proxy_async.export_manifest`)."""
+
+
+def _merge_target(directory: Path, dest: str | os.PathLike[str]) -> Path:
+    """``dest`` as a file to write: refused before anything is read if it names a
+    directory, or one of the export's own files (a batch, its state, the sessions file,
+    the manifest), which the merge would overwrite while reading it."""
+    target = ExportPaths.for_output(dest).output  # refuses a directory
+    if not target.parent.is_dir():
+        raise ExportStateError(f"the directory of {target} does not exist")
+    inside = directory.is_dir() and target.parent.resolve() == directory.resolve()
+    if inside and _EXPORT_FILE.match(target.name):
+        raise ExportStateError(
+            f"--to {target} is one of the files of the export in {directory}; write the "
+            "merged file under another name"
+        )
+    return target
 
 
 def _open_manifest(directory: Path, fmt: Format) -> Manifest:
@@ -818,6 +837,11 @@ def _check_batches(directory: Path, manifest: Manifest) -> _Checked:
                         reason += f", {counters.failed} failed"
                 elif not paths.output.is_file():
                     reason = f"{paths.output.name} is gone"
+                elif paths.output.stat().st_size != counters.data_bytes:
+                    reason = (
+                        f"{paths.output.name} holds {paths.output.stat().st_size} bytes, its "
+                        f"state says {counters.data_bytes}: changed since it was written"
+                    )
                 else:
                     sessions += counters.sessions
                     records += counters.records

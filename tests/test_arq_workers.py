@@ -399,6 +399,19 @@ async def test_merge_refuses_an_unfinished_batch_then_joins_them_in_order(
                 merge_exports(out, merged)
         finally:
             held.close()
+    # The merge never writes over the files it reads, nor into a directory.
+    for inside in ("batch-000001.ndjson", "sessions.ndjson", "manifest.ndjson.db"):
+        with pytest.raises(ExportStateError, match="one of the files of the export"):
+            merge_exports(out, out / inside)
+    with pytest.raises(ExportStateError, match="is a directory"):
+        merge_exports(out, f"{tmp_path}/")
+    # A batch file changed since its state was committed is not trusted.
+    first = batch_output(out, 1, "ndjson", None)
+    intact = first.read_bytes()
+    first.write_bytes(intact[:-10])
+    with pytest.raises(ExportStateError, match="changed since it was written"):
+        merge_exports(out, merged)
+    first.write_bytes(intact)
     summary = merge_exports(out, merged)
     assert (summary.sessions, summary.missing) == (SESSIONS, 0)
     assert_in_batch_order(lines(merged), sessions, 10)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -486,7 +487,8 @@ async def test_a_directory_output_is_refused_before_any_request(
     process = await start_export(server, target)
     _, stderr = await process.communicate()
     assert process.returncode == 2
-    assert f"the output {target} is a directory".encode() in stderr
+    verb = "names" if name == "new/" else "is"  # new/ does not exist: its slash says it all
+    assert f"the output {target} {verb} a directory".encode() in stderr
     assert b"Traceback" not in stderr
     assert server.requests == []
     assert os.listdir(tmp_path / "adir") == []
@@ -544,3 +546,23 @@ async def test_an_export_of_proxy_async_0x_is_resumed_from_its_json_checkpoint(
     assert not paths.legacy_checkpoint.exists()
     assert sorted(out.read_bytes().splitlines()) == expected_lines(server)
     assert not paths.sessions.exists()  # 0.x listed before it began: no Session records
+
+
+async def test_a_reader_that_stops_early_ends_a_stdout_export_quietly(
+    server: FakeProxyServer, tmp_path: Path
+) -> None:
+    errors = tmp_path / "stderr.txt"
+    command = [sys.executable, "-m", "proxy_async", "export", "--service"]
+    command += [server.service_sids[0], "--out", "-", "--base-url", server.url, "--quiet"]
+    # As `| head -1` does once it has its line: the reader closes the pipe (`true` at once,
+    # so that the export's first write meets a closed pipe whatever the pipe's buffer).
+    pipeline = (
+        " ".join(shlex.quote(part) for part in command)
+        + f" 2>{shlex.quote(str(errors))} | true; echo status=${{PIPESTATUS[0]}}"
+    )
+    process = await asyncio.create_subprocess_exec(
+        "bash", "-c", pipeline, env=child_environment(), stdout=asyncio.subprocess.PIPE
+    )
+    stdout, _ = await process.communicate()
+    assert stdout == f"status={128 + signal.SIGPIPE}\n".encode()
+    assert errors.read_bytes() == b""  # no traceback, no "Broken pipe"
