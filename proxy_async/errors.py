@@ -22,6 +22,7 @@ The tree, by what went wrong::
     |   +-- ResponseTooLargeError                  body over the configured size cap
     +-- PaginationError
     |   +-- UnsafePageUrlError                     next_page_url points at another origin
+    |   +-- ForeignPageUrlError                    next_page_url points at another list
     |   +-- PaginationLoopError                    next_page_url repeats an earlier page
     |   +-- EmptyPagesError                        too many empty pages in a row
     +-- ExportError                                the bulk export itself (proxy_async.export)
@@ -297,6 +298,23 @@ class UnsafePageUrlError(PaginationError):
         super().__init__(
             f"refusing to follow page URL {_short(url)!r}: its origin differs from "
             f"the client's base URL {expected_origin!r}"
+        )
+
+
+class ForeignPageUrlError(PaginationError):
+    """A page URL of the right origin that leads to another list than the one walked.
+
+    Following it would mix another list's records into this one (and skip the rest of
+    this one): for instance session A's ``next_page_url`` pointing at session B's
+    Interactions. Nothing is sent to it.
+    """
+
+    def __init__(self, url: str, expected_path: str) -> None:
+        self.url = url
+        self.expected_path = expected_path
+        super().__init__(
+            f"refusing to follow page URL {_short(url)!r}: it leads to another list than "
+            f"{expected_path!r}"
         )
 
 

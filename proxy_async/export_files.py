@@ -25,7 +25,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Literal
 
 import attrs
 
@@ -41,7 +41,6 @@ GZIP_LEVEL = 6
 """gzip's own default level: about 8x smaller NDJSON for about 20 MB/s per core."""
 
 _FORMAT_SUFFIXES = (".ndjson", ".jsonl", ".json", ".csv")
-_WRITE_BUFFER = 1 << 20
 
 
 def compression_of(name: str) -> Compression | None:
@@ -110,19 +109,21 @@ class ChunkedFile:
 
     ``size`` is the durable length: what every committed chunk adds up to. Appended
     bytes wait in memory (``pending_bytes``) until the next commit, which writes them
-    (as one gzip member with ``compression='gzip'``), flushes and fsyncs.
+    (as one gzip member with ``compression='gzip'``) with ``os.write`` until every byte
+    is taken, then fsyncs. A write the system takes only in part (a pipe whose reader
+    left, a full disk) raises OSError: a chunk is never silently cut short.
     """
 
     def __init__(
         self,
-        stream: BinaryIO,
+        fd: int,
         name: str,
         *,
         size: int,
         compression: Compression | None,
         durable: bool,
     ) -> None:
-        self._stream = stream
+        self._fd = fd
         self.name = name
         self.size = size
         self._encode: Callable[[bytes], bytes] | None = (
@@ -148,15 +149,15 @@ class ChunkedFile:
                 f"{path} is missing although the export's state says it was written; "
                 "start over with --force (overwrite=True)"
             ) from None
-        stream = os.fdopen(fd, "r+b", buffering=_WRITE_BUFFER)
         size = os.fstat(fd).st_size
-        stream.seek(size)
-        return cls(stream, str(path), size=size, compression=compression, durable=True)
+        os.lseek(fd, size, os.SEEK_SET)
+        return cls(fd, str(path), size=size, compression=compression, durable=True)
 
     @classmethod
     def stdout(cls) -> ChunkedFile:
-        """Standard output: committed chunks are written and flushed (a pipe has no fsync)."""
-        return cls(sys.stdout.buffer, STDOUT, size=0, compression=None, durable=False)
+        """Standard output: committed chunks are written whole (a pipe has no fsync)."""
+        sys.stdout.flush()
+        return cls(sys.stdout.fileno(), STDOUT, size=0, compression=None, durable=False)
 
     def cut(self, length: int) -> None:
         """Truncate to ``length`` bytes, the durable length the state recorded.
@@ -165,14 +166,14 @@ class ChunkedFile:
         fetched and written again. A file shorter than ``length`` was changed by
         something else: :class:`~proxy_async.errors.ExportStateError`.
         """
-        size = os.fstat(self._stream.fileno()).st_size
+        size = os.fstat(self._fd).st_size
         if size < length:
             raise ExportStateError(
                 f"{self.name} holds {size} bytes but the export's state covers {length}: it "
                 "was changed by something else; start over with --force (overwrite=True)"
             )
-        self._stream.truncate(length)
-        self._stream.seek(length)
+        os.ftruncate(self._fd, length)
+        os.lseek(self._fd, length, os.SEEK_SET)
         self.size = length
         self._pending.clear()
         self.pending_bytes = 0
@@ -192,21 +193,26 @@ class ChunkedFile:
         self.pending_bytes = 0
         if self._encode is not None:
             chunk = self._encode(chunk)
-        self._stream.write(chunk)
-        self._stream.flush()
+        write_all(self._fd, chunk)
         if self._durable:
-            os.fsync(self._stream.fileno())
+            os.fsync(self._fd)
         self.size += len(chunk)
         return self.size
 
     def close(self) -> None:
-        """Close the file, dropping uncommitted bytes (stdout is flushed, never closed)."""
+        """Close the file, dropping uncommitted bytes (stdout is left open)."""
         self._pending.clear()
         self.pending_bytes = 0
-        if self._durable:
-            self._stream.close()
-        else:
-            self._stream.flush()
+        if self._durable and self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to ``fd``; OSError if the system stops taking them."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _gzip_member(data: bytes) -> bytes:
@@ -222,9 +228,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     temporary = path.with_name(path.name + ".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -14,9 +14,10 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
+import yarl
 
 from .conversion import ReceivedPage, decode_json, receive_page, structure
-from .errors import InvalidParameterError, InvalidResponseError
+from .errors import ForeignPageUrlError, InvalidParameterError, InvalidResponseError
 from .models import Interaction, MessageInteraction, Page, Participant, Session
 from .pagination import PageFetch, walk_items, walk_pages
 from .transport import Response, Timeouts
@@ -135,18 +136,35 @@ class ListResource(Generic[T]):
         spec = self._spec
 
         async def fetch(url: str | None) -> ReceivedPage[T]:
+            if url is not None:
+                self._check_page_url(url)
             target = self._path if url is None else url
             response = await self._client.request(
                 "GET", target, params=first_params if url is None else None, timeout=timeout
             )
-            return _decoded(
+            received = _decoded(
                 response,
                 "GET",
                 self._path,
                 lambda body: receive_page(body, spec.model, spec.list_key, self._path),
             )
+            # Checked on arrival: a page pointing elsewhere is refused before its records
+            # are used, so a saved position never holds a URL that leads elsewhere.
+            if received.meta.next_page_url is not None:
+                self._check_page_url(received.meta.next_page_url)
+            return received
 
         return fetch
+
+    def _check_page_url(self, url: str) -> None:
+        """A page URL must lead to this very list (its query aside): see ForeignPageUrlError."""
+        expected = yarl.URL(self._client.base_url).raw_path.rstrip("/") + self._path
+        try:
+            path = yarl.URL(url, encoded=True).raw_path
+        except ValueError:
+            path = None
+        if path != expected:
+            raise ForeignPageUrlError(url, expected)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._path!r})"

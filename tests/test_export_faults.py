@@ -264,3 +264,26 @@ async def test_a_listing_that_fails_midway_stops_the_export_and_resumes_from_its
         assert sorted(out.read_bytes().splitlines()) == lines_of(server, sessions_of(server))
         listed = [orjson.loads(line)["sid"] for line in paths.sessions.read_bytes().splitlines()]
         assert listed == sessions_of(server)
+
+
+async def test_a_next_page_url_into_another_session_fails_that_session_loudly(
+    server: FakeProxyServer, tmp_path: Path
+) -> None:
+    sessions = sessions_of(server)
+    service = server.service_sids[0]
+    elsewhere = f"{server.url}/v1/Services/{service}/Sessions/{sessions[1]}/Interactions"
+    server.add_fault(
+        Fault.foreign_next_page(elsewhere + "?PageSize=30&Page=1"),
+        times=1,
+        path_contains=f"/Sessions/{sessions[0]}/",
+    )
+    out = tmp_path / "out.ndjson"
+    async with client_for(server) as client:
+        summary = await export(client, service, out, page_size=30)
+        assert [item.session_sid for item in summary.failures] == [sessions[0]]
+        assert summary.failures[0].error.startswith("ForeignPageUrlError")
+        # Refused with the page that pointed elsewhere: nothing of it, nor of session 1's.
+        assert summary.failures[0].records == 0
+        fixed = await export(client, service, out, page_size=30, resume=True)
+    assert fixed.complete
+    assert sorted(out.read_bytes().splitlines()) == lines_of(server, sessions)
