@@ -35,7 +35,13 @@ from ._progress import ProgressDisplay
 from ._version import __version__
 from .adaptive_rate import AdaptiveRateLimiter
 from .client import ProxyClient
-from .errors import AuthError, ExportStateError, InvalidParameterError, ProxyError
+from .errors import (
+    AuthError,
+    ExportStateError,
+    ExportWriteError,
+    InvalidParameterError,
+    ProxyError,
+)
 from .export import (
     DEFAULT_CHECKPOINT_INTERVAL,
     DEFAULT_CONCURRENCY,
@@ -460,6 +466,9 @@ async def _export(args: argparse.Namespace, sessions: list[str] | None) -> int:
     except (InvalidParameterError, ExportStateError) as exc:
         _error(str(exc))
         return EXIT_USAGE
+    except ExportWriteError as exc:
+        _error(f"{exc}. {_resume_hint(paths)}")
+        return EXIT_FATAL
     except AuthError as exc:
         _error(
             f"authentication failed: {exc}. Check the TWILIO_* credentials in the environment."

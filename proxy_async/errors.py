@@ -27,6 +27,7 @@ The tree, by what went wrong::
     |   +-- EmptyPagesError                        too many empty pages in a row
     +-- ExportError                                the bulk export itself (proxy_async.export)
         +-- ExportStateError                       its files are in the way or unusable
+        +-- ExportWriteError                       its state cannot be written (disk full...)
         +-- SessionDiscoveryError                  the Service's Sessions cannot be listed
         +-- ApiUnavailableError                    the API stopped answering mid-export
         +-- SessionsFailedError                    stream_interactions: some sessions failed
@@ -346,6 +347,11 @@ class ExportStateError(ExportError):
     the output names a directory, or another export is writing the same file. Nothing
     was changed on disk.
     """
+
+
+class ExportWriteError(ExportError):
+    """The export's state could not be written (disk full, a read-only directory, an I/O
+    error). What was committed before is intact: resume once the cause is fixed."""
 
 
 def _twilio_error_fields(body: bytes) -> dict[str, Any] | None:

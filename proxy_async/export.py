@@ -107,11 +107,20 @@ LISTING_PAGE_SIZE = MAX_PAGE_SIZE
 """Sessions per page when the export lists the Service: the fewest requests."""
 
 OUTAGE_SESSIONS = 3
-"""Sessions failing in a row on connection errors or 5xx, with no page between them,
-that make :func:`export` stop with :class:`ApiUnavailableError`."""
+"""Sessions failing in a row on connection errors, with no page between them, that
+make :func:`export` stop with :class:`ApiUnavailableError`."""
+
+OUTAGE_5XX_SESSIONS = 10
+"""The same for sessions failing on connection errors *or* 5xx: more of them, since a
+few sessions that always answer 500 fail alone (and would be all a resume retries)."""
 
 MAX_THROTTLE_WAIT = 30.0
 """Longest wait, in seconds, after a 429 without ``Retry-After`` (the backoff's cap)."""
+
+MAX_RETRY_AFTER = 60.0
+"""Longest ``Retry-After`` honoured, in seconds, as :class:`~proxy_async.retry.RetryPolicy`'s
+default: a larger one (99999, a date in 2099) is waited 60 s and the request tried again,
+which is harmless since a 429 was not processed."""
 
 CSV_COLUMNS: tuple[str, ...] = tuple(field.name for field in attrs.fields(Interaction))
 """CSV header: the Interaction fields of the Proxy v1 spec, in spec order."""
@@ -456,7 +465,7 @@ async def _walk_session(
 async def _wait_out(error: RateLimitError, streak: int, what: str) -> None:
     """Sleep as a 429 asks: ``Retry-After`` if sent, else a jittered, capped backoff."""
     if error.retry_after is not None:
-        delay = error.retry_after
+        delay = min(error.retry_after, MAX_RETRY_AFTER)
     else:
         ceiling = min(MAX_THROTTLE_WAIT, 0.5 * 2 ** min(streak, 16))
         delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
@@ -687,8 +696,7 @@ class _Outage:
     """Tells an outage from one bad session: distinct sessions failing on connection
     errors or 5xx, with no page arriving in between."""
 
-    def __init__(self, threshold: int = OUTAGE_SESSIONS) -> None:
-        self._threshold = threshold
+    def __init__(self) -> None:
         self._failing: dict[str, ProxyError] = {}
 
     def page_arrived(self) -> None:
@@ -699,7 +707,8 @@ class _Outage:
         if not isinstance(event.error, _OUTAGE_ERRORS):
             return
         self._failing[event.session_sid] = event.error
-        if len(self._failing) >= self._threshold:
+        unreachable = sum(isinstance(error, TransportError) for error in self._failing.values())
+        if unreachable >= OUTAGE_SESSIONS or len(self._failing) >= OUTAGE_5XX_SESSIONS:
             raise ApiUnavailableError(event.error, list(self._failing))
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -76,6 +77,7 @@ class ExportPaths:
         """
         text = os.fspath(output)
         path = Path(text)
+        _check_plain_file(path, text)
         if path.is_dir():
             raise ExportStateError(
                 f"the output {text} is a directory; name a file in it, e.g. "
@@ -206,6 +208,27 @@ class ChunkedFile:
         if self._durable and self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def _check_plain_file(path: Path, text: str) -> None:
+    """Refuse an output that exists as something else than a regular file (a device, a
+    FIFO, a symbolic link): the final rename would replace it with a plain file."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as error:  # a name too long, a component that is not a directory
+        raise ExportStateError(f"the output {text} cannot be used: {error.strerror}") from None
+    if stat.S_ISLNK(mode):
+        raise ExportStateError(
+            f"the output {text} is a symbolic link; name the file it points to (it would "
+            "be replaced by a plain file)"
+        )
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise ExportStateError(
+            f"the output {text} is not a regular file (a device, a FIFO or a socket); "
+            "export to a file, or to '-' (stdout) and redirect that"
+        )
 
 
 def write_all(fd: int, data: bytes) -> None:

@@ -37,18 +37,19 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import heapq
 import os
 import sqlite3
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Concatenate, Literal, ParamSpec, TypeAlias, TypeVar
 
 import attrs
 import orjson
 
-from .errors import ExportStateError
+from .errors import ExportStateError, ExportWriteError
 from .export_files import Compression
 from .validation import check_sid
 
@@ -240,6 +241,24 @@ def _merged(first: array[int], second: array[int]) -> array[int]:
     return merged
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+_StateMethod: TypeAlias = Callable[Concatenate["ExportState", P], R]
+
+
+def _writes(method: Callable[Concatenate[ExportState, P], R]) -> _StateMethod[P, R]:
+    """A state method whose SQLite errors (disk full...) become :class:`ExportWriteError`."""
+
+    def wrapper(self: ExportState, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as error:
+            raise ExportWriteError(f"cannot write the export state {self.path}: {error}") from None
+
+    functools.update_wrapper(wrapper, method)
+    return wrapper
+
+
 class ExportState:
     """An open, locked state database. Build with :meth:`create` or :meth:`open`."""
 
@@ -287,8 +306,10 @@ class ExportState:
         proxy-async state of this version, is damaged, or another export holds it;
         :class:`BlankStateError` if it was never initialised.
         """
-        if not path.is_file():
+        if not path.exists():
             raise ExportStateError(f"no export state at {path}")
+        if not path.is_file():
+            raise ExportStateError(f"{path}, where the export's state belongs, is not a file")
         try:
             db = _connect(path, read_only=read_only)
         except sqlite3.DatabaseError as error:
@@ -324,6 +345,7 @@ class ExportState:
 
     # -- sessions -----------------------------------------------------------------------
 
+    @_writes
     def add_sessions(self, sids: Sequence[str]) -> list[bool]:
         """Add sessions in order; a SID already known is not added again.
 
@@ -349,6 +371,7 @@ class ExportState:
         )
         return [SessionRow(*values) for values in cursor.fetchall()]
 
+    @_writes
     def page_written(self, session: SessionRow, records: int, next_page_url: str | None) -> None:
         """A page of ``session`` was appended: count it and move its cursor on."""
         status: Status = "running" if next_page_url is not None else "done"
@@ -361,6 +384,7 @@ class ExportState:
         if status == "done":
             self.counters.done += 1
 
+    @_writes
     def session_ended(
         self, session: SessionRow, status: Status, error: str, not_found: int
     ) -> None:
@@ -374,6 +398,7 @@ class ExportState:
         elif status == "missing":
             self.counters.missing += 1
 
+    @_writes
     def retry_failed(self) -> int:
         """Make every failed session pending (or running, where it has pages) again."""
         count = self._db.execute(
@@ -406,6 +431,7 @@ class ExportState:
 
     # -- commits --------------------------------------------------------------------------
 
+    @_writes
     def commit(self, *, data_bytes: int, sessions_bytes: int) -> None:
         """Commit everything applied so far with the files' new durable lengths.
 
@@ -418,6 +444,7 @@ class ExportState:
         self._count_wal()
         self._db.execute("BEGIN IMMEDIATE")
 
+    @_writes
     def mark_complete(self) -> None:
         """Record that the files were renamed into place, and leave one plain database file."""
         self.counters.complete = True
@@ -648,12 +675,15 @@ def _error_name(error: sqlite3.Error) -> str:
     return str(getattr(error, "sqlite_errorname", ""))
 
 
-def _refusal(path: Path | None, error: sqlite3.Error) -> ExportStateError:
-    if _error_name(error) in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+def _refusal(path: Path | None, error: sqlite3.Error) -> ExportStateError | ExportWriteError:
+    name = _error_name(error)
+    if name in ("SQLITE_BUSY", "SQLITE_LOCKED"):
         return ExportStateError(
             f"another export is writing this output right now (its state {path} is "
             "locked); wait for it to finish, or stop it first"
         )
+    if name.startswith(("SQLITE_FULL", "SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_IOERR")):
+        return ExportWriteError(f"cannot write the export state {path}: {error}")
     return ExportStateError(
         f"the export state {path} is unusable ({error}); start over with --force (overwrite=True)"
     )

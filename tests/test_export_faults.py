@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -287,3 +288,34 @@ async def test_a_next_page_url_into_another_session_fails_that_session_loudly(
         fixed = await export(client, service, out, page_size=30, resume=True)
     assert fixed.complete
     assert sorted(out.read_bytes().splitlines()) == lines_of(server, sessions)
+
+
+async def test_a_few_sessions_that_always_answer_500_fail_alone_even_on_resume(
+    server: FakeProxyServer, tmp_path: Path
+) -> None:
+    broken = sessions_of(server)[3:6]
+    for sid in broken:
+        server.add_fault(Fault.status(500), times=None, path_contains=f"/Sessions/{sid}/")
+    out = tmp_path / "out.ndjson"
+    async with client_for(server) as client:
+        for resume in (False, True, True):
+            # Only the three broken ones are left to a resume: no page comes between
+            # their failures, yet that is three bad sessions, not a dead API.
+            summary = await export(client, server.service_sids[0], out, resume=resume)
+            assert sorted(item.session_sid for item in summary.failures) == sorted(broken)
+
+
+async def test_a_huge_retry_after_is_capped(
+    server: FakeProxyServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The module, not the export() function that shadows its name in the package.
+    monkeypatch.setattr(sys.modules["proxy_async.export"], "MAX_RETRY_AFTER", 0.05)
+    server.add_fault(
+        Fault.status(429, retry_after="99999"),
+        times=2,
+        path_contains=f"/Sessions/{sessions_of(server)[0]}/",
+    )
+    out = tmp_path / "out.ndjson"
+    async with client_for(server, retry=RetryPolicy(retries=0)) as client:
+        summary = await asyncio.wait_for(export(client, server.service_sids[0], out), 30)
+    assert summary.complete

@@ -10,15 +10,17 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import zlib
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
-from proxy_async.errors import ExportStateError
+from proxy_async.errors import ExportStateError, ExportWriteError
 from proxy_async.export_files import ChunkedFile, ExportPaths
 from proxy_async.export_state import (
     ExportParams,
@@ -216,8 +218,6 @@ def test_a_state_of_something_else_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"x" * 4096)
     with pytest.raises(ExportStateError, match="unusable"):
         ExportState.open(path)
-    import sqlite3
-
     other = tmp_path / "other.db"
     connection = sqlite3.connect(other)
     connection.execute("CREATE TABLE t (x)")
@@ -382,3 +382,46 @@ def test_a_read_only_open_changes_nothing_and_still_respects_a_writer(tmp_path: 
     reader.close()
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["s.db"]
+
+
+def test_outputs_that_are_not_regular_files_are_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.ndjson"
+    os.mkfifo(fifo)
+    with pytest.raises(ExportStateError, match="is not a regular file"):
+        ExportPaths.for_output(fifo)
+    target = tmp_path / "real.ndjson"
+    target.write_bytes(b"")
+    link = tmp_path / "link.ndjson"
+    link.symlink_to(target)
+    with pytest.raises(ExportStateError, match="is a symbolic link"):
+        ExportPaths.for_output(link)
+    with pytest.raises(ExportStateError, match="is not a regular file"):
+        ExportPaths.for_output("/dev/null")
+    with pytest.raises(ExportStateError, match="cannot be used: File name too long"):
+        ExportPaths.for_output(tmp_path / ("c" * 300))
+    assert ExportPaths.for_output(target).output == target  # a plain file is fine
+
+
+def test_a_state_that_cannot_be_written_raises_a_typed_error(tmp_path: Path) -> None:
+    class FullDisk:
+        """A connection whose commits fail as on a full disk."""
+
+        def __init__(self, real: sqlite3.Connection) -> None:
+            self.real = real
+
+        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+            if sql == "COMMIT":
+                raise sqlite3.OperationalError("database or disk is full")
+            return self.real.execute(sql, *args)
+
+    state = ExportState.create(tmp_path / "s.db", PARAMS)
+    real = state._db
+    state._db = FullDisk(real)  # type: ignore[assignment]
+    with pytest.raises(ExportWriteError, match=r"cannot write the export state .*disk is full"):
+        state.commit(data_bytes=0, sessions_bytes=0)
+    state._db = real
+    state.close()
+    directory = tmp_path / "adir.db"
+    directory.mkdir()
+    with pytest.raises(ExportStateError, match="is not a file"):
+        ExportState.open(directory)
