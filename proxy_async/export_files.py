@@ -243,22 +243,6 @@ def _gzip_member(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file.
-
-    Temporary file in the same directory, fsync, ``os.replace``, fsync of the directory.
-    """
-    temporary = path.with_name(path.name + ".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-    try:
-        write_all(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temporary, path)
-    sync_directory(path.parent)
-
-
 def sync_directory(directory: Path) -> None:
     """fsync a directory so a rename or unlink in it survives a crash (no-op on Windows)."""
     if not hasattr(os, "O_DIRECTORY"):

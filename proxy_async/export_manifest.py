@@ -29,7 +29,6 @@ directory is refused while it runs. ``merge`` only reads.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -39,7 +38,7 @@ import attrs
 
 from .errors import ExportStateError
 from .export_files import Compression
-from .export_state import KnownSids, stored_sid
+from .export_state import KnownSids, built_or_closed, close_database, stored_sid
 
 MANIFEST_VERSION = 1
 """``PRAGMA user_version`` of the manifest database."""
@@ -178,7 +177,8 @@ class Manifest:
             db = sqlite3.connect(path, timeout=0, isolation_level=None)
         except sqlite3.Error as error:
             raise _refusal(path, error) from None
-        try:
+
+        def build() -> Manifest:
             db.execute("PRAGMA locking_mode = EXCLUSIVE")
             db.execute("PRAGMA journal_mode = DELETE")
             db.execute("BEGIN EXCLUSIVE")
@@ -196,12 +196,8 @@ class Manifest:
             db.execute("COMMIT")
             db.execute("BEGIN IMMEDIATE")
             return cls(db, path, saved)
-        except sqlite3.Error as error:
-            db.close()
-            raise _refusal(path, error) from None
-        except BaseException:
-            db.close()
-            raise
+
+        return built_or_closed(db, build, lambda error: _refusal(path, error))
 
     @classmethod
     def open_for_merge(cls, path: Path) -> Manifest:
@@ -216,22 +212,17 @@ class Manifest:
             db = sqlite3.connect(path, timeout=LOCK_TIMEOUT, isolation_level=None)
         except sqlite3.Error as error:
             raise _refusal(path, error) from None
-        try:
+
+        def build() -> Manifest:
             db.execute("BEGIN")  # one consistent snapshot (a shared lock) until close
             _check_identity(db, path)
             return cls(db, path, _read_params(db))
-        except sqlite3.Error as error:
-            db.close()
-            raise _refusal(path, error) from None
-        except BaseException:
-            db.close()
-            raise
+
+        return built_or_closed(db, build, lambda error: _refusal(path, error))
 
     def close(self) -> None:
         """Release the lock; changes not committed are dropped, as a kill would drop them."""
-        with contextlib.suppress(sqlite3.Error):
-            self._db.rollback()
-        self._db.close()
+        close_database(self._db)
 
     # -- the listing --------------------------------------------------------------------
 

@@ -214,6 +214,30 @@ class KnownSids:
         self._runs.append(run)
 
 
+def built_or_closed(
+    db: sqlite3.Connection,
+    build: Callable[[], T],
+    refusal: Callable[[sqlite3.Error], Exception],
+) -> T:
+    """``build()`` on a database just opened; if it fails, ``db`` is closed first and an
+    SQLite error becomes ``refusal(error)`` (the caller's typed, one-line error)."""
+    try:
+        return build()
+    except sqlite3.Error as error:
+        db.close()
+        raise refusal(error) from None
+    except BaseException:
+        db.close()
+        raise
+
+
+def close_database(db: sqlite3.Connection) -> None:
+    """Roll back what is not committed (as a kill would) and close ``db``."""
+    with contextlib.suppress(sqlite3.Error):
+        db.rollback()
+    db.close()
+
+
 def stored_sid(db: sqlite3.Connection, sid: str) -> bool:
     """Whether table ``sessions`` of ``db`` holds ``sid``: a full scan, made only for a SID
     whose fingerprint is known (a repeat, which a listing should never send, or a
@@ -243,6 +267,7 @@ def _merged(first: array[int], second: array[int]) -> array[int]:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 _StateMethod: TypeAlias = Callable[Concatenate["ExportState", P], R]
 
 
@@ -327,21 +352,16 @@ class ExportState:
     ) -> ExportState:
         """Lock ``db`` (``begin``), let ``prepare`` read or write its parameters, and wrap
         it; on any error close it, a database error becoming :class:`ExportStateError`."""
-        try:
+
+        def build() -> ExportState:
             db.execute(begin)
             return cls(db, path, prepare())
-        except sqlite3.DatabaseError as error:
-            db.close()
-            raise _refusal(path, error) from None
-        except BaseException:
-            db.close()
-            raise
+
+        return built_or_closed(db, build, lambda error: _refusal(path, error))
 
     def close(self) -> None:
         """Release the lock. Changes not committed are dropped, as a kill would drop them."""
-        with contextlib.suppress(sqlite3.Error):
-            self._db.rollback()
-        self._db.close()
+        close_database(self._db)
 
     # -- sessions -----------------------------------------------------------------------
 

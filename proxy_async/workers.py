@@ -837,10 +837,10 @@ def _check_batches(directory: Path, manifest: Manifest) -> _Checked:
                         reason += f", {counters.failed} failed"
                 elif not paths.output.is_file():
                     reason = f"{paths.output.name} is gone"
-                elif paths.output.stat().st_size != counters.data_bytes:
+                elif (size := paths.output.stat().st_size) != counters.data_bytes:
                     reason = (
-                        f"{paths.output.name} holds {paths.output.stat().st_size} bytes, its "
-                        f"state says {counters.data_bytes}: changed since it was written"
+                        f"{paths.output.name} holds {size} bytes, its state says "
+                        f"{counters.data_bytes}: changed since it was written"
                     )
                 else:
                     sessions += counters.sessions
