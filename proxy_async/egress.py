@@ -65,30 +65,30 @@ _REDACTED = "***"
 class EgressProxy:
     """A forward proxy: its URL without credentials, and those credentials apart.
 
-    ``url`` is what aiohttp connects to; ``auth`` (None without credentials) goes to
-    the proxy in ``Proxy-Authorization``. ``str``/``repr`` show the URL with
-    ``***`` in place of the user and password. ``source`` names where it came from
-    (``"proxy"`` or an environment variable), for messages.
+    ``url`` is what aiohttp connects to; ``authorization`` (None without credentials)
+    is the ``Proxy-Authorization`` value (Basic, UTF-8) sent to the proxy alone.
+    ``str``/``repr`` show the URL with ``***`` in place of the user and password.
+    ``source`` names where it came from (``"proxy"`` or an environment variable).
     """
 
-    __slots__ = ("auth", "source", "url")
+    __slots__ = ("authorization", "source", "url")
 
-    def __init__(self, url: yarl.URL, auth: aiohttp.BasicAuth | None, source: str) -> None:
+    def __init__(self, url: yarl.URL, authorization: str | None, source: str) -> None:
         self.url = url
-        self.auth = auth
+        self.authorization = authorization
         self.source = source
 
     @property
     def display(self) -> str:
         """The URL as it may be shown: credentials, if any, as ``***``."""
-        if self.auth is None:
+        if self.authorization is None:
             return str(self.url)
         return str(self.url.with_user(_REDACTED))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, EgressProxy):
             return NotImplemented
-        return (self.url, self.auth) == (other.url, other.auth)
+        return (self.url, self.authorization) == (other.url, other.authorization)
 
     def __hash__(self) -> int:
         return hash(self.url)
@@ -118,7 +118,9 @@ def parse_proxy_url(value: object, parameter: str) -> EgressProxy:
         url = yarl.URL(text)
         url.port  # noqa: B018 - yarl checks the port only when it is read
     except (TypeError, ValueError):
-        raise InvalidParameterError(parameter, f"{PROXY_URL_FORM} with a valid port") from None
+        raise InvalidParameterError(
+            parameter, f"{PROXY_URL_FORM} with a valid host and port"
+        ) from None
     scheme = url.scheme.lower()
     if scheme != "http":
         raise InvalidParameterError(
@@ -130,10 +132,15 @@ def parse_proxy_url(value: object, parameter: str) -> EgressProxy:
         raise InvalidParameterError(parameter, f"{PROXY_URL_FORM} with a host")
     if url.path not in ("", "/") or url.query_string or url.fragment:
         raise InvalidParameterError(parameter, f"{PROXY_URL_FORM} without path or query")
-    auth = None
+    authorization = None
     if url.user is not None or url.password is not None:
-        auth = aiohttp.BasicAuth(url.user or "", url.password or "")
-    return EgressProxy(url.with_user(None).with_path(""), auth, parameter)
+        try:
+            authorization = aiohttp.encode_basic_auth(url.user or "", url.password or "")
+        except ValueError:  # a ':' in the user (percent-encoded in the URL)
+            raise InvalidParameterError(
+                parameter, f"{PROXY_URL_FORM}, a user without ':'"
+            ) from None
+    return EgressProxy(url.with_user(None).with_path(""), authorization, parameter)
 
 
 @attrs.frozen
@@ -185,14 +192,15 @@ class NoProxy:
         )
 
 
-def _env(environ: Mapping[str, str], name: str, *, cgi_safe: bool = True) -> str | None:
-    """``name`` in lowercase, else in uppercase (urllib's order); empty means unset."""
+def _env(environ: Mapping[str, str], name: str, *, cgi_safe: bool = True) -> tuple[str, str] | None:
+    """``(variable, value)`` of ``name`` in lowercase, else in uppercase (urllib's order);
+    set-but-empty means unset."""
     lower = name.lower()
     if lower in environ:
-        return environ[lower] or None
+        return (lower, environ[lower]) if environ[lower] else None
     if not cgi_safe and "REQUEST_METHOD" in environ:
         return None
-    return environ.get(name) or None
+    return (name, environ[name]) if environ.get(name) else None
 
 
 @attrs.frozen
@@ -220,12 +228,12 @@ class ProxyRoutes:
         fallback = _env(env, "ALL_PROXY")
         by_scheme: dict[str, EgressProxy] = {}
         for scheme, name in (("https", "HTTPS_PROXY"), ("http", "HTTP_PROXY")):
-            value = _env(env, name, cgi_safe=scheme != "http")
-            if value is not None:
-                by_scheme[scheme] = parse_proxy_url(value, name)
-            elif fallback is not None:
-                by_scheme[scheme] = parse_proxy_url(fallback, "ALL_PROXY")
-        return cls(by_scheme=by_scheme, no_proxy=NoProxy.parse(_env(env, "NO_PROXY")))
+            found = _env(env, name, cgi_safe=scheme != "http") or fallback
+            if found is not None:
+                variable, value = found
+                by_scheme[scheme] = parse_proxy_url(value, variable)
+        no_proxy = _env(env, "NO_PROXY")
+        return cls(by_scheme=by_scheme, no_proxy=NoProxy.parse(no_proxy and no_proxy[1]))
 
     def for_url(self, url: yarl.URL) -> EgressProxy | None:
         """The proxy a request to ``url`` goes through, or None to connect directly."""
@@ -246,6 +254,8 @@ class ProxyRoutes:
             f"{scheme}: {route.display} ({route.source})"
             for scheme, route in sorted(self.by_scheme.items())
         )
+        if self.no_proxy == NoProxy():
+            return routes
         return f"{routes}; NO_PROXY {'*' if self.no_proxy.everything else 'set'}"
 
 
@@ -301,9 +311,11 @@ def load_ca_bundle(path: str | os.PathLike[str], parameter: str) -> ssl.SSLConte
         raise _bundle_error(parameter, name, error.strerror or type(error).__name__) from None
     try:
         return _load_ca_bundle(os.path.abspath(name), stat.st_mtime_ns, stat.st_size)
-    except (OSError, ssl.SSLError) as error:
-        reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or str(error)
-        raise _bundle_error(parameter, name, str(reason)) from None
+    except ssl.SSLError as error:  # an OSError too: first
+        reason = f"no certificate could be read from it: {error.reason or error}"
+        raise _bundle_error(parameter, name, reason) from None
+    except OSError as error:
+        raise _bundle_error(parameter, name, error.strerror or str(error)) from None
 
 
 @functools.lru_cache(maxsize=16)

@@ -200,16 +200,24 @@ class AiohttpTransport:
             raise TransportError("transport is closed", method=request.method, path=request.path)
         session = self._get_session()
         route = self._route(request.url)
+        headers, proxy_headers = request.headers, None
+        if route is not None and route.authorization is not None:
+            # Through a CONNECT tunnel the credentials go in the CONNECT request alone;
+            # a plain http:// request is itself addressed to the proxy.
+            if request.url.scheme == "https":
+                proxy_headers = {"Proxy-Authorization": route.authorization}
+            else:
+                headers = {**headers, "Proxy-Authorization": route.authorization}
         try:
             async with session.request(
                 request.method,
                 request.url,
-                headers=request.headers,
+                headers=headers,
                 data=request.encoded_form(),
                 allow_redirects=False,
                 timeout=request.timeouts.to_aiohttp(),
                 proxy=None if route is None else route.url,
-                proxy_auth=None if route is None else route.auth,
+                proxy_headers=proxy_headers,
             ) as response:
                 if route is not None and response.status == 407:
                     # An http:// request goes through the proxy without CONNECT, so its
