@@ -178,6 +178,20 @@ def build_parser() -> argparse.ArgumentParser:
         "TWILIO_EDGE/TWILIO_REGION)",
     )
     run.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="forward proxy for every request, http://[USER:PASSWORD@]HOST:PORT; HTTPS is "
+        "tunnelled with CONNECT (default: HTTPS_PROXY, HTTP_PROXY or ALL_PROXY, except for "
+        "hosts in NO_PROXY; a password is better kept in HTTPS_PROXY than on the command line)",
+    )
+    run.add_argument(
+        "--ca-bundle",
+        metavar="PATH",
+        help="PEM file (or directory) of the CA certificates to trust instead of the "
+        "system's, e.g. a TLS-inspecting proxy's (default: SSL_CERT_FILE, then "
+        "REQUESTS_CA_BUNDLE, then the system's)",
+    )
+    run.add_argument(
         "--checkpoint-interval",
         type=_seconds,
         default=DEFAULT_CHECKPOINT_INTERVAL,
@@ -430,6 +444,10 @@ async def _export(args: argparse.Namespace, sessions: list[str] | None) -> int:
     }
     if args.base_url is not None:
         options["base_url"] = args.base_url
+    if args.proxy is not None:
+        options["proxy"] = args.proxy
+    if args.ca_bundle is not None:
+        options["ca_bundle"] = args.ca_bundle
     try:
         client = ProxyClient.from_env(**options)
     except InvalidParameterError as exc:
@@ -438,6 +456,9 @@ async def _export(args: argparse.Namespace, sessions: list[str] | None) -> int:
                 "no credentials: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or "
                 "TWILIO_API_KEY and TWILIO_API_SECRET) in the environment"
             )
+        elif exc.parameter in _OPTION_NAMES:
+            detail = str(exc).removeprefix(f"invalid {exc.parameter}: ")
+            _error(f"bad {_OPTION_NAMES[exc.parameter]}: {detail}")
         else:
             _error(f"bad settings: {exc}")
         return EXIT_USAGE
@@ -495,6 +516,10 @@ async def _export(args: argparse.Namespace, sessions: list[str] | None) -> int:
         return EXIT_FATAL
     _print_summary(summary, display, as_json=args.json, to_stderr=to_stdout)
     return EXIT_OK if summary.complete else EXIT_PARTIAL
+
+
+_OPTION_NAMES = {"base_url": "--base-url", "proxy": "--proxy", "ca_bundle": "--ca-bundle"}
+"""Client parameters set by a command-line option: errors name the option."""
 
 
 def _export_limiter(args: argparse.Namespace) -> AdaptiveRateLimiter:
@@ -575,6 +600,8 @@ async def _demo(args: argparse.Namespace) -> int:
             base_url=server.url,
             limiter=_export_limiter(args),
             on_response=display.on_response,
+            # The fake server is in this process: a corporate proxy could not reach it.
+            trust_env=False,
         ) as client:
             summary = await _displayed(
                 display,

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import platform
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
@@ -96,6 +98,17 @@ class ProxyClient:
     every call also takes ``timeout=``. ``prefetch`` fetches the next page while the
     caller consumes the current one. ``on_request``/``on_response`` are called for
     every attempt; ``trace_configs`` go to aiohttp as they are.
+
+    Egress (:mod:`proxy_async.egress` has the rules): ``proxy`` is a forward proxy,
+    ``http://[user:password@]host:port``, for every request (its credentials are kept
+    out of reprs, logs and errors). Without it, ``HTTPS_PROXY``/``HTTP_PROXY``/
+    ``ALL_PROXY`` and ``NO_PROXY`` are honoured as requests (twilio-python) does.
+    ``ca_bundle`` (a PEM file or a directory) or ``ssl_context`` sets the trusted CAs,
+    e.g. a corporate TLS-inspecting proxy's; without them ``SSL_CERT_FILE``, then
+    ``REQUESTS_CA_BUNDLE``, then the system's. ``trust_env=False`` ignores all of these
+    variables; ``environ`` is where they are read (None: ``os.environ``, when the
+    client is built). These options build the default transport: with ``transport``
+    given they must be left unset.
     """
 
     def __init__(
@@ -120,6 +133,11 @@ class ProxyClient:
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
         on_request: Hook | None = None,
         on_response: Hook | None = None,
+        proxy: str | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        trust_env: bool = True,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self._credentials = Credentials(
             account_sid, auth_token, api_key=api_key, api_secret=api_secret
@@ -141,10 +159,24 @@ class ProxyClient:
             or max_response_bytes < 1
         ):
             raise InvalidParameterError("max_response_bytes", "an integer >= 1", max_response_bytes)
+        if transport is not None:
+            egress: dict[str, object] = {
+                "proxy": proxy,
+                "ca_bundle": ca_bundle,
+                "ssl_context": ssl_context,
+            }
+            for name, value in egress.items():
+                if value is not None:
+                    raise InvalidParameterError(name, "no value when a transport is given")
         self._transport: Transport = transport or AiohttpTransport(
             pool_size=self._limiter.max_concurrency,
             max_response_bytes=max_response_bytes,
             trace_configs=trace_configs,
+            proxy=proxy,
+            ssl_context=ssl_context,
+            ca_bundle=ca_bundle,
+            trust_env=trust_env,
+            environ=environ,
         )
         self._prefetch = bool(prefetch)
         self._on_request = on_request
@@ -161,8 +193,12 @@ class ProxyClient:
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> ProxyClient:
         """Build a client from TWILIO_ACCOUNT_SID + TWILIO_AUTH_TOKEN (or TWILIO_API_KEY +
         TWILIO_API_SECRET), TWILIO_EDGE and TWILIO_REGION; ``options`` as in the constructor.
+
+        The egress variables (``HTTPS_PROXY``, ``NO_PROXY``, ``SSL_CERT_FILE``...) are
+        read from the same ``environ``, unless ``options`` say otherwise.
         """
         config = config_from_env(environ)
+        options.setdefault("environ", environ)
         # base_url=None means "not given" (the CLI passes it through as it parsed it).
         if options.get("base_url") is None:
             options.pop("base_url", None)

@@ -7,6 +7,9 @@ The tree, by what went wrong::
     +-- ClientClosedError (also RuntimeError)      the client was used after aclose()
     +-- TransportError                             no usable HTTP response arrived
     |   +-- ConnectError                           could not connect: the request never left
+    |   |   +-- CertificateVerifyError             the server's TLS certificate is not trusted
+    |   |   +-- EgressProxyError                   the forward proxy is unreachable or failed
+    |   |       +-- EgressProxyRefusedError        the forward proxy refused (407, 403)
     |   +-- ConnectionLostError                    connection dropped while sending/receiving
     |   +-- RequestTimeoutError (also TimeoutError)
     +-- OutcomeUnknownError                        a create may or may not have happened
@@ -96,6 +99,11 @@ class TransportError(_RequestError):
         """Whether the request may have reached the server."""
         return True
 
+    @property
+    def retryable(self) -> bool:
+        """Whether another attempt may succeed; False when only new settings can help."""
+        return True
+
 
 class ConnectError(TransportError):
     """The connection could not be opened; the request provably never left the client."""
@@ -103,6 +111,75 @@ class ConnectError(TransportError):
     @property
     def request_sent(self) -> bool:
         """Always False: no connection, no request."""
+        return False
+
+
+class CertificateVerifyError(ConnectError):
+    """The server's TLS certificate failed verification (untrusted CA, wrong host, expired).
+
+    Raised while connecting, so nothing was sent, and never retried: only a change of
+    trust fixes it (``ca_bundle=``, ``ssl_context=`` or ``SSL_CERT_FILE`` for a
+    corporate TLS-inspecting proxy's CA). ``host`` is the server's ``host:port``,
+    ``verify_message`` OpenSSL's reason.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        verify_message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        attempts: int = 1,
+    ) -> None:
+        self.host = host
+        self.verify_message = verify_message
+        super().__init__(
+            f"certificate verify failed for {host}: {verify_message} (for a corporate CA, "
+            "set ca_bundle= / --ca-bundle or SSL_CERT_FILE)",
+            method=method,
+            path=path,
+            attempts=attempts,
+        )
+
+    @property
+    def retryable(self) -> bool:
+        """Always False: the same certificate fails the same way."""
+        return False
+
+
+class EgressProxyError(ConnectError):
+    """The forward (egress) proxy could not be reached, or could not open the tunnel.
+
+    ``proxy`` is its URL with any credentials shown as ``***``; ``status`` is its
+    answer to ``CONNECT`` (None when it could not be reached at all). The request
+    never reached the API. Retried like any connection failure: a proxy's 5xx
+    (upstream unreachable) or an unreachable proxy may be passing.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        proxy: str,
+        status: int | None = None,
+        method: str = "",
+        path: str = "",
+        attempts: int = 1,
+    ) -> None:
+        self.proxy = proxy
+        self.status = status
+        super().__init__(message, method=method, path=path, attempts=attempts)
+
+
+class EgressProxyRefusedError(EgressProxyError):
+    """The forward proxy refused the request: 407 (proxy credentials missing or wrong),
+    403 (the destination is not allowed) or another 4xx. Never retried: only a change of
+    the proxy settings fixes it."""
+
+    @property
+    def retryable(self) -> bool:
+        """Always False: the proxy refuses the same request the same way."""
         return False
 
 

@@ -27,8 +27,9 @@ What a session's trouble does (the same in every level):
   taken as deleted mid-walk and becomes missing, its records kept.
 * Anything else (5xx after the client's retries, a record that does not match the
   spec) fails that session only; :func:`export` retries it on the next resume.
-* :class:`~proxy_async.errors.AuthError` or a closed client stops everything, since
-  every other session would fail the same way. So does an **outage**: when
+* :class:`~proxy_async.errors.AuthError`, a closed client, an untrusted TLS certificate
+  or a forward proxy's refusal stops everything, since every other session would fail
+  the same way. So does an **outage**: when
   :data:`OUTAGE_SESSIONS` sessions in a row fail on connection errors or 5xx with no
   page arriving in between, or the listing fails on one, :func:`export` stops with
   :class:`ApiUnavailableError` instead of spending every session's retries on a dead
@@ -59,7 +60,9 @@ import orjson
 from .client import ProxyClient
 from .errors import (
     AuthError,
+    CertificateVerifyError,
     ClientClosedError,
+    EgressProxyRefusedError,
     ExportError,
     ExportStateError,
     InvalidParameterError,
@@ -125,7 +128,13 @@ which is harmless since a 429 was not processed."""
 CSV_COLUMNS: tuple[str, ...] = tuple(field.name for field in attrs.fields(Interaction))
 """CSV header: the Interaction fields of the Proxy v1 spec, in spec order."""
 
-FATAL_ERRORS: tuple[type[ProxyError], ...] = (AuthError, ClientClosedError)
+FATAL_ERRORS: tuple[type[ProxyError], ...] = (
+    AuthError,
+    ClientClosedError,
+    # Settings errors: every request fails the same way until the trust or proxy changes.
+    CertificateVerifyError,
+    EgressProxyRefusedError,
+)
 """Errors that stop a whole export instead of failing one session."""
 
 _DISPATCH_BATCH = 512

@@ -13,7 +13,9 @@ What is retried:
   done: the earlier attempt deleted it.
 
 Never retried: other 4xx (the request is wrong and will stay wrong), invalid 2xx
-bodies (resending would not fix the server), and anything after the deadline.
+bodies (resending would not fix the server), a TLS certificate that fails
+verification or a forward proxy that refuses (only new settings fix those), and
+anything after the deadline.
 
 Waiting: exponential backoff with full jitter, ``uniform(0, min(max_backoff,
 initial_backoff * 2**(n-1)))``, so many clients retrying at once spread out. When the
@@ -120,6 +122,8 @@ def retry_after_of(headers: Mapping[str, str]) -> float | None:
 
 
 def _is_retryable(error: ProxyError, method: str) -> bool:
+    if isinstance(error, TransportError) and not error.retryable:
+        return False  # an untrusted certificate, a proxy that refuses: the same again
     if isinstance(error, RateLimitError):
         return True  # Twilio: a 429 was not processed, so even a POST may retry
     if method == "POST":

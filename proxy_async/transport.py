@@ -11,12 +11,20 @@ request could have reached the server:
 * :class:`ConnectError` / a connect-phase :class:`RequestTimeoutError`: the connection
   was never established (refused, DNS failure, pool wait timed out): provably not sent.
 * :class:`ConnectionLostError` / a read-phase timeout: the request may have been sent.
+* :class:`CertificateVerifyError` (the server's certificate is not trusted) and
+  :class:`EgressProxyError` (the forward proxy is unreachable or refused the tunnel) are
+  connect-phase failures too: nothing reached the API.
+
+Egress (forward proxy, CA trust, the environment variables) is resolved by
+:mod:`proxy_async.egress` when the transport is built.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ssl as ssl_module
+import logging
+import os
+import ssl
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 from urllib.parse import urlencode
@@ -25,14 +33,20 @@ import aiohttp
 import attrs
 import yarl
 
+from .egress import EgressProxy, ProxyRoutes, tls_trust
 from .errors import (
+    CertificateVerifyError,
     ConnectError,
     ConnectionLostError,
+    EgressProxyError,
+    EgressProxyRefusedError,
     InvalidParameterError,
     RequestTimeoutError,
     ResponseTooLargeError,
     TransportError,
 )
+
+logger = logging.getLogger("proxy_async")
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 """A 1,000-record Interaction page is about 1 MiB; 64 MiB is far beyond any real page."""
@@ -116,6 +130,15 @@ class AiohttpTransport:
     The session is created on first use inside the running loop (aiohttp requires it)
     and closed by :meth:`aclose`. Redirects are never followed: a 3xx comes back as a
     response, so credentials cannot be forwarded to wherever it points.
+
+    Egress (rules in :mod:`proxy_async.egress`): ``proxy`` is a forward proxy URL
+    (``http://[user:password@]host:port``) for every request; without it, and with
+    ``trust_env``, ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY`` from
+    ``environ`` (None: ``os.environ``, read now) decide. ``ssl_context`` or
+    ``ca_bundle`` (a PEM file or directory) set which CAs are trusted; without them,
+    and with ``trust_env``, ``SSL_CERT_FILE`` then ``REQUESTS_CA_BUNDLE``; otherwise the
+    system's. Raises :class:`InvalidParameterError` (naming the option or variable,
+    never echoing a password) for a bad proxy URL or an unloadable CA bundle.
     """
 
     def __init__(
@@ -124,24 +147,41 @@ class AiohttpTransport:
         pool_size: int = 100,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
-        ssl: bool | ssl_module.SSLContext = True,
+        proxy: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        trust_env: bool = True,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self._pool_size = pool_size
         self._max_response_bytes = max_response_bytes
         self._trace_configs = list(trace_configs)
-        self._ssl = ssl
+        self._routes = ProxyRoutes.resolve(proxy, trust_env=trust_env, environ=environ)
+        self._ssl, self._trust = tls_trust(
+            ssl_context, ca_bundle, trust_env=trust_env, environ=environ
+        )
+        # A client talks to one origin (a few in tests): the route is decided once each.
+        self._route_cache: dict[tuple[str, str, int | None], EgressProxy | None] = {}
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<AiohttpTransport egress={self._routes.describe()!r} trust={self._trust!r}>"
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(
                 limit=self._pool_size,
                 limit_per_host=self._pool_size,
-                ssl=self._ssl,
+                ssl=True if self._ssl is None else self._ssl,
             )
+            logger.debug("egress: %s; TLS trust: %s", self._routes.describe(), self._trust)
             self._session = aiohttp.ClientSession(
                 connector=connector,
+                # Proxies and CAs are resolved here (proxy_async.egress), once: aiohttp's
+                # trust_env would re-read them in a thread per request, and would add
+                # ~/.netrc credentials, which clash with our Authorization header.
+                trust_env=False,
                 trace_configs=self._trace_configs or None,
                 # Twilio sets no cookies worth keeping; a jar would only leak state between calls.
                 cookie_jar=aiohttp.DummyCookieJar(),
@@ -159,21 +199,53 @@ class AiohttpTransport:
         if self._closed:
             raise TransportError("transport is closed", method=request.method, path=request.path)
         session = self._get_session()
+        route = self._route(request.url)
+        headers, proxy_headers = request.headers, None
+        if route is not None and route.authorization is not None:
+            # Through a CONNECT tunnel the credentials go in the CONNECT request alone;
+            # a plain http:// request is itself addressed to the proxy.
+            if request.url.scheme == "https":
+                proxy_headers = {"Proxy-Authorization": route.authorization}
+            else:
+                headers = {**headers, "Proxy-Authorization": route.authorization}
         try:
             async with session.request(
                 request.method,
                 request.url,
-                headers=request.headers,
+                headers=headers,
                 data=request.encoded_form(),
                 allow_redirects=False,
                 timeout=request.timeouts.to_aiohttp(),
+                proxy=None if route is None else route.url,
+                proxy_headers=proxy_headers,
             ) as response:
+                if route is not None and response.status == 407:
+                    # An http:// request goes through the proxy without CONNECT, so its
+                    # refusal arrives as a response; the API never answers 407.
+                    raise _proxy_refused(request, route.display, 407, response.reason)
                 body = await self._read_body(response, request)
                 return Response(response.status, response.headers, body)
         except TransportError:
             raise
         except ResponseTooLargeError:
             raise
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise CertificateVerifyError(
+                f"{exc.host}:{exc.port}",
+                _verify_message(exc.certificate_error),
+                method=request.method,
+                path=request.path,
+            ) from None
+        except aiohttp.ClientProxyConnectionError as exc:
+            proxy = _display(route)
+            raise EgressProxyError(
+                f"cannot connect to the proxy {proxy}: {exc.os_error or exc}",
+                proxy=proxy,
+                method=request.method,
+                path=request.path,
+            ) from None
+        except aiohttp.ClientHttpProxyError as exc:
+            raise _proxy_refused(request, _display(route), exc.status, exc.message) from None
         except aiohttp.ConnectionTimeoutError as exc:
             raise _timeout(request, "connect", exc) from None
         except aiohttp.SocketTimeoutError as exc:
@@ -190,6 +262,16 @@ class AiohttpTransport:
                 method=request.method,
                 path=request.path,
             ) from None
+
+    def _route(self, url: yarl.URL) -> EgressProxy | None:
+        key = (url.scheme, url.host or "", url.port)
+        try:
+            return self._route_cache[key]
+        except KeyError:
+            if len(self._route_cache) >= 64:
+                self._route_cache.clear()
+            route = self._route_cache[key] = self._routes.for_url(url)
+            return route
 
     async def _read_body(self, response: aiohttp.ClientResponse, request: Request) -> bytes:
         cap = self._max_response_bytes
@@ -234,3 +316,34 @@ def _too_large(request: Request, cap: int) -> ResponseTooLargeError:
     return ResponseTooLargeError(
         f"response body exceeds max_response_bytes={cap}", method=request.method, path=request.path
     )
+
+
+def _display(route: EgressProxy | None) -> str:
+    # aiohttp raises its proxy errors only for a request sent through a proxy.
+    return "(none)" if route is None else route.display
+
+
+def _proxy_refused(
+    request: Request, proxy: str, status: int, reason: str | None
+) -> EgressProxyError:
+    """The error for a proxy's non-2xx answer: 4xx refusals are final, 5xx may pass."""
+    hint = ""
+    if status == 407:
+        hint = " (check the proxy user and password)"
+    elif status == 403:
+        hint = " (the proxy does not allow this destination)"
+    error_class = EgressProxyRefusedError if 400 <= status < 500 else EgressProxyError
+    return error_class(
+        f"the proxy {proxy} answered {status} {reason or ''}".rstrip()
+        + f" to the request for {request.url.host}:{request.url.port}{hint}",
+        proxy=proxy,
+        status=status,
+        method=request.method,
+        path=request.path,
+    )
+
+
+def _verify_message(error: BaseException) -> str:
+    """OpenSSL's reason for a failed certificate check (``unable to get local issuer...``)."""
+    message = getattr(error, "verify_message", None)
+    return str(message) if message else str(error)

@@ -49,7 +49,11 @@ Configuration, from the environment, read when ``WorkerSettings`` is first looke
 * ``PROXY_ASYNC_RETRIES`` (default 4): retries of one request before its session
   fails; ``PROXY_ASYNC_RETRY_DELAY`` (default 5): seconds x try before arq runs an
   incomplete batch's job again;
-* ``PROXY_ASYNC_BASE_URL``: another API host (the fake server, a proxy).
+* ``PROXY_ASYNC_BASE_URL``: another API host (the fake server, a proxy);
+* ``PROXY_ASYNC_PROXY`` / ``PROXY_ASYNC_CA_BUNDLE``: a forward proxy URL and a CA
+  bundle for the workers alone (the CLI's ``--proxy`` / ``--ca-bundle``); without them
+  ``HTTPS_PROXY``, ``NO_PROXY``, ``SSL_CERT_FILE``... apply as for any client
+  (:mod:`proxy_async.egress`).
 
 Needs the optional extra: ``pip install 'proxy-async[arq]'``.
 """
@@ -190,7 +194,10 @@ class WorkerConfig:
     ``retry_delay`` is the wait (seconds x try) before an incomplete batch runs again;
     ``batch_concurrency`` the sessions one batch walks at once; ``max_jobs`` the batches
     one worker runs at once; ``job_timeout`` the seconds one try may take.
-    ``environ`` supplies the ``TWILIO_*`` credentials (None: the process environment).
+    ``proxy`` (a forward proxy URL, its password hidden from repr) and ``ca_bundle``
+    (a CA file or directory) go to the client; None leaves them to the standard
+    variables. ``environ`` supplies the ``TWILIO_*`` credentials and those variables
+    (None: the process environment).
     """
 
     redis_url: str = DEFAULT_REDIS_URL
@@ -206,6 +213,8 @@ class WorkerConfig:
     batch_concurrency: int = DEFAULT_BATCH_CONCURRENCY
     max_jobs: int = DEFAULT_MAX_JOBS
     job_timeout: float = DEFAULT_JOB_TIMEOUT
+    proxy: str | None = attrs.field(default=None, repr=False)
+    ca_bundle: str | None = None
     environ: Mapping[str, str] | None = attrs.field(default=None, repr=False)
 
     @classmethod
@@ -231,6 +240,8 @@ class WorkerConfig:
             ),
             max_jobs=int(_env_number(env, "PROXY_ASYNC_MAX_JOBS", DEFAULT_MAX_JOBS)),
             job_timeout=_env_number(env, "PROXY_ASYNC_JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT),
+            proxy=env.get("PROXY_ASYNC_PROXY") or None,
+            ca_bundle=env.get("PROXY_ASYNC_CA_BUNDLE") or None,
             environ=environ,
         )
 
@@ -257,10 +268,16 @@ class WorkerConfig:
 
     def make_client(self, limiter: RedisLimiter) -> ProxyClient:
         """A client for the ``TWILIO_*`` account through ``limiter``."""
-        options: dict[str, Any] = {"limiter": limiter, "retry": self.retry}
+        return ProxyClient.from_env(
+            self.environ, limiter=limiter, retry=self.retry, **self.client_options()
+        )
+
+    def client_options(self) -> dict[str, Any]:
+        """The client options every client of the pool shares (host and egress)."""
+        options: dict[str, Any] = {"proxy": self.proxy, "ca_bundle": self.ca_bundle}
         if self.base_url is not None:
             options["base_url"] = self.base_url
-        return ProxyClient.from_env(self.environ, **options)
+        return options
 
 
 def _env_retries(env: Mapping[str, str]) -> int | None:
@@ -978,10 +995,9 @@ async def _enqueue(args: argparse.Namespace) -> int:
     except (RedisError, OSError, ValueError) as error:
         raise _RedisUnreachable(url, error) from None
     try:
-        options: dict[str, Any] = {"requests_per_second": config.requests_per_second}
-        if config.base_url is not None:
-            options["base_url"] = config.base_url
-        async with ProxyClient.from_env(**options) as client:
+        async with ProxyClient.from_env(
+            requests_per_second=config.requests_per_second, **config.client_options()
+        ) as client:
             done = await enqueue_service(
                 redis,
                 client,

@@ -126,6 +126,21 @@ def no_credential_leaks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         assert_no_secret(f"{error!s} {error!r} {vars(error)!r}", f"a {type(error).__name__}")
 
 
+EGRESS_PROXY_VARIABLES = tuple(
+    name
+    for base in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+    for name in (base, base.lower())
+)
+
+
+@pytest.fixture(autouse=True)
+def no_egress_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clients honour HTTPS_PROXY & co.: a developer's own must not route the suite's
+    loopback traffic through their proxy. Tests of egress set what they need."""
+    for name in EGRESS_PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A fresh real redis-server on a free loopback port for one test, stopped afterwards."""

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import itertools
 import socket
+import ssl
 import struct
 import time
 from collections.abc import Callable, Mapping
@@ -84,8 +85,10 @@ class FakeProxyServer:
     ``create_status`` is the status of a successful MessageInteraction create.
     ``concurrency_header`` adds ``Twilio-Concurrent-Requests`` (the in-flight count)
     to responses; ``record_requests=False`` keeps :attr:`requests` empty for long
-    benchmark runs. All of these (and the credentials) are plain attributes that may
-    be changed while the server runs.
+    benchmark runs. ``ssl_context`` (a server-side :class:`ssl.SSLContext`, e.g. from
+    ``trustme``) serves HTTPS instead of HTTP. All of these (and the credentials) are
+    plain attributes that may be changed while the server runs (``ssl_context`` only
+    before :meth:`start`).
 
     Sessions can be gone in two ways, and a gone session answers 404 (Twilio error
     code 20404) on its own path and every path under it (Participants,
@@ -132,6 +135,7 @@ class FakeProxyServer:
         record_requests: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         for name, value in (
             ("services", services),
@@ -150,6 +154,7 @@ class FakeProxyServer:
         self.auth_token = auth_token
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context
         self.latency = latency
         self.max_in_flight = max_in_flight
         self.max_requests_per_second = max_requests_per_second
@@ -193,7 +198,7 @@ class FakeProxyServer:
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.host, self.port)
+            site = web.TCPSite(runner, self.host, self.port, ssl_context=self.ssl_context)
             await site.start()
             self.port = int(runner.addresses[0][1])
         except BaseException:
@@ -241,7 +246,8 @@ class FakeProxyServer:
 
     def _base(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "http" if self.ssl_context is None else "https"
+        return f"{scheme}://{host}:{self.port}"
 
     # -- data -------------------------------------------------------------------------
 

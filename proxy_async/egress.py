@@ -1,0 +1,334 @@
+"""Egress: which forward proxy a request goes through, and which CAs its TLS trusts.
+
+Networks that only let traffic out through a forward proxy (often one that inspects
+TLS and re-signs it with a corporate CA) need both. The rules follow requests (what
+twilio-python uses) and curl, so the same environment works for all of them:
+
+**Proxy** for a request, in this order:
+
+1. an explicit ``proxy=`` URL: used for every request, the environment is not read;
+2. with ``trust_env`` (the default), from the environment as read when the transport
+   is built: ``HTTPS_PROXY`` for ``https://`` URLs, ``HTTP_PROXY`` for ``http://``
+   ones, ``ALL_PROXY`` for either when that one is unset, unless ``NO_PROXY`` matches
+   the host. A lowercase name wins over its uppercase one (as ``urllib.request``
+   reads them, set-but-empty included); uppercase ``HTTP_PROXY`` is ignored when
+   ``REQUEST_METHOD`` is set, since a CGI server fills it from the client's
+   ``Proxy:`` header (httpoxy, CVE-2016-5385; urllib does the same);
+3. otherwise none: the request connects directly.
+
+A proxy URL is ``http://[user:password@]host[:port]`` (no scheme means ``http://``,
+as in requests and curl; the port defaults to 80). The user and password are sent in
+``Proxy-Authorization`` to the proxy alone and are shown as ``***`` everywhere else.
+HTTPS requests are tunnelled with ``CONNECT``, so the proxy sees the host and port but
+not the request, and the server's certificate is checked end to end. Only ``http://``
+proxies are taken: aiohttp ignores ``https://`` proxies from the environment and
+supports no SOCKS, and going direct instead would defeat the egress policy, so such
+a value is an :class:`~proxy_async.errors.InvalidParameterError` naming its variable.
+
+``NO_PROXY`` is a comma-separated list: ``*`` (no proxy at all), host names that
+match themselves and their subdomains (``example.com``, ``.example.com`` and
+``*.example.com`` all match ``api.example.com``), optionally with ``:port``, IP
+addresses, and CIDR blocks (``10.0.0.0/8``, as requests reads them).
+
+**CA trust**, in this order: ``ssl_context=`` (an :class:`ssl.SSLContext` used as it
+is); ``ca_bundle=`` (a PEM file or a directory of hashed certificates); with
+``trust_env``, ``SSL_CERT_FILE`` (OpenSSL's own variable), then
+``REQUESTS_CA_BUNDLE`` (what twilio-python users behind such a proxy already set);
+otherwise the system's default trust. A bundle *replaces* the default trust, as it
+does in OpenSSL, requests and curl; to add a CA to it, pass an ``ssl_context`` made
+with :func:`ssl.create_default_context` and ``load_verify_locations``. A bundle that
+is missing, unreadable or holds no certificate is an
+:class:`~proxy_async.errors.InvalidParameterError` naming the path, raised when the
+client is built, not a TLS failure at the first request.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import os
+import ssl
+from collections.abc import Mapping
+
+import aiohttp
+import attrs
+import yarl
+
+from .errors import InvalidParameterError
+
+PROXY_URL_FORM = "an http://[user:password@]host[:port] proxy URL"
+"""What a proxy URL must look like, as said in errors."""
+
+_REDACTED = "***"
+
+
+class EgressProxy:
+    """A forward proxy: its URL without credentials, and those credentials apart.
+
+    ``url`` is what aiohttp connects to; ``authorization`` (None without credentials)
+    is the ``Proxy-Authorization`` value (Basic, UTF-8) sent to the proxy alone.
+    ``str``/``repr`` show the URL with ``***`` in place of the user and password.
+    ``source`` names where it came from (``"proxy"`` or an environment variable).
+    """
+
+    __slots__ = ("authorization", "source", "url")
+
+    def __init__(self, url: yarl.URL, authorization: str | None, source: str) -> None:
+        self.url = url
+        self.authorization = authorization
+        self.source = source
+
+    @property
+    def display(self) -> str:
+        """The URL as it may be shown: credentials, if any, as ``***``."""
+        if self.authorization is None:
+            return str(self.url)
+        return str(self.url.with_user(_REDACTED))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EgressProxy):
+            return NotImplemented
+        return (self.url, self.authorization) == (other.url, other.authorization)
+
+    def __hash__(self) -> int:
+        return hash(self.url)
+
+    def __repr__(self) -> str:
+        return f"EgressProxy({self.display!r}, source={self.source!r})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError("EgressProxy cannot be pickled: it may hold a proxy password")
+
+
+def parse_proxy_url(value: object, parameter: str) -> EgressProxy:
+    """Validate a proxy URL; ``parameter`` names it in errors (``proxy``, ``HTTPS_PROXY``).
+
+    Raises :class:`InvalidParameterError` for anything but an ``http://`` URL with a
+    host and no path, query or fragment. The value is never echoed (it may carry a
+    password); only its scheme is, when that is what is wrong.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidParameterError(parameter, PROXY_URL_FORM)
+    text = value.strip()
+    if "://" not in text:
+        text = "http://" + text
+    try:
+        url = yarl.URL(text)
+        url.port  # noqa: B018 - yarl checks the port only when it is read
+    except (TypeError, ValueError):
+        raise InvalidParameterError(
+            parameter, f"{PROXY_URL_FORM} with a valid host and port"
+        ) from None
+    scheme = url.scheme.lower()
+    if scheme != "http":
+        raise InvalidParameterError(
+            parameter,
+            f"{PROXY_URL_FORM}; {scheme}:// proxies are not supported (HTTPS is tunnelled "
+            "through an http:// proxy with CONNECT)",
+        )
+    if not url.host:
+        raise InvalidParameterError(parameter, f"{PROXY_URL_FORM} with a host")
+    if url.path not in ("", "/") or url.query_string or url.fragment:
+        raise InvalidParameterError(parameter, f"{PROXY_URL_FORM} without path or query")
+    authorization = None
+    if url.user is not None or url.password is not None:
+        try:
+            authorization = aiohttp.encode_basic_auth(url.user or "", url.password or "")
+        except ValueError:  # a ':' in the user (percent-encoded in the URL)
+            raise InvalidParameterError(
+                parameter, f"{PROXY_URL_FORM}, a user without ':'"
+            ) from None
+    return EgressProxy(url.with_user(None).with_path(""), authorization, parameter)
+
+
+@attrs.frozen
+class NoProxy:
+    """The ``NO_PROXY`` rules: which hosts are reached directly despite a proxy."""
+
+    everything: bool = False
+    names: tuple[tuple[str, int | None], ...] = ()
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str | None) -> NoProxy:
+        """Rules from a ``NO_PROXY`` value; None or blank means no exception."""
+        names: list[tuple[str, int | None]] = []
+        networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for raw in (text or "").split(","):
+            entry = raw.strip().lower()
+            if entry == "*":
+                return cls(everything=True)
+            entry = entry.removeprefix("*").lstrip(".")
+            if not entry:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+                continue
+            except ValueError:
+                pass
+            name, port = entry, None
+            head, colon, tail = entry.rpartition(":")
+            if colon and tail.isdigit() and "]" not in tail:
+                name, port = head, int(tail)
+            names.append((name.strip("[]").rstrip("."), port))
+        return cls(names=tuple(names), networks=tuple(networks))
+
+    def matches(self, host: str, port: int | None) -> bool:
+        """Whether ``host`` (a name or an IP address) at ``port`` is reached directly."""
+        if self.everything:
+            return True
+        host = host.lower().strip("[]").rstrip(".")
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
+        if address is not None and any(address in network for network in self.networks):
+            return True
+        return any(
+            (host == name or host.endswith("." + name)) and (wanted is None or wanted == port)
+            for name, wanted in self.names
+        )
+
+
+def _env(environ: Mapping[str, str], name: str, *, cgi_safe: bool = True) -> tuple[str, str] | None:
+    """``(variable, value)`` of ``name`` in lowercase, else in uppercase (urllib's order);
+    set-but-empty means unset."""
+    lower = name.lower()
+    if lower in environ:
+        return (lower, environ[lower]) if environ[lower] else None
+    if not cgi_safe and "REQUEST_METHOD" in environ:
+        return None
+    return (name, environ[name]) if environ.get(name) else None
+
+
+@attrs.frozen
+class ProxyRoutes:
+    """Which proxy each request goes through (see the module docstring for the rules)."""
+
+    explicit: EgressProxy | None = None
+    by_scheme: Mapping[str, EgressProxy] = attrs.field(factory=dict)
+    no_proxy: NoProxy = NoProxy()
+
+    @classmethod
+    def resolve(
+        cls, proxy: str | None, *, trust_env: bool, environ: Mapping[str, str] | None
+    ) -> ProxyRoutes:
+        """The routes for an explicit ``proxy`` (wins) or the environment (``trust_env``).
+
+        Raises :class:`InvalidParameterError` naming ``proxy`` or the variable whose
+        value is not a usable proxy URL.
+        """
+        if proxy is not None:
+            return cls(explicit=parse_proxy_url(proxy, "proxy"))
+        if not trust_env:
+            return cls()
+        env = os.environ if environ is None else environ
+        fallback = _env(env, "ALL_PROXY")
+        by_scheme: dict[str, EgressProxy] = {}
+        for scheme, name in (("https", "HTTPS_PROXY"), ("http", "HTTP_PROXY")):
+            found = _env(env, name, cgi_safe=scheme != "http") or fallback
+            if found is not None:
+                variable, value = found
+                by_scheme[scheme] = parse_proxy_url(value, variable)
+        no_proxy = _env(env, "NO_PROXY")
+        return cls(by_scheme=by_scheme, no_proxy=NoProxy.parse(no_proxy and no_proxy[1]))
+
+    def for_url(self, url: yarl.URL) -> EgressProxy | None:
+        """The proxy a request to ``url`` goes through, or None to connect directly."""
+        if self.explicit is not None:
+            return self.explicit
+        route = self.by_scheme.get(url.scheme)
+        if route is None or self.no_proxy.matches(url.host or "", url.port):
+            return None
+        return route
+
+    def describe(self) -> str:
+        """The routes for a log line, credentials redacted."""
+        if self.explicit is not None:
+            return f"proxy {self.explicit.display}"
+        if not self.by_scheme:
+            return "direct"
+        routes = ", ".join(
+            f"{scheme}: {route.display} ({route.source})"
+            for scheme, route in sorted(self.by_scheme.items())
+        )
+        if self.no_proxy == NoProxy():
+            return routes
+        return f"{routes}; NO_PROXY {'*' if self.no_proxy.everything else 'set'}"
+
+
+def tls_trust(
+    ssl_context: ssl.SSLContext | None,
+    ca_bundle: str | os.PathLike[str] | None,
+    *,
+    trust_env: bool,
+    environ: Mapping[str, str] | None,
+) -> tuple[ssl.SSLContext | None, str]:
+    """The TLS context to verify servers with, and where its trust comes from.
+
+    None means aiohttp's default (the system's CAs). Raises
+    :class:`InvalidParameterError` for a wrong ``ssl_context`` type, both options
+    given, or a CA bundle that cannot be loaded (naming the option or variable and
+    the path).
+    """
+    if ssl_context is not None:
+        if ca_bundle is not None:
+            raise InvalidParameterError("ca_bundle", "either ssl_context or ca_bundle, not both")
+        if not isinstance(ssl_context, ssl.SSLContext):
+            raise InvalidParameterError("ssl_context", "an ssl.SSLContext", type(ssl_context))
+        return ssl_context, "ssl_context"
+    if ca_bundle is not None:
+        return load_ca_bundle(ca_bundle, "ca_bundle"), f"ca_bundle {os.fspath(ca_bundle)}"
+    if trust_env:
+        env = os.environ if environ is None else environ
+        for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+            path = env.get(name)
+            if path:
+                return load_ca_bundle(path, name), f"{name} {path}"
+    return None, "system default"
+
+
+def load_ca_bundle(path: str | os.PathLike[str], parameter: str) -> ssl.SSLContext:
+    """A verifying client context that trusts exactly the CAs at ``path``.
+
+    ``path`` is a PEM file, or a directory of certificates named by their subject hash
+    (``c_rehash``). Contexts are shared between clients while the file is unchanged
+    (loading a system-size bundle takes tens of milliseconds). Raises
+    :class:`InvalidParameterError` naming ``parameter`` and the path when it does not
+    exist, cannot be read or holds no certificate.
+    """
+    try:
+        name = os.fspath(path)
+    except TypeError:
+        raise InvalidParameterError(parameter, "a path to a PEM CA bundle", type(path)) from None
+    if not isinstance(name, str) or not name:
+        raise InvalidParameterError(parameter, "a path to a PEM CA bundle", name)
+    try:
+        stat = os.stat(name)
+    except OSError as error:
+        raise _bundle_error(parameter, name, error.strerror or type(error).__name__) from None
+    try:
+        return _load_ca_bundle(os.path.abspath(name), stat.st_mtime_ns, stat.st_size)
+    except ssl.SSLError as error:  # an OSError too: first
+        reason = f"no certificate could be read from it: {error.reason or error}"
+        raise _bundle_error(parameter, name, reason) from None
+    except OSError as error:
+        raise _bundle_error(parameter, name, error.strerror or str(error)) from None
+
+
+@functools.lru_cache(maxsize=16)
+def _load_ca_bundle(path: str, mtime_ns: int, size: int) -> ssl.SSLContext:
+    # mtime and size are in the key so that a replaced bundle is read again.
+    if os.path.isdir(path):
+        return ssl.create_default_context(capath=path)
+    with open(path, "rb") as handle:  # open() says "permission denied" before OpenSSL does
+        handle.read(1)
+    return ssl.create_default_context(cafile=path)
+
+
+def _bundle_error(parameter: str, path: str, reason: str) -> InvalidParameterError:
+    return InvalidParameterError(
+        parameter, f"a readable PEM file of CA certificates or a directory ({reason})", path
+    )

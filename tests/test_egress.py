@@ -1,0 +1,698 @@
+"""Egress through a real forward proxy (proxy.py) to an HTTPS fake server with a test CA.
+
+proxy.py runs as a subprocess on a loopback port with Basic proxy authentication; its
+access log is the proof that a request went through it (``CONNECT host:port``). The
+fake server serves HTTPS with a certificate from a ``trustme`` CA, so the CONNECT
+tunnel and the certificate check are the real ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+import yarl
+from conftest import assert_no_secret
+
+from proxy_async import (
+    AttemptEvent,
+    CertificateVerifyError,
+    EgressProxyError,
+    EgressProxyRefusedError,
+    InvalidParameterError,
+    ProxyClient,
+    RetryPolicy,
+)
+from proxy_async import cli as cli_module
+from proxy_async.egress import NoProxy, ProxyRoutes, load_ca_bundle, parse_proxy_url
+from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer
+from proxy_async.workers import WorkerConfig
+
+PROXY_USER = "egress-user"
+PROXY_PASSWORD = "proxy-pass-do-not-leak-91c4"
+NO_ENV: dict[str, str] = {}
+"""An environment with no proxy or CA variable, for clients that must not read ours."""
+
+
+# -- a real forward proxy, a test CA, an HTTPS fake server ------------------------------------
+
+
+class ForwardProxy:
+    """proxy.py in a subprocess; ``connects(host_port)`` counts its logged CONNECTs."""
+
+    def __init__(self, port: int, log: Path) -> None:
+        self.port = port
+        self.log = log
+
+    def url(self, user: str | None = PROXY_USER, password: str | None = PROXY_PASSWORD) -> str:
+        auth = f"{user}:{password}@" if user is not None else ""
+        return f"http://{auth}127.0.0.1:{self.port}"
+
+    def connects(self, target: str) -> int:
+        text = self.log.read_text(encoding="utf-8", errors="replace")
+        return text.count(f"CONNECT {target} ")
+
+    async def wait_for_connects(self, target: str, count: int, timeout: float = 5.0) -> int:
+        """proxy.py logs a tunnel when it closes: wait for ``count`` of them (or time out)."""
+        deadline = time.monotonic() + timeout
+        # Another process's log file: there is nothing to await but time.
+        while (seen := self.connects(target)) < count and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        return seen
+
+
+@pytest.fixture(scope="module")
+def forward_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForwardProxy]:
+    """proxy.py on a free loopback port, demanding Basic proxy auth; stopped afterwards."""
+    directory = tmp_path_factory.mktemp("forward-proxy")
+    port_file, log = directory / "port", directory / "proxy.log"
+    log.touch()
+    command = [
+        sys.executable,
+        "-m",
+        "proxy",
+        "--hostname",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--port-file",
+        str(port_file),
+        "--num-workers",
+        "1",
+        "--num-acceptors",
+        "1",
+        "--basic-auth",
+        f"{PROXY_USER}:{PROXY_PASSWORD}",
+        "--log-file",
+        str(log),
+        "--log-level",
+        "INFO",
+    ]
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its acceptor processes go with it at teardown
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"proxy.py did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.02)
+        yield ForwardProxy(int(port_file.read_text()), log)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def test_ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def ca_file(test_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ca") / "corporate-ca.pem"
+    test_ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture
+async def https_server(test_ca: trustme.CA) -> AsyncIterator[FakeProxyServer]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    test_ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    async with FakeProxyServer(ssl_context=context, interactions_per_session=3) as server:
+        yield server
+
+
+def target(server: FakeProxyServer) -> str:
+    return f"127.0.0.1:{server.port}"
+
+
+def client_for(server: FakeProxyServer, **options: Any) -> ProxyClient:
+    options.setdefault("requests_per_second", None)
+    options.setdefault("environ", NO_ENV)
+    return ProxyClient(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=server.url, **options)
+
+
+async def list_sessions(client: ProxyClient, server: FakeProxyServer) -> int:
+    async with client:
+        sessions = await client.services(server.service_sids[0]).sessions.list()
+    return len(sessions)
+
+
+def env_with(**variables: str) -> dict[str, str]:
+    return {
+        "TWILIO_ACCOUNT_SID": FAKE_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": FAKE_AUTH_TOKEN,
+        **variables,
+    }
+
+
+def dead_proxy_url() -> str:
+    """A loopback proxy address nothing listens on (a port just released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{port}"
+
+
+def assert_hidden(text: str, where: str) -> None:
+    assert PROXY_PASSWORD not in text, f"proxy password leaked in {where}: {text[:300]!r}"
+    assert_no_secret(text, where)
+
+
+# -- through the real proxy ----------------------------------------------------------------------
+
+
+async def test_https_through_proxy_with_the_corporate_ca(
+    forward_proxy: ForwardProxy, https_server: FakeProxyServer, ca_file: Path
+) -> None:
+    client = client_for(https_server, proxy=forward_proxy.url(), ca_bundle=ca_file)
+    assert await list_sessions(client, https_server) == 3
+    assert await forward_proxy.wait_for_connects(target(https_server), 1) == 1
+    assert https_server.requests, "the request reached the server through the tunnel"
+
+
+async def test_untrusted_certificate_is_typed_and_not_retried(
+    forward_proxy: ForwardProxy, https_server: FakeProxyServer
+) -> None:
+    attempts: list[AttemptEvent] = []
+    client = client_for(
+        https_server,
+        proxy=forward_proxy.url(),
+        retry=RetryPolicy(retries=3, initial_backoff=0),
+        on_request=attempts.append,
+    )
+    with pytest.raises(CertificateVerifyError) as caught:
+        await list_sessions(client, https_server)
+    error = caught.value
+    assert error.attempts == 1
+    assert len(attempts) == 1
+    assert not error.request_sent
+    assert not error.retryable
+    assert error.host == target(https_server)
+    assert "certificate verify failed" in str(error)
+    assert "SSL_CERT_FILE" in str(error)
+    assert error.verify_message  # OpenSSL's reason, e.g. "unable to get local issuer..."
+    assert https_server.requests == [], "nothing got past the TLS handshake"
+    assert await forward_proxy.wait_for_connects(target(https_server), 1) == 1
+
+
+async def test_https_proxy_variable_is_honoured(
+    forward_proxy: ForwardProxy,
+    https_server: FakeProxyServer,
+    ca_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # conftest cleared every proxy variable; the real os.environ is what is read here.
+    monkeypatch.setenv("HTTPS_PROXY", forward_proxy.url())
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
+    client = ProxyClient.from_env(base_url=https_server.url, requests_per_second=None)
+    assert await list_sessions(client, https_server) == 3
+    assert await forward_proxy.wait_for_connects(target(https_server), 1) == 1
+
+
+async def test_no_proxy_bypasses_and_its_absence_does_not(
+    https_server: FakeProxyServer, ca_file: Path
+) -> None:
+    dead = dead_proxy_url()
+    for no_proxy in ("127.0.0.1", "127.0.0.0/8", f"localhost,127.0.0.1:{https_server.port}", "*"):
+        environ = env_with(HTTPS_PROXY=dead, NO_PROXY=no_proxy)
+        client = ProxyClient.from_env(
+            environ, base_url=https_server.url, ca_bundle=ca_file, requests_per_second=None
+        )
+        assert await list_sessions(client, https_server) == 3, no_proxy
+    # The same without a matching NO_PROXY goes to the (dead) proxy: it is the only route.
+    for no_proxy in ("", "127.0.0.2", f"127.0.0.1:{https_server.port + 1}", "example.com"):
+        environ = env_with(HTTPS_PROXY=dead, NO_PROXY=no_proxy)
+        client = ProxyClient.from_env(
+            environ, base_url=https_server.url, ca_bundle=ca_file, retry=0
+        )
+        with pytest.raises(EgressProxyError) as caught:
+            await list_sessions(client, https_server)
+        assert caught.value.status is None
+        assert caught.value.retryable, "an unreachable proxy may come back"
+        assert "cannot connect to the proxy http://***@127.0.0.1:" in str(caught.value)
+        assert_hidden(repr(vars(caught.value)), "an EgressProxyError")
+
+
+async def test_explicit_proxy_beats_the_environment(
+    forward_proxy: ForwardProxy, https_server: FakeProxyServer, ca_file: Path
+) -> None:
+    environ = env_with(HTTPS_PROXY=dead_proxy_url(), ALL_PROXY=dead_proxy_url(), NO_PROXY="*")
+    client = ProxyClient.from_env(
+        environ,
+        base_url=https_server.url,
+        proxy=forward_proxy.url(),
+        ca_bundle=ca_file,
+        requests_per_second=None,
+    )
+    assert await list_sessions(client, https_server) == 3
+    assert await forward_proxy.wait_for_connects(target(https_server), 1) == 1
+
+
+async def test_ssl_cert_file_and_requests_ca_bundle_are_honoured(
+    https_server: FakeProxyServer, ca_file: Path, tmp_path: Path
+) -> None:
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        client = ProxyClient.from_env(
+            env_with(**{name: str(ca_file)}), base_url=https_server.url, requests_per_second=None
+        )
+        assert await list_sessions(client, https_server) == 3, name
+    # SSL_CERT_FILE comes first; an explicit ca_bundle beats both.
+    system = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(system))
+    environ = env_with(SSL_CERT_FILE=str(ca_file), REQUESTS_CA_BUNDLE=str(system))
+    client = ProxyClient.from_env(environ, base_url=https_server.url, requests_per_second=None)
+    assert await list_sessions(client, https_server) == 3
+    client = ProxyClient.from_env(
+        environ, base_url=https_server.url, ca_bundle=system, retry=0, requests_per_second=None
+    )
+    with pytest.raises(CertificateVerifyError):
+        await list_sessions(client, https_server)
+    # trust_env=False ignores the variables: the system's CAs do not know the test CA.
+    client = ProxyClient.from_env(environ, base_url=https_server.url, trust_env=False, retry=0)
+    with pytest.raises(CertificateVerifyError):
+        await list_sessions(client, https_server)
+
+
+async def test_ssl_context_option(
+    forward_proxy: ForwardProxy, https_server: FakeProxyServer, test_ca: trustme.CA
+) -> None:
+    context = ssl.create_default_context()
+    test_ca.configure_trust(context)
+    client = client_for(https_server, proxy=forward_proxy.url(), ssl_context=context)
+    assert await list_sessions(client, https_server) == 3
+
+
+async def test_proxy_authentication_required_is_typed_and_not_retried(
+    forward_proxy: ForwardProxy, https_server: FakeProxyServer, ca_file: Path
+) -> None:
+    wrong = "wrong-proxy-password-ab12"
+    for url in (forward_proxy.url(user=None), forward_proxy.url(password=wrong)):
+        events: list[AttemptEvent] = []
+        client = client_for(
+            https_server,
+            proxy=url,
+            ca_bundle=ca_file,
+            retry=RetryPolicy(retries=3, initial_backoff=0),
+            on_response=events.append,
+        )
+        with pytest.raises(EgressProxyRefusedError) as caught:
+            await list_sessions(client, https_server)
+        error = caught.value
+        assert (error.status, error.attempts, len(events)) == (407, 1, 1)
+        assert not error.request_sent
+        assert "407" in str(error)
+        assert "check the proxy user and password" in str(error)
+        for text in (str(error), repr(error), repr(vars(error)), repr(events), repr(client)):
+            assert wrong not in text
+            assert_hidden(text, "a 407 error")
+    assert https_server.requests == []
+
+
+# -- proxies that refuse or fail, scripted --------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def scripted_proxy(status: int, reason: str) -> AsyncIterator[tuple[str, list[bytes]]]:
+    """A proxy that answers every CONNECT with ``status``; yields its URL and the requests."""
+    seen: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\n\r\n".encode())
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        yield f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{port}", seen
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_proxy_forbidden_is_final_and_bad_gateway_is_retried(
+    https_server: FakeProxyServer,
+) -> None:
+    policy = RetryPolicy(retries=2, initial_backoff=0)
+    async with scripted_proxy(403, "Forbidden") as (url, seen):
+        client = client_for(https_server, proxy=url, retry=policy)
+        with pytest.raises(EgressProxyRefusedError) as refused:
+            await list_sessions(client, https_server)
+        assert (refused.value.status, len(seen)) == (403, 1)
+        assert "does not allow this destination" in str(refused.value)
+        # The tunnel asked for the API host, with the proxy's credentials alone.
+        assert seen[0].startswith(f"CONNECT {target(https_server)} HTTP/1.1".encode())
+        assert b"Proxy-Authorization: Basic " in seen[0]
+        assert b"\r\nAuthorization:" not in seen[0], "the API credentials stay in the tunnel"
+    async with scripted_proxy(502, "Bad Gateway") as (url, seen):
+        client = client_for(https_server, proxy=url, retry=policy)
+        with pytest.raises(EgressProxyError) as failed:
+            await list_sessions(client, https_server)
+        assert not isinstance(failed.value, EgressProxyRefusedError)
+        assert (failed.value.status, failed.value.attempts, len(seen)) == (502, 3, 3)
+
+
+async def test_plain_http_through_a_proxy_that_answers_407() -> None:
+    """Without TLS there is no CONNECT: the proxy's 407 arrives as a response."""
+    async with scripted_proxy(407, "Proxy Authentication Required") as (url, seen):
+        client = ProxyClient(
+            FAKE_ACCOUNT_SID,
+            FAKE_AUTH_TOKEN,
+            base_url="http://api.example.invalid",
+            proxy=url,
+            retry=RetryPolicy(retries=2, initial_backoff=0),
+            environ=NO_ENV,
+        )
+        with pytest.raises(EgressProxyRefusedError) as caught:
+            await list_sessions_of(client)
+        assert (caught.value.status, len(seen)) == (407, 1)
+        assert seen[0].startswith(b"GET http://api.example.invalid/v1/Services/")
+
+
+async def list_sessions_of(client: ProxyClient) -> None:
+    async with client:
+        await client.services("KS" + "0" * 32).sessions.list()
+
+
+# -- credentials never leak ---------------------------------------------------------------------
+
+
+async def test_proxy_credentials_never_leak(
+    forward_proxy: ForwardProxy,
+    https_server: FakeProxyServer,
+    ca_file: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    events: list[AttemptEvent] = []
+    texts: list[str] = []
+    for options in (
+        {"proxy": forward_proxy.url(), "ca_bundle": ca_file},  # success
+        {"proxy": forward_proxy.url()},  # certificate failure
+        {
+            "proxy": dead_proxy_url(),
+            "retry": RetryPolicy(retries=1, initial_backoff=0),
+        },  # unreachable proxy, retried once
+        {"environ": env_with(HTTPS_PROXY=forward_proxy.url(), SSL_CERT_FILE=str(ca_file))},
+    ):
+        client = client_for(https_server, **options, on_response=events.append)
+        texts.append(repr(client))
+        texts.append(repr(client._transport))
+        try:
+            await list_sessions(client, https_server)
+        except EgressProxyError as error:
+            texts.extend([str(error), repr(error), repr(vars(error))])
+        except CertificateVerifyError as error:
+            texts.extend([str(error), repr(error), repr(vars(error))])
+    assert any("http://***@127.0.0.1" in text for text in texts), "the proxy is shown, redacted"
+    assert len(events) >= 5
+    texts.extend(repr(event) for event in events)
+    texts.extend(record.getMessage() + repr(record.__dict__) for record in caplog.records)
+    assert any("egress: proxy http://***@127.0.0.1" in r.getMessage() for r in caplog.records)
+    for text in texts:
+        assert_hidden(text, "a repr, log record, event or error")
+        assert f"{PROXY_USER}:" not in text
+
+
+# -- validation ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("socks5://user:s3cret-value@127.0.0.1:1080", "socks5:// proxies are not supported"),
+        ("https://user:s3cret-value@proxy.example:443", "https:// proxies are not supported"),
+        ("http://user:s3cret-value@:3128", "with a valid host and port"),
+        ("http://user:s3cret-value@proxy.example:99999", "with a valid host and port"),
+        ("http://user:s3cret-value@proxy.example:http", "with a valid host and port"),
+        ("http://user:s3cret-value@proxy.example:3128/path?q=1", "without path or query"),
+        ("", "an http://[user:password@]host[:port] proxy URL"),
+        ("   ", "an http://[user:password@]host[:port] proxy URL"),
+    ],
+)
+def test_bad_proxy_urls_are_refused_without_echoing_the_password(value: str, expected: str) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        ProxyClient(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, proxy=value, environ=NO_ENV)
+    assert caught.value.parameter == "proxy"
+    assert expected in str(caught.value)
+    assert "s3cret-value" not in f"{caught.value} {caught.value!r} {vars(caught.value)}"
+
+
+def test_bad_proxy_variables_name_the_variable() -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "ALL_PROXY"):
+        with pytest.raises(InvalidParameterError) as caught:
+            ProxyClient.from_env(env_with(**{name: "socks5://u:s3cret-value@127.0.0.1:1"}))
+        assert caught.value.parameter == name
+        assert "s3cret-value" not in str(caught.value)
+    # A proxy given explicitly means the variables are not even read.
+    client = ProxyClient.from_env(
+        env_with(HTTPS_PROXY="socks5://127.0.0.1:1"), proxy="http://127.0.0.1:3128"
+    )
+    assert "egress='proxy http://127.0.0.1:3128'" in repr(client._transport)
+
+
+def test_proxy_with_a_transport_is_refused() -> None:
+    from proxy_async import AiohttpTransport
+
+    for option in ({"proxy": "http://127.0.0.1:1"}, {"ca_bundle": "/x.pem"}):
+        with pytest.raises(InvalidParameterError, match="no value when a transport is given"):
+            ProxyClient(
+                FAKE_ACCOUNT_SID,
+                FAKE_AUTH_TOKEN,
+                transport=AiohttpTransport(environ=NO_ENV),
+                **option,  # type: ignore[arg-type]
+            )
+
+
+def test_unloadable_ca_bundles_name_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.pem"
+    empty = tmp_path / "empty.pem"
+    empty.write_text("")
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text(
+        "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n"
+    )
+    unreadable = tmp_path / "unreadable.pem"
+    unreadable.write_text("x")
+    unreadable.chmod(0)
+    cases = [
+        (missing, "No such file"),
+        (empty, "no certificate could be read"),
+        (garbage, "no certificate"),
+    ]
+    if os.geteuid() != 0:  # root reads anything
+        cases.append((unreadable, "Permission denied"))
+    for path, reason in cases:
+        with pytest.raises(InvalidParameterError) as caught:
+            ProxyClient(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, ca_bundle=path, environ=NO_ENV)
+        assert caught.value.parameter == "ca_bundle"
+        assert str(path) in str(caught.value)
+        assert reason.lower() in str(caught.value).lower()
+        with pytest.raises(InvalidParameterError) as caught:
+            ProxyClient.from_env(env_with(SSL_CERT_FILE=str(path)))
+        assert caught.value.parameter == "SSL_CERT_FILE"
+        assert str(path) in str(caught.value)
+    with pytest.raises(InvalidParameterError, match="ssl_context"):
+        ProxyClient(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, ssl_context="yes")  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="either ssl_context or ca_bundle"):
+        ProxyClient(
+            FAKE_ACCOUNT_SID,
+            FAKE_AUTH_TOKEN,
+            ssl_context=ssl.create_default_context(),
+            ca_bundle=missing,
+        )
+
+
+def test_ca_bundles_are_loaded_once_until_they_change(ca_file: Path, tmp_path: Path) -> None:
+    assert load_ca_bundle(ca_file, "ca_bundle") is load_ca_bundle(str(ca_file), "ca_bundle")
+    copy = tmp_path / "ca.pem"
+    copy.write_bytes(ca_file.read_bytes())
+    first = load_ca_bundle(copy, "ca_bundle")
+    trustme.CA().cert_pem.write_to_path(str(copy))
+    os.utime(copy, ns=(0, 12345))
+    assert load_ca_bundle(copy, "ca_bundle") is not first
+
+
+# -- the selection rules, unit by unit ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("no_proxy", "host", "port", "bypass"),
+    [
+        ("example.com", "example.com", 443, True),
+        ("example.com", "api.example.com", 443, True),
+        (".example.com", "api.example.com", 443, True),
+        ("*.example.com", "api.example.com", 443, True),
+        ("example.com", "badexample.com", 443, False),
+        ("EXAMPLE.com.", "Api.Example.COM", 443, True),
+        ("example.com:8443", "example.com", 8443, True),
+        ("example.com:8443", "example.com", 443, False),
+        (" twilio.com , other ", "proxy.dublin.ie1.twilio.com", 443, True),
+        ("10.0.0.0/8", "10.1.2.3", 443, True),
+        ("10.0.0.0/8", "11.1.2.3", 443, False),
+        ("10.0.0.0/8", "10.example.com", 443, False),
+        ("192.168.1.5", "192.168.1.5", 80, True),
+        ("::1", "::1", 443, True),
+        ("[::1]", "[::1]", 443, True),
+        ("fd00::/8", "fd00::1", 443, True),
+        ("*", "anything.example", 1, True),
+        ("", "example.com", 443, False),
+        (",,", "example.com", 443, False),
+    ],
+)
+def test_no_proxy_rules(no_proxy: str, host: str, port: int, bypass: bool) -> None:
+    assert NoProxy.parse(no_proxy).matches(host, port) is bypass
+
+
+def routes(**variables: str) -> ProxyRoutes:
+    return ProxyRoutes.resolve(None, trust_env=True, environ=variables)
+
+
+def shown(route: object) -> str | None:
+    return None if route is None else getattr(route, "display", None)
+
+
+API = yarl.URL("https://proxy.twilio.com/v1/Services")
+PLAIN = yarl.URL("http://127.0.0.1:8080/v1/Services")
+
+
+def test_proxy_variables_follow_urllib_and_requests() -> None:
+    assert shown(routes(HTTPS_PROXY="http://a:1").for_url(API)) == "http://a:1"
+    assert shown(routes(HTTPS_PROXY="a:1").for_url(API)) == "http://a:1", "no scheme: http"
+    assert routes(HTTPS_PROXY="http://a:1").for_url(PLAIN) is None
+    assert shown(routes(HTTP_PROXY="http://b:2").for_url(PLAIN)) == "http://b:2"
+    assert routes(HTTP_PROXY="http://b:2").for_url(API) is None
+    # Lowercase wins; set-but-empty lowercase means "none" (urllib).
+    assert shown(routes(HTTPS_PROXY="http://a:1", https_proxy="http://c:3").for_url(API)) == (
+        "http://c:3"
+    )
+    assert routes(HTTPS_PROXY="http://a:1", https_proxy="").for_url(API) is None
+    # ALL_PROXY is the fallback of both schemes.
+    everywhere = routes(ALL_PROXY="http://d:4", HTTPS_PROXY="http://a:1")
+    assert (shown(everywhere.for_url(API)), shown(everywhere.for_url(PLAIN))) == (
+        "http://a:1",
+        "http://d:4",
+    )
+    # httpoxy: under CGI, HTTP_PROXY may come from the client's Proxy header.
+    cgi = routes(HTTP_PROXY="http://evil:1", REQUEST_METHOD="GET")
+    assert cgi.for_url(PLAIN) is None
+    assert shown(routes(http_proxy="http://b:2", REQUEST_METHOD="GET").for_url(PLAIN)) == (
+        "http://b:2"
+    )
+    # trust_env=False reads nothing.
+    ignored = ProxyRoutes.resolve(None, trust_env=False, environ={"HTTPS_PROXY": "http://a:1"})
+    assert ignored.for_url(API) is None
+
+
+def test_proxy_url_credentials_are_separated_and_redacted() -> None:
+    proxy = parse_proxy_url("http://us%40er:p%3Ass@proxy.example:3128/", "proxy")
+    assert str(proxy.url) == "http://proxy.example:3128"
+    assert proxy.authorization == "Basic " + base64.b64encode(b"us@er:p:ss").decode()
+    assert proxy.display == "http://***@proxy.example:3128"
+    assert "p:ss" not in repr(proxy)
+    assert "p%3Ass" not in repr(proxy)
+    with pytest.raises(TypeError):
+        __import__("pickle").dumps(proxy)
+
+
+# -- the CLI and the workers ----------------------------------------------------------------------
+
+
+async def run_cli(argv: list[str]) -> int:
+    """``proxy-async ARGV`` in a thread (it runs its own event loop), in this process."""
+    run: Callable[[list[str]], int] = cli_module.main
+    pending: Awaitable[int] = asyncio.to_thread(run, argv)
+    return await pending
+
+
+async def test_cli_export_goes_through_the_proxy(
+    forward_proxy: ForwardProxy,
+    https_server: FakeProxyServer,
+    ca_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "interactions.ndjson"
+    common = ["export", "--service", https_server.service_sids[0], "--base-url", https_server.url]
+    argv = [*common, "--out", str(out), "--quiet", "--proxy", forward_proxy.url()]
+    assert await run_cli([*argv, "--ca-bundle", str(ca_file)]) == 0
+    assert len(out.read_text().splitlines()) == 3 * 3
+    assert await forward_proxy.wait_for_connects(target(https_server), 1) >= 1
+    # The environment is the default of both options.
+    monkeypatch.setenv("HTTPS_PROXY", forward_proxy.url())
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    before = forward_proxy.connects(target(https_server))
+    assert await run_cli([*common, "--out", str(tmp_path / "again.csv"), "--quiet"]) == 0
+    assert await forward_proxy.wait_for_connects(target(https_server), before + 1) > before
+    capsys.readouterr()
+    # Bad values are usage errors that name the option, never the password.
+    for bad, option in (
+        (["--ca-bundle", str(tmp_path / "nope.pem")], "--ca-bundle"),
+        (["--proxy", f"socks5://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:1"], "--proxy"),
+    ):
+        code = await run_cli([*common, "--out", str(tmp_path / "x.ndjson"), "--quiet", *bad])
+        err = capsys.readouterr().err
+        assert code == cli_module.EXIT_USAGE
+        assert option in err
+        assert "ca_bundle" not in err
+        assert_hidden(err, "the CLI's error")
+    # An untrusted certificate stops the export at once, with the hint.
+    monkeypatch.delenv("SSL_CERT_FILE")
+    code = await run_cli([*common, "--out", str(tmp_path / "y.ndjson"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == cli_module.EXIT_FATAL
+    assert "certificate verify failed" in err
+    assert "--ca-bundle" in err
+
+
+def test_worker_config_passes_egress_settings(ca_file: Path) -> None:
+    config = WorkerConfig.from_env(
+        env_with(
+            PROXY_ASYNC_PROXY="http://u:s3cret-value@127.0.0.1:3128",
+            PROXY_ASYNC_CA_BUNDLE=str(ca_file),
+        )
+    )
+    assert "s3cret-value" not in repr(config)
+    client = config.make_client(config.make_limiter())
+    transport = repr(client._transport)
+    assert "proxy http://***@127.0.0.1:3128" in transport
+    assert str(ca_file) in transport
+    # With none set, the standard variables of the same environment apply.
+    config = WorkerConfig.from_env(env_with(HTTPS_PROXY="http://127.0.0.1:3129"))
+    transport = repr(config.make_client(config.make_limiter())._transport)
+    assert "https: http://127.0.0.1:3129 (HTTPS_PROXY)" in transport
