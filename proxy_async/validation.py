@@ -6,6 +6,7 @@ taken as sent (Twilio's own reference examples put ``"string"`` in SID fields).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping
 
@@ -71,6 +72,30 @@ def check_method(method: object) -> str:
 
 
 TARGET_EXPECTED = "a percent-encoded path starting with '/' or an absolute page URL"
+
+
+def check_file_path(value: object, parameter: str) -> str | os.PathLike[str]:
+    """Return ``value`` if it is a str or path-like naming a file the OS can be asked about.
+
+    Refuses other types, a NUL byte, and text the file system encoding cannot carry
+    (a lone surrogate outside ``surrogateescape``'s range), which ``open`` would
+    otherwise reject with a ``ValueError`` or ``UnicodeEncodeError``.
+    """
+    if not isinstance(value, (str, os.PathLike)):
+        raise InvalidParameterError(
+            parameter, f"a path (str or os.PathLike), not {type(value).__name__}"
+        )
+    path = os.fspath(value)
+    if not isinstance(path, str) or not path or "\x00" in path:
+        raise InvalidParameterError(parameter, "a non-empty str path without NUL", value)
+    try:
+        os.fsencode(path)
+        encodable = True
+    except UnicodeEncodeError:
+        encodable = False
+    if not encodable:
+        raise InvalidParameterError(parameter, "a path the file system encoding can carry", value)
+    return value
 
 
 def check_path(target: object) -> str:
