@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from collections.abc import Mapping
 
 import attrs
 import yarl
 
-from .errors import InvalidParameterError
-from .validation import check_sid
+from .errors import InvalidParameterError, UnsafePageUrlError
+from .validation import URL_TEXT, check_sid, has_lone_surrogate
 
 DEFAULT_BASE_URL = "https://proxy.twilio.com"
 """Twilio Proxy's public host."""
@@ -77,18 +78,44 @@ def _check_secret(secret: object, parameter: str) -> str:
         raise InvalidParameterError(parameter, "a non-empty string")
     if any(ch in secret for ch in "\r\n"):
         raise InvalidParameterError(parameter, "a string without line breaks")
+    if has_lone_surrogate(secret):
+        raise InvalidParameterError(parameter, "text encodable as UTF-8 (no lone surrogate)")
     return secret
+
+
+_DNS_LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_LABEL = re.compile(_DNS_LABEL, re.IGNORECASE)
+
+_PROXY_FAMILY = re.compile(rf"proxy(?:\.{_DNS_LABEL}){{0,2}}\.twilio\.com")
+"""Hosts of Twilio Proxy: ``proxy.twilio.com``, ``proxy.{region}.twilio.com`` and
+``proxy.{edge}.{region}.twilio.com``: the three shapes twilio-python's
+``ClientBase.get_hostname`` reads and writes (lower-case, as :class:`Origin` keeps hosts)."""
+
+
+def _label(value: object, parameter: str) -> str:
+    if not isinstance(value, str) or _LABEL.fullmatch(value) is None:
+        raise InvalidParameterError(
+            parameter, "a DNS label such as 'sydney' or 'au1' (letters, digits, '-')", value
+        )
+    return value.lower()
 
 
 def regional_host(edge: str | None, region: str | None) -> str:
     """Base URL for an edge/region pair, built as the official Twilio SDKs build it.
 
     ``proxy.{edge}.{region}.twilio.com``; an edge without a region uses region ``us1``;
-    a region without an edge gives ``proxy.{region}.twilio.com``.
+    a region without an edge gives ``proxy.{region}.twilio.com``. Each must be one DNS
+    label (else :class:`InvalidParameterError`), so neither can change the host's shape.
     """
     if edge and not region:
         region = "us1"
-    labels = ["proxy", edge, region, "twilio", "com"]
+    labels = [
+        "proxy",
+        _label(edge, "edge") if edge else None,
+        _label(region, "region") if region else None,
+        "twilio",
+        "com",
+    ]
     return "https://" + ".".join(label for label in labels if label)
 
 
@@ -113,6 +140,62 @@ class Origin:
         return f"{self.scheme}://{self.host}{port}"
 
 
+def in_proxy_family(origin: Origin) -> bool:
+    """Whether ``origin`` is ``https`` on port 443 of a Twilio Proxy host (see _PROXY_FAMILY)."""
+    return (
+        origin.scheme == "https"
+        and origin.port == 443
+        and _PROXY_FAMILY.fullmatch(origin.host) is not None
+    )
+
+
+def parse_page_url(url: object) -> yarl.URL | None:
+    """A page URL (``meta.next_page_url``, a saved ``start_url``) parsed as sent, or None.
+
+    None when it is not a string, holds anything but printable ASCII URL characters
+    (RFC 3986; a real server percent-encodes the rest), cannot be parsed (a doubled or
+    out-of-range port, a broken IPv6 literal...) or is not absolute. Where it may lead is
+    :func:`page_url_target`'s decision.
+    """
+    if not isinstance(url, str) or URL_TEXT.fullmatch(url) is None:
+        return None
+    try:
+        parsed = yarl.URL(url, encoded=True)
+        # yarl checks the port only when it is read.
+        Origin.of(parsed)
+    except ValueError:
+        return None
+    return parsed if parsed.is_absolute() and parsed.scheme else None
+
+
+def page_url_target(url: yarl.URL, base_url: yarl.URL) -> yarl.URL:
+    """Where a page URL from :func:`parse_page_url` is sent: the one same-origin rule.
+
+    * Same scheme, host and port as ``base_url``: sent as it is.
+    * Another host of the Twilio Proxy family (``proxy[.edge][.region].twilio.com``,
+      https, port 443) while ``base_url`` is one too: sent to ``base_url``'s host, path
+      and query kept. twilio-python rewrites every URL it requests, page URLs included,
+      to the configured edge and region (``ClientBase.get_hostname``); Twilio may return
+      page URLs on the global host to a regional client. The credentials still go only
+      to the configured host.
+    * Anything else, or any URL with user info, raises :class:`UnsafePageUrlError`:
+      a custom ``base_url`` (a test or fake server) accepts only its own origin, since
+      a Twilio URL there means the server is not what the client was pointed at.
+    """
+    base = Origin.of(base_url)
+    if url.raw_user is not None or url.raw_password is not None:
+        # Shown without its user info, which may be a credential.
+        raise UnsafePageUrlError(
+            str(url.with_user(None)), str(base), why="it holds user info, never sent with"
+        )
+    origin = Origin.of(url)
+    if origin == base:
+        return url
+    if in_proxy_family(origin) and in_proxy_family(base):
+        return yarl.URL(f"{base}{url.raw_path_qs}", encoded=True)
+    raise UnsafePageUrlError(str(url), str(base))
+
+
 def parse_base_url(base_url: str) -> yarl.URL:
     """Validate a base URL: http(s), a host, no credentials, query or fragment."""
     try:
@@ -125,7 +208,8 @@ def parse_base_url(base_url: str) -> yarl.URL:
         # Do not echo it: it carries credentials.
         raise InvalidParameterError("base_url", "a URL without user:password (use credentials)")
     if url.query_string or url.fragment:
-        raise InvalidParameterError("base_url", "a URL without query or fragment", base_url)
+        # Not echoed either: a query may carry a token.
+        raise InvalidParameterError("base_url", "a URL without query or fragment")
     return url.with_path(url.path.rstrip("/"))
 
 

@@ -431,7 +431,7 @@ async def _export(args: argparse.Namespace, sessions: list[str] | None) -> int:
     to_stdout = args.out == STDOUT
     try:
         paths = None if to_stdout else ExportPaths.for_output(args.out)
-    except ExportStateError as exc:
+    except (ExportStateError, InvalidParameterError) as exc:
         _error(str(exc))
         return EXIT_USAGE
     if to_stdout and args.resume:

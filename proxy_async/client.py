@@ -33,9 +33,10 @@ from ._version import __version__
 from .auth import (
     DEFAULT_BASE_URL,
     Credentials,
-    Origin,
     config_from_env,
+    page_url_target,
     parse_base_url,
+    parse_page_url,
     regional_host,
 )
 from .errors import (
@@ -43,7 +44,6 @@ from .errors import (
     ClientClosedError,
     InvalidParameterError,
     TransportError,
-    UnsafePageUrlError,
 )
 from .ratelimit import DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUESTS_PER_SECOND, Limiter, RateLimiter
 from .resources import ServiceContext
@@ -56,6 +56,7 @@ from .transport import (
     Timeouts,
     Transport,
 )
+from .validation import TARGET_EXPECTED, check_form, check_method, check_path
 
 logger = logging.getLogger("proxy_async")
 
@@ -147,7 +148,6 @@ class ProxyClient:
         self._base_url = parse_base_url(
             base_url or (regional_host(edge, region) if edge or region else DEFAULT_BASE_URL)
         )
-        self._origin = Origin.of(self._base_url)
         self._limiter: Limiter = limiter or RateLimiter(
             max_concurrency=max_concurrency, requests_per_second=requests_per_second, burst=burst
         )
@@ -278,19 +278,24 @@ class ProxyClient:
     ) -> Response:
         """Send an authenticated request and return its 2xx response.
 
-        ``target`` is a path under the base URL (``/v1/Services/...``) or an absolute
-        URL such as a ``next_page_url``, which must share the base URL's scheme, host
-        and port: otherwise :class:`UnsafePageUrlError` is raised and nothing is sent.
+        ``target`` is a percent-encoded path under the base URL (``/v1/Services/...``)
+        or an absolute URL such as a ``next_page_url``, which must share the base URL's
+        scheme, host and port, or be another Twilio Proxy host (rewritten to the
+        configured one, see :func:`~proxy_async.auth.page_url_target`): otherwise
+        :class:`UnsafePageUrlError` is raised and nothing is sent. ``params`` and
+        ``form`` values must be strings UTF-8 can encode. Every argument is checked
+        (:class:`InvalidParameterError`) before the limiter or a hook sees an attempt.
         Retries follow the client's :class:`RetryPolicy`; errors are typed.
         """
         if self._closed:
             raise ClientClosedError()
-        url = self._url_for(target, params)
+        method = check_method(method)
+        url = self._url_for(target, None if params is None else dict(check_form(params, "params")))
         request = Request(
             method,
             url,
             self._form_headers if form is not None else self._headers,
-            form,
+            None if form is None else check_form(form, "form"),
             Timeouts.coerce(timeout, self._timeouts),
         )
         path = request.path
@@ -307,14 +312,15 @@ class ProxyClient:
         )
 
     def _url_for(self, target: str, params: dict[str, str] | None) -> yarl.URL:
-        if target.startswith("/"):
-            url = yarl.URL(f"{self._base_url}{target}", encoded=True)
+        if isinstance(target, str) and target.startswith("/"):
+            url = yarl.URL(f"{self._base_url}{check_path(target)}", encoded=True)
         else:
             # A server-provided page URL is followed exactly as given (encoded=True keeps
             # its bytes), but only to the origin the credentials belong to.
-            url = yarl.URL(target, encoded=True)
-            if not url.is_absolute() or Origin.of(url) != self._origin:
-                raise UnsafePageUrlError(target, str(self._origin))
+            parsed = parse_page_url(target)
+            if parsed is None:
+                raise InvalidParameterError("target", TARGET_EXPECTED, target)
+            url = page_url_target(parsed, self._base_url)
         return url.update_query(params) if params else url
 
     async def _attempt(self, request: Request, number: int) -> Response:

@@ -370,11 +370,13 @@ class UnsafePageUrlError(PaginationError):
     Nothing is sent to it: following it would hand the credentials to a stranger.
     """
 
-    def __init__(self, url: str, expected_origin: str) -> None:
+    def __init__(
+        self, url: str, expected_origin: str, *, why: str = "its origin differs from"
+    ) -> None:
         self.url = url
         self.expected_origin = expected_origin
         super().__init__(
-            f"refusing to follow page URL {_short(url)!r}: its origin differs from "
+            f"refusing to follow page URL {_short(url)!r}: {why} "
             f"the client's base URL {expected_origin!r}"
         )
 

@@ -83,7 +83,7 @@ from .export_state import (
 )
 from .models import Interaction, Page, Session
 from .resources import ServiceContext
-from .validation import MAX_PAGE_SIZE, check_sid
+from .validation import MAX_PAGE_SIZE, check_file_path, check_sid
 
 logger = logging.getLogger("proxy_async")
 
@@ -340,7 +340,7 @@ class ExportSummary:
 
 def unique_session_sids(sessions: Iterable[str]) -> list[str]:
     """Check that every item is a Session SID (``KC…``) and drop repeats, keeping order."""
-    if isinstance(sessions, (str, bytes)):
+    if isinstance(sessions, (str, bytes)) or not isinstance(sessions, Iterable):
         raise InvalidParameterError("sessions", "an iterable of KC SIDs, not a single string")
     return list(dict.fromkeys(check_sid(sid, "KC", "session_sid") for sid in sessions))
 
@@ -1067,9 +1067,11 @@ async def export(
         raise InvalidParameterError("checkpoint_interval", "a number of seconds >= 0")
     if resume and overwrite:
         raise InvalidParameterError("overwrite", "False when resume is True")
+    if progress is not None and not callable(progress):
+        raise InvalidParameterError("progress", "a callable taking an ExportProgress, or None")
     if client.closed:
         raise ClientClosedError()
-    to_stdout = os.fspath(out) == STDOUT
+    to_stdout = os.fspath(check_file_path(out, "out")) == STDOUT
     if to_stdout and resume:
         raise InvalidParameterError("resume", "False when writing to stdout ('-')")
     paths = None if to_stdout else ExportPaths.for_output(out)

@@ -31,6 +31,7 @@ from typing import Literal
 import attrs
 
 from .errors import ExportStateError
+from .validation import check_file_path
 
 Compression = Literal["gzip"]
 """Compression of the output, chosen by its name: ``.gz`` is gzip."""
@@ -73,9 +74,10 @@ class ExportPaths:
 
         Raises :class:`~proxy_async.errors.ExportStateError` when ``output`` names a
         directory (an existing one, or a path ending in a separator): an export
-        writes one file.
+        writes one file; :class:`~proxy_async.errors.InvalidParameterError` when it is
+        no usable path (a NUL byte, text the file system cannot encode, another type).
         """
-        text = os.fspath(output)
+        text = os.fspath(check_file_path(output, "out"))
         path = Path(text)
         _check_plain_file(path, text)
         if path.is_dir():

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import attrs
 import yarl
 
+from .auth import parse_page_url
 from .conversion import ReceivedPage, decode_json, receive_page, structure
 from .errors import ForeignPageUrlError, InvalidParameterError, InvalidResponseError
 from .models import Interaction, MessageInteraction, Page, Participant, Session
@@ -137,7 +138,7 @@ class ListResource(Generic[T]):
 
         async def fetch(url: str | None) -> ReceivedPage[T]:
             if url is not None:
-                self._check_page_url(url)
+                self._check_page_url(url, "start_url")
             target = self._path if url is None else url
             response = await self._client.request(
                 "GET", target, params=first_params if url is None else None, timeout=timeout
@@ -151,19 +152,32 @@ class ListResource(Generic[T]):
             # Checked on arrival: a page pointing elsewhere is refused before its records
             # are used, so a saved position never holds a URL that leads elsewhere.
             if received.meta.next_page_url is not None:
-                self._check_page_url(received.meta.next_page_url)
+                self._check_page_url(received.meta.next_page_url, "meta.next_page_url")
             return received
 
         return fetch
 
-    def _check_page_url(self, url: str) -> None:
-        """A page URL must lead to this very list (its query aside): see ForeignPageUrlError."""
+    def _check_page_url(self, url: str, source: str) -> None:
+        """A page URL must parse (:func:`~proxy_async.auth.parse_page_url`) and lead to
+        this very list, its query aside (else :class:`ForeignPageUrlError`).
+
+        ``source`` is ``"meta.next_page_url"`` for a URL as it arrives from the server
+        (unparseable: :class:`InvalidResponseError` naming that field) or ``"start_url"``
+        for a caller's (:class:`InvalidParameterError`). Which host it is sent to, if
+        any, is decided when it is requested (:func:`~proxy_async.auth.page_url_target`).
+        """
+        parsed = parse_page_url(url)
+        if parsed is None:
+            if source == "start_url":
+                raise InvalidParameterError("start_url", START_URL_EXPECTED, url)
+            raise InvalidResponseError(
+                "not an absolute URL a client can follow",
+                field=source,
+                method="GET",
+                path=self._path,
+            )
         expected = yarl.URL(self._client.base_url).raw_path.rstrip("/") + self._path
-        try:
-            path = yarl.URL(url, encoded=True).raw_path
-        except ValueError:
-            path = None
-        if path != expected:
+        if parsed.raw_path != expected:
             raise ForeignPageUrlError(url, expected)
 
     def __repr__(self) -> str:
@@ -278,13 +292,18 @@ class ServiceContext:
         return f"ServiceContext({self.sid!r})"
 
 
+START_URL_EXPECTED = "an absolute page URL from meta.next_page_url"
+
+
 def _check_start_url(url: object) -> str | None:
     if url is None:
         return None
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise InvalidParameterError(
-            "start_url", "an absolute page URL from meta.next_page_url", url
-        )
+    if (
+        not isinstance(url, str)
+        or not url.startswith(("http://", "https://"))
+        or parse_page_url(url) is None
+    ):
+        raise InvalidParameterError("start_url", START_URL_EXPECTED, url)
     return url
 
 

@@ -6,7 +6,9 @@ taken as sent (Twilio's own reference examples put ``"string"`` in SID fields).
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterable, Mapping
 
 from .errors import InvalidParameterError
 
@@ -14,6 +16,93 @@ MAX_PAGE_SIZE = 1000
 """Largest ``PageSize`` Twilio accepts."""
 
 _HEX32 = "[0-9a-fA-F]{32}"
+
+URL_TEXT = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+"""The characters a URL may hold as sent (RFC 3986 unreserved, reserved and ``%``)."""
+
+_PATH = re.compile(r"/[A-Za-z0-9\-._~:/?\[\]@!$&'()*+,;=%]*")
+_METHOD = re.compile(r"[A-Z]{1,16}")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a UTF-16 surrogate code point, the one thing UTF-8 cannot encode.
+
+    Found by searching, not by encoding, so no ``UnicodeEncodeError`` (which would carry
+    the whole text in ``.object``) is ever made, not even as an exception's context.
+    """
+    return _LONE_SURROGATE.search(text) is not None
+
+
+def check_text(value: object, parameter: str) -> str:
+    """Return ``value`` if it is a str that UTF-8 can encode, else raise.
+
+    The value is never echoed in the :class:`InvalidParameterError`: it may be a
+    message body or a signed media URL. A lone surrogate is typically half an emoji
+    cut off by slicing a string.
+    """
+    if not isinstance(value, str):
+        raise InvalidParameterError(parameter, f"a string, not {type(value).__name__}")
+    if has_lone_surrogate(value):
+        raise InvalidParameterError(
+            parameter, "text UTF-8 can encode (it holds a lone surrogate, such as half an emoji)"
+        )
+    return value
+
+
+def check_form(pairs: object, parameter: str) -> list[tuple[str, str]]:
+    """Validate request fields: ``(name, value)`` string pairs or a mapping (values unechoed)."""
+    if isinstance(pairs, Mapping):
+        pairs = list(pairs.items())
+    if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Iterable):
+        raise InvalidParameterError(parameter, "a sequence of (name, value) string pairs")
+    checked = []
+    for pair in pairs:
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise InvalidParameterError(parameter, "a sequence of (name, value) string pairs")
+        checked.append((check_text(pair[0], parameter), check_text(pair[1], parameter)))
+    return checked
+
+
+def check_method(method: object) -> str:
+    """An HTTP method name in upper case (``GET``, ``POST``, ``DELETE``)."""
+    if not isinstance(method, str) or _METHOD.fullmatch(method) is None:
+        raise InvalidParameterError("method", "an upper-case HTTP method such as 'GET'", method)
+    return method
+
+
+TARGET_EXPECTED = "a percent-encoded path starting with '/' or an absolute page URL"
+
+
+def check_file_path(value: object, parameter: str) -> str | os.PathLike[str]:
+    """Return ``value`` if it is a str or path-like naming a file the OS can be asked about.
+
+    Refuses other types, a NUL byte, and text the file system encoding cannot carry
+    (a lone surrogate outside ``surrogateescape``'s range), which ``open`` would
+    otherwise reject with a ``ValueError`` or ``UnicodeEncodeError``.
+    """
+    if not isinstance(value, (str, os.PathLike)):
+        raise InvalidParameterError(
+            parameter, f"a path (str or os.PathLike), not {type(value).__name__}"
+        )
+    path = os.fspath(value)
+    if not isinstance(path, str) or not path or "\x00" in path:
+        raise InvalidParameterError(parameter, "a non-empty str path without NUL", value)
+    try:
+        os.fsencode(path)
+        encodable = True
+    except UnicodeEncodeError:
+        encodable = False
+    if not encodable:
+        raise InvalidParameterError(parameter, "a path the file system encoding can carry", value)
+    return value
+
+
+def check_path(target: object) -> str:
+    """A path under the base URL: ``/`` then URL characters only (percent-encode the rest)."""
+    if not isinstance(target, str) or _PATH.fullmatch(target) is None:
+        raise InvalidParameterError("target", TARGET_EXPECTED, target)
+    return target
 
 
 def _sid_pattern(prefix: str) -> re.Pattern[str]:
@@ -60,20 +149,25 @@ def page_size_for(page_size: object, limit: int | None) -> int | None:
 
 
 def check_message(body: object, media_url: object) -> tuple[str | None, list[str]]:
-    """Validate the form of a Message Interaction create: a non-empty body and/or media URLs."""
-    if body is not None and (not isinstance(body, str) or not body.strip()):
-        raise InvalidParameterError("body", "a non-empty string", body)
+    """Validate the form of a Message Interaction create: a non-empty body and/or media URLs.
+
+    Neither the body nor a media URL (which may be signed) is ever echoed in the error.
+    """
+    text = None if body is None else check_text(body, "body")
+    if text is not None and not text.strip():
+        raise InvalidParameterError("body", "a non-empty string")
     urls: list[str] = []
     if media_url is not None:
         candidates = [media_url] if isinstance(media_url, str) else media_url
         if not isinstance(candidates, (list, tuple)):
             raise InvalidParameterError(
-                "media_url", "a URL string or a list of URL strings", media_url
+                "media_url",
+                f"a URL string or a list of URL strings, not {type(media_url).__name__}",
             )
-        for url in candidates:
-            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                raise InvalidParameterError("media_url", "absolute http(s) URLs", url)
+        for index, url in enumerate(candidates):
+            if not check_text(url, "media_url").startswith(("http://", "https://")):
+                raise InvalidParameterError("media_url", f"absolute http(s) URLs (item {index})")
             urls.append(url)
-    if body is None and not urls:
+    if text is None and not urls:
         raise InvalidParameterError("body", "a non-empty body or at least one media_url")
-    return body, urls
+    return text, urls

@@ -147,13 +147,21 @@ def _param_values(params: FormParams, name: str) -> list[str]:
     return values
 
 
+def _check_url(url: object) -> str:
+    if not isinstance(url, str):
+        raise InvalidParameterError("url", f"a str, not {type(url).__name__}")
+    return url
+
+
 def _string_to_sign(url: str, params: FormParams) -> str:
+    if not isinstance(params, (Mapping, MultiMapping)):
+        raise InvalidParameterError("params", "a mapping or multidict of form fields")
     # set(): a multidict yields a repeated name once per value.
     names = set(params)
     for name in names:
         if not isinstance(name, str):
             raise InvalidParameterError("params", "a mapping with str keys")
-    parts = [url]
+    parts = [_check_url(url)]
     for name in sorted(names):
         for value in sorted(_param_values(params, name)):
             parts.append(name)
@@ -201,7 +209,7 @@ def _signature_matches(key: bytes, url: str, params: FormParams, signature: str)
     expected = signature.encode("ascii")
     matched = False
     try:
-        for variant in _url_variants(url):
+        for variant in _url_variants(_check_url(url)):
             computed = _sign(key, _string_to_sign(variant, params), "url or params")
             # |= rather than any(): try every variant, whichever matches.
             matched |= hmac.compare_digest(computed, expected)
@@ -254,7 +262,7 @@ def validate_signature(
 
 
 def _query_values(url: str, name: str) -> list[str]:
-    query = url.partition("#")[0].partition("?")[2]
+    query = _check_url(url).partition("#")[0].partition("?")[2]
     return [value for key, value in parse_qsl(query, keep_blank_values=True) if key == name]
 
 

@@ -125,7 +125,7 @@ from .export_state import BlankStateError, ExportState
 from .ratelimit import DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUESTS_PER_SECOND, AdaptiveLimiter
 from .redis_limiter import DEFAULT_KEY, RedisLimiter
 from .retry import RetryPolicy
-from .validation import check_sid
+from .validation import check_file_path, check_sid
 
 __all__ = [
     "CLIENT_KEY",
@@ -460,8 +460,9 @@ class Enqueued:
 def job_id(service_sid: str, out_dir: str | os.PathLike[str], fmt: str, batch: int) -> str:
     """The arq job ID of batch ``batch`` of an export to ``out_dir``: the same enqueue is a
     no-op while arq knows that job."""
-    where = hashlib.sha256(os.fsencode(Path(out_dir).resolve())).hexdigest()[:16]
-    return f"proxy-async:export:{service_sid}:{fmt}:{where}:batch-{batch:06d}"
+    where = hashlib.sha256(os.fsencode(Path(check_file_path(out_dir, "out_dir")).resolve()))
+    where_hex = where.hexdigest()[:16]
+    return f"proxy-async:export:{service_sid}:{fmt}:{where_hex}:batch-{batch:06d}"
 
 
 def _check_batch_size(value: object) -> int:
@@ -607,7 +608,7 @@ async def enqueue_service(
 
 def _output_directory(out_dir: str | os.PathLike[str], fmt: Format) -> Path:
     """``out_dir``, absolute, made if missing; refused if it holds another export."""
-    directory = Path(out_dir).resolve()
+    directory = Path(check_file_path(out_dir, "out_dir")).resolve()
     if directory.exists() and not directory.is_dir():
         raise ExportStateError(f"{directory} is not a directory")
     directory.mkdir(parents=True, exist_ok=True)
@@ -727,8 +728,8 @@ def merge_exports(
     without the later headers) otherwise, streaming.
     """
     fmt = check_format(fmt)
-    directory = Path(out_dir)
-    target = _merge_target(directory, dest)
+    directory = Path(check_file_path(out_dir, "out_dir"))
+    target = _merge_target(directory, check_file_path(dest, "dest"))
     manifest = _open_manifest(directory, fmt)
     try:
         params = manifest.params

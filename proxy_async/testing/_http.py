@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 
 import attrs
+from aiohttp import web
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"
+
+# A host name, an IPv4 or a bracketed IPv6 address, and an optional port: nothing that
+# could change a URL's shape (user info, a path, a query).
+_HOST_HEADER = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def request_base(request: web.Request, fallback: str) -> str:
+    """``scheme://host[:port]`` that absolute URLs in the answer to ``request`` start with.
+
+    Built from the request's ``Host`` header and scheme, as a real server builds its
+    page URLs, so a client that reached the server as ``localhost`` (or through any
+    name) gets page URLs on that same name. ``fallback`` (the listening address) when
+    the header is missing or not a plain ``host[:port]``.
+    """
+    host = request.headers.get("Host", "")
+    if _HOST_HEADER.fullmatch(host) is None:
+        return fallback
+    return f"{request.scheme}://{host}"
+
 
 # Twilio's codes for the statuses where it does not simply use 20000 + status.
 _SPECIAL_CODES = {400: 20001, 401: 20003, 405: 20004}

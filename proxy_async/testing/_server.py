@@ -26,7 +26,7 @@ from aiohttp import web
 from ._api import Call, ProxyApi
 from ._dataset import Dataset, SessionRef
 from ._faults import Fault, FaultKind, FaultQueue
-from ._http import HTML_CONTENT_TYPE, JSON_CONTENT_TYPE, Reply, error, html_page
+from ._http import HTML_CONTENT_TYPE, JSON_CONTENT_TYPE, Reply, error, html_page, request_base
 from ._paging import MAX_PAGE_SIZE, PageTokens
 
 FAKE_ACCOUNT_SID = "AC" + "fa4e" + "0" * 28
@@ -657,7 +657,7 @@ class FakeProxyServer:
                 path=request.path,
                 query=request.query,
                 form=form,
-                base=self._base(),
+                base=request_base(request, self._base()),
                 page_size=self.default_page_size,
                 create_status=self.create_status,
             )

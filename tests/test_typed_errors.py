@@ -1,0 +1,449 @@
+"""Hostile input through every public entry point: only ProxyError subclasses come out.
+
+Bad caller input is an InvalidParameterError naming the parameter, raised before the
+limiter or a hook counts an attempt, and no exception carries a message body. A bad
+server value is a typed error that fails only its session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from conftest import ACCOUNT_SID, AUTH_TOKEN, SESSION_PATH, fake_client, list_body, load_fixture
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proxy_async import (
+    AttemptEvent,
+    InvalidParameterError,
+    InvalidResponseError,
+    ProxyClient,
+    ProxyError,
+    webhooks,
+    workers,
+)
+from proxy_async.cli import main
+from proxy_async.export import export
+from proxy_async.export_files import ExportPaths
+from proxy_async.ratelimit import RateLimiter
+from proxy_async.testing import FakeProxyServer, Fault
+from proxy_async.transport import Request, Response
+
+SERVICE = "KS" + "b" * 32
+PARTICIPANT = "KP" + "d" * 32
+LIST = f"{SESSION_PATH}/Interactions"
+BODY = "Running late \ud83d"
+
+# Odd text: lone surrogates, NUL, controls, astral characters, and very long strings.
+ODD_TEXT = st.one_of(
+    st.text(
+        st.one_of(
+            st.characters(),
+            st.characters(categories=["Cs"]),
+            st.sampled_from("\x00\r\n\t%/?#@:"),
+        ),
+        max_size=30,
+    ),
+    st.sampled_from(["", " ", BODY, "x" * 100_000, "\ud83d" * 1000, "https://a/\ud800"]),
+)
+WRONG_TYPES = st.sampled_from([None, 5, 2.5, True, b"bytes", ["list"], {"a": "b"}, object()])
+
+
+class CountingLimiter(RateLimiter):
+    """A RateLimiter that counts how many attempts took a slot."""
+
+    def __init__(self) -> None:
+        super().__init__(requests_per_second=None)
+        self.acquired = 0
+
+    async def acquire(self) -> None:
+        self.acquired += 1
+        await super().acquire()
+
+
+class CannedTransport:
+    """Answers every request with one canned response and counts what it was sent."""
+
+    def __init__(self, status: int = 200, body: bytes = b"{}") -> None:
+        self.status = status
+        self.body = body
+        self.sent: list[Request] = []
+
+    async def send(self, request: Request) -> Response:
+        request.encoded_form()  # what the real transport does with the form
+        self.sent.append(request)
+        return Response(self.status, {"Content-Type": "application/json"}, self.body)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def counting_client(transport: CannedTransport, events: list[AttemptEvent]) -> ProxyClient:
+    return ProxyClient(
+        ACCOUNT_SID,
+        AUTH_TOKEN,
+        limiter=CountingLimiter(),
+        retry=0,
+        prefetch=False,
+        transport=transport,
+        on_request=events.append,
+    )
+
+
+def chain(error: BaseException) -> list[BaseException]:
+    """The error and everything it was raised from or during."""
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def assert_carries_no(text: str, error: BaseException) -> None:
+    """Neither the error nor its chain shows ``text`` anywhere: str, repr, args, attributes."""
+    if len(text.strip()) < 4:
+        return  # too short to tell a leak from the error's own words
+    for link in chain(error):
+        shown = [str(link), repr(link), repr(link.args), repr(vars(link))]
+        shown.append(repr(getattr(link, "object", "")))
+        for where in shown:
+            assert text not in where, f"{type(link).__name__} carries the text"
+            assert repr(text)[1:-1] not in where, f"{type(link).__name__} carries the text"
+
+
+def run(coroutine: Awaitable[Any]) -> Any:
+    async def wrapper() -> Any:
+        return await coroutine
+
+    return asyncio.run(wrapper())
+
+
+# -- the message body ---------------------------------------------------------------------
+
+
+async def test_a_body_with_half_an_emoji_is_refused_before_any_attempt() -> None:
+    transport = CannedTransport(201)
+    events: list[AttemptEvent] = []
+    async with counting_client(transport, events) as client:
+        messages = client.services(SERVICE).sessions("KC" + "c" * 32).participants(PARTICIPANT)
+        with pytest.raises(InvalidParameterError) as caught:
+            await messages.message_interactions.create(body=BODY)
+        limiter = client.limiter
+    assert caught.value.parameter == "body"
+    assert isinstance(limiter, CountingLimiter)
+    assert limiter.acquired == 0
+    assert events == []
+    assert transport.sent == []
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
+    assert_carries_no(BODY, caught.value)
+    assert_carries_no("Running late", caught.value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(body=st.one_of(ODD_TEXT, WRONG_TYPES), media_url=st.one_of(st.none(), ODD_TEXT, WRONG_TYPES))
+def test_create_refuses_bad_bodies_and_media_urls_before_any_attempt(
+    body: Any, media_url: Any
+) -> None:
+    created = load_fixture("sdk_message_interaction_create_response")
+    transport = CannedTransport(201, orjson.dumps(created))
+    events: list[AttemptEvent] = []
+
+    async def attempt() -> None:
+        async with counting_client(transport, events) as client:
+            session = client.services(SERVICE).sessions("KC" + "c" * 32)
+            messages = session.participants(PARTICIPANT).message_interactions
+            await messages.create(body=body, media_url=media_url)
+
+    refused: InvalidParameterError | None = None
+    try:
+        run(attempt())
+    except InvalidParameterError as error:
+        refused = error
+    if refused is None:
+        assert len(transport.sent) == 1  # accepted: it was sent, once, and encoded
+        return
+    assert refused.parameter in {"body", "media_url"}
+    assert events == []
+    assert transport.sent == []
+    for text in (body, media_url):
+        if isinstance(text, str):
+            assert_carries_no(text, refused)
+
+
+# -- the low-level request ----------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    method=st.one_of(
+        st.sampled_from(["GET", "POST", "DELETE", "get", "G ET"]), ODD_TEXT, WRONG_TYPES
+    ),
+    target=st.one_of(
+        st.sampled_from(["/v1/x", "relative", "http://a:1:1/x"]), ODD_TEXT, WRONG_TYPES
+    ),
+    params=st.one_of(st.none(), st.dictionaries(ODD_TEXT, ODD_TEXT, max_size=2), WRONG_TYPES),
+    form=st.one_of(st.none(), st.lists(st.tuples(ODD_TEXT, ODD_TEXT), max_size=2), WRONG_TYPES),
+)
+def test_request_raises_only_typed_errors_and_checks_before_any_attempt(
+    method: Any, target: Any, params: Any, form: Any
+) -> None:
+    transport = CannedTransport()
+    events: list[AttemptEvent] = []
+
+    async def attempt() -> None:
+        async with counting_client(transport, events) as client:
+            await client.request(method, target, params=params, form=form)
+
+    try:
+        run(attempt())
+    except InvalidParameterError:
+        assert events == []
+        assert transport.sent == []
+    except ProxyError:
+        pass
+
+
+# -- server values ------------------------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), ODD_TEXT),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(ODD_TEXT, inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+HOSTILE_URLS = st.one_of(
+    ODD_TEXT,
+    st.sampled_from(
+        [
+            f"http://127.0.0.1:5:5{LIST}?Page=1",
+            f"https://proxy.twilio.com:99999{LIST}",
+            f"https://[::1{LIST}",
+            f"https://proxy.twilio.com\\@evil.com{LIST}",
+            f"https://proxy.twilio.com{LIST}\x00",
+            f"https://proxy.twilio.com/v1/\ud83d{LIST}",
+            f"https://u:p@proxy.twilio.com{LIST}",
+            f"//proxy.twilio.com{LIST}",
+            LIST,
+        ]
+    ),
+)
+
+
+def stream_of(client: ProxyClient) -> Callable[[], Awaitable[list[Any]]]:
+    async def collect() -> list[Any]:
+        session = client.services(SERVICE).sessions("KC" + "c" * 32)
+        return [item async for item in session.interactions.stream()]
+
+    return collect
+
+
+@settings(max_examples=200, deadline=None)
+@given(next_page_url=HOSTILE_URLS)
+def test_a_hostile_next_page_url_is_a_typed_error(next_page_url: str) -> None:
+    body = json.dumps(list_body([], next_page_url, f"https://proxy.twilio.com{LIST}")).encode()
+    transport = CannedTransport(200, body)
+
+    async def attempt() -> None:
+        async with ProxyClient(ACCOUNT_SID, AUTH_TOKEN, transport=transport, retry=0) as client:
+            await stream_of(client)()
+
+    with pytest.raises(ProxyError):
+        run(attempt())
+    assert len(transport.sent) == 1  # nothing but page 1 was sent
+
+
+async def test_a_doubled_port_is_an_invalid_response_naming_the_field() -> None:
+    bad = f"http://127.0.0.1:5:5{LIST}?Page=1"
+    transport = CannedTransport(200, orjson.dumps(list_body([], bad, f"https://x{LIST}")))
+    async with ProxyClient(ACCOUNT_SID, AUTH_TOKEN, transport=transport, retry=0) as client:
+        with pytest.raises(InvalidResponseError) as caught:
+            await stream_of(client)()
+    assert caught.value.field == "meta.next_page_url"
+    assert caught.value.path == LIST
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.one_of(JSON_VALUES, st.binary(max_size=40)))
+def test_hostile_bodies_are_typed_errors_for_lists_fetches_and_creates(body: Any) -> None:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    transport = CannedTransport(200, raw)
+
+    async def attempt() -> None:
+        async with ProxyClient(ACCOUNT_SID, AUTH_TOKEN, transport=transport, retry=0) as client:
+            session = client.services(SERVICE).sessions("KC" + "c" * 32)
+            calls: list[Callable[[], Awaitable[Any]]] = [
+                stream_of(client),
+                lambda: session.fetch(),
+                lambda: session.interactions.fetch("KI" + "e" * 32),
+                lambda: session.participants(PARTICIPANT).message_interactions.create("hi"),
+            ]
+            for call in calls:
+                with contextlib.suppress(ProxyError):
+                    await call()
+
+    run(attempt())
+
+
+# -- the constructor and the environment ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "parameter"),
+    [
+        ({"auth_token": "secret\ud83d-do-not-leak"}, "auth_token"),
+        (
+            {"auth_token": None, "api_key": "SK" + "a" * 32, "api_secret": "s\udc00cret"},
+            "api_secret",
+        ),
+        ({"edge": 5}, "edge"),
+        ({"region": ["au1"]}, "region"),
+        ({"edge": "sydney/evil"}, "edge"),
+        ({"base_url": "http://a:1:1"}, "base_url"),
+        ({"base_url": "https://proxy.twilio.com/?token=do-not-leak"}, "base_url"),
+    ],
+)
+def test_constructor_input_is_typed_and_never_echoes_secrets(
+    options: dict[str, Any], parameter: str
+) -> None:
+    arguments: dict[str, Any] = {"auth_token": AUTH_TOKEN, **options}
+    with pytest.raises(InvalidParameterError) as caught:
+        ProxyClient(ACCOUNT_SID, **arguments)
+    assert caught.value.parameter == parameter
+    for secret in ("secret\ud83d-do-not-leak", "s\udc00cret", "do-not-leak"):
+        assert_carries_no(secret, caught.value)
+
+
+def test_from_env_with_a_hostile_edge_is_typed() -> None:
+    environ = {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_EDGE": "x/y",
+    }
+    with pytest.raises(InvalidParameterError, match="edge"):
+        ProxyClient.from_env(environ)
+
+
+# -- export, workers, webhooks -------------------------------------------------------------
+
+
+@pytest.fixture
+async def server() -> Any:
+    async with FakeProxyServer(sessions_per_service=4, interactions_per_session=12) as fake:
+        yield fake
+
+
+async def test_a_doubled_port_fails_only_its_session(
+    server: FakeProxyServer, tmp_path: Path
+) -> None:
+    service = server.service_sids[0]
+    sessions = server.session_sids(service)
+    bad = f"http://127.0.0.1:{server.port}:{server.port}/v1/Services/{service}/Sessions/x"
+    server.add_fault(Fault.foreign_next_page(bad), times=None, path_contains=f"/{sessions[1]}/")
+    out = tmp_path / "out.ndjson"
+    async with fake_client(server, retry=0) as client:
+        summary = await export(client, service, out, page_size=5)
+    assert [failure.session_sid for failure in summary.failures] == [sessions[1]]
+    assert summary.failures[0].error.startswith("InvalidResponseError")
+    # Incomplete, so the records are still in the .part file a resume continues.
+    written = ExportPaths.for_output(out).partial.read_bytes().splitlines()
+    assert {orjson.loads(line)["session_sid"] for line in written} == set(sessions) - {sessions[1]}
+    assert len(written) == 3 * 12
+
+
+async def test_the_cli_exits_1_without_a_traceback_for_a_session_with_a_garbage_page_url(
+    server: FakeProxyServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", server.account_sid)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", server.auth_token)
+    service = server.service_sids[0]
+    first = server.session_sids(service)[0]
+    server.add_fault(Fault.foreign_next_page("http://[::1/x"), times=None, path_contains=first)
+    argv = ["export", "--service", service, "--out", str(tmp_path / "o.ndjson")]
+    argv += ["--base-url", server.url, "--page-size", "5"]
+    assert await asyncio.to_thread(main, argv) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    failed = [line for line in captured.out.splitlines() if "meta.next_page_url" in line]
+    assert len(failed) == 1  # one line names the session and the field
+    assert first in failed[0]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--base-url", "http://a:1:1"],
+        ["--base-url", "http://h\ud83d"],
+        ["--out", "o\x00.ndjson"],
+        ["--out", "\ud83d.ndjson"],
+    ],
+)
+def test_cli_hostile_arguments_exit_2_without_a_traceback(
+    extra: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    monkeypatch.chdir(tmp_path)
+    argv = ["export", "--service", SERVICE, "--out", "o.ndjson", "--base-url", "http://127.0.0.1:9"]
+    assert main([*argv, *extra]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+BAD_PATHS: Sequence[Any] = ["o\x00ut", "\ud83d", 5, None, b"bytes"]
+
+
+@pytest.mark.parametrize("path", BAD_PATHS)
+async def test_export_and_worker_paths_are_checked(path: Any, tmp_path: Path) -> None:
+    async with ProxyClient(ACCOUNT_SID, AUTH_TOKEN, transport=CannedTransport()) as client:
+        with pytest.raises(InvalidParameterError, match="out"):
+            await export(client, SERVICE, path)
+    with pytest.raises(InvalidParameterError, match="out_dir"):
+        workers.job_id(SERVICE, path, "ndjson", 1)
+    with pytest.raises(InvalidParameterError, match="out_dir"):
+        workers.merge_exports(path, tmp_path / "merged.ndjson")
+    with pytest.raises(InvalidParameterError, match="dest"):
+        workers.merge_exports(tmp_path, path)
+
+
+@pytest.mark.parametrize(
+    "options", [{"sessions": 5}, {"sessions": [5]}, {"progress": 5}, {"fmt": object()}]
+)
+async def test_export_argument_types_are_checked(options: dict[str, Any], tmp_path: Path) -> None:
+    async with ProxyClient(ACCOUNT_SID, AUTH_TOKEN, transport=CannedTransport()) as client:
+        with pytest.raises(InvalidParameterError):
+            await export(client, SERVICE, tmp_path / "o.ndjson", **options)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    token=st.one_of(ODD_TEXT, WRONG_TYPES),
+    url=st.one_of(ODD_TEXT, WRONG_TYPES, st.sampled_from(["https://a:1:1/x", "https://[::1/x"])),
+    params=st.one_of(st.dictionaries(ODD_TEXT, ODD_TEXT, max_size=2), WRONG_TYPES),
+    signature=st.one_of(ODD_TEXT, WRONG_TYPES),
+)
+def test_webhook_signature_functions_raise_only_typed_errors(
+    token: Any, url: Any, params: Any, signature: Any
+) -> None:
+    calls: list[Callable[[], object]] = [
+        lambda: webhooks.validate_signature(token, url, params, signature),
+        lambda: webhooks.validate_json_signature(token, url, b"{}", signature),
+        lambda: webhooks.compute_signature(token, url, params),
+    ]
+    for call in calls:
+        with contextlib.suppress(ProxyError):
+            call()
