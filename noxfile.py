@@ -32,6 +32,6 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks against raw aiohttp and the official twilio SDK (installed only here)."""
+    """Benchmarks against raw aiohttp and the official twilio SDK (a contender here)."""
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/run_all.py", *session.posargs)

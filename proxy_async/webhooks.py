@@ -5,13 +5,18 @@ Signatures
 Twilio signs every webhook request with the account's Auth Token and sends the result
 in the ``X-Twilio-Signature`` header: base64(HMAC-SHA1(token, string)), where the string
 is the full URL Twilio requested followed, for a form body, by each parameter name and
-its value, names sorted, a repeated name once per value with its values sorted.
+its value, names sorted, a repeated name once per distinct value with its values sorted.
+
+What is accepted is what twilio-python's ``RequestValidator`` (9.x) accepts, checked by
+agreement in ``tests/test_webhook_oracle.py``, with one difference where it accepts a
+URL with another host (see ``_url_variants``): there this accepts less.
 
 - :func:`validate_signature` checks a form (``application/x-www-form-urlencoded``)
   request; it is what Proxy's callback, intercept and out-of-session webhooks send.
 - :func:`validate_json_signature` checks a JSON body. Twilio then signs the URL alone
   and adds a ``bodySHA256`` query parameter holding the body's SHA-256 hex digest; the
-  body is authentic only through that parameter, so a URL without one is refused.
+  body is authentic only through that parameter, so a non-empty body under a URL
+  without one is refused.
 - :func:`validate_request` does either for a request as received (URL, raw body,
   ``Content-Type``), in any framework; :func:`asgi_request_url` gives the URL to check
   for an ASGI request (Starlette, FastAPI).
@@ -21,8 +26,16 @@ The URL must be the one Twilio called, byte for byte: the one configured on the 
 Service (``callback_url``, ``intercept_callback_url``, ``out_of_session_callback_url``).
 A URL rebuilt behind a TLS-terminating proxy or load balancer (``http://10.0.0.5:8080``
 instead of ``https://example.com``) gives a different signature, so pass the public URL
-there. Because Twilio may sign the URL with or without the scheme's default port (443
-for https, 80 for http), both forms are tried; a non-default port is never dropped.
+there. Because Twilio's signing is inconsistent about ports, a URL with a port is also
+tried without it (``https://hooks.example.com:8443/cb`` accepts a signature over
+``https://hooks.example.com/cb``), and a URL without one with the scheme's default port
+added (443 for https, 80 otherwise); never another port.
+
+The signed string has no delimiters, so two forms whose names and values concatenate
+the same (``a=bc`` and ``ab=c``) share a signature: that is Twilio's scheme, and no
+validator can tell them apart. Forms that differ only by a pair repeated verbatim
+(``a=1`` and ``a=1&a=1``) share one too, since RequestValidator signs each distinct
+value once; no value can be changed, added or removed that way.
 
 Parsing
 -------
@@ -47,7 +60,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlparse, urlsplit
 
 import attrs
 from multidict import MultiMapping
@@ -87,7 +100,6 @@ _BODY_HASH_PARAM: Final = "bodySHA256"
 _FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
 # RFC 3986 pchar and "/" stay as they are; "%" too, since a decoded path may still hold one.
 _PATH_SAFE: Final = "/:@!$&'()*+,;=-._~%"
-_URL_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)(.*)\Z", re.DOTALL)
 
 
 class InvalidCallbackError(ProxyError, ValueError):
@@ -129,6 +141,12 @@ def _token_key(auth_token: object) -> bytes:
     return key
 
 
+def _checked_url(url: object) -> str:
+    if not isinstance(url, str):
+        raise InvalidParameterError("url", "a str: the full URL Twilio requested")
+    return url
+
+
 def _param_values(params: FormParams, name: str) -> list[str]:
     if isinstance(params, MultiMapping):
         raw: Sequence[object] = params.getall(name)
@@ -147,23 +165,23 @@ def _param_values(params: FormParams, name: str) -> list[str]:
     return values
 
 
-def _check_url(url: object) -> str:
-    if not isinstance(url, str):
-        raise InvalidParameterError("url", f"a str, not {type(url).__name__}")
-    return url
+def _signed_params(params: FormParams) -> str:
+    """The form's part of the signed string: each name then value, names sorted.
 
-
-def _string_to_sign(url: str, params: FormParams) -> str:
-    if not isinstance(params, (Mapping, MultiMapping)):
-        raise InvalidParameterError("params", "a mapping or multidict of form fields")
+    A name's distinct values follow it in sorted order, each once: a pair repeated
+    verbatim (``a=1&a=1``) is signed as one, as twilio-python's ``RequestValidator``
+    computes it (``sorted(set(values))``). Order is Python's, by code point.
+    """
+    if not isinstance(params, Mapping):
+        raise InvalidParameterError("params", "a mapping of form names to str or lists of str")
     # set(): a multidict yields a repeated name once per value.
     names = set(params)
     for name in names:
         if not isinstance(name, str):
             raise InvalidParameterError("params", "a mapping with str keys")
-    parts = [_check_url(url)]
+    parts: list[str] = []
     for name in sorted(names):
-        for value in sorted(_param_values(params, name)):
+        for value in sorted(set(_param_values(params, name))):
             parts.append(name)
             parts.append(value)
     return "".join(parts)
@@ -177,40 +195,49 @@ def _sign(key: bytes, text: str, what: str) -> bytes:
     return base64.b64encode(hmac.new(key, data, hashlib.sha1).digest())
 
 
-def _split_port(hostport: str) -> tuple[str, str | None]:
-    if hostport.startswith("["):  # IPv6 literal: the port follows the closing bracket
-        host, bracket, after = hostport.partition("]")
-        if bracket and after.startswith(":"):
-            return host + bracket, after[1:]
-        return hostport, None
-    host, colon, port = hostport.rpartition(":")
-    return (host, port) if colon else (hostport, None)
-
-
 def _url_variants(url: str) -> tuple[str, ...]:
-    """The URL as given, plus the same URL with the default port added or removed."""
-    match = _URL_RE.match(url)
-    if match is None:
-        return (url,)
-    scheme, authority, rest = match.groups()
-    default = _DEFAULT_PORTS.get(scheme.lower())
-    if default is None:
-        return (url,)
-    userinfo, at, hostport = authority.rpartition("@")
-    host, port = _split_port(hostport)
-    if port is None:
-        return (url, f"{scheme}://{userinfo}{at}{hostport}:{default}{rest}")
-    if port == default:
-        return (url, f"{scheme}://{userinfo}{at}{host}{rest}")
-    return (url,)
+    """The URLs a signature for a request to ``url`` may have been computed over.
+
+    Twilio's signing is inconsistent about ports, so twilio-python's ``RequestValidator``
+    (9.x, ``validate``) tries two forms of the URL as ``urllib.parse.urlparse`` parses
+    and re-joins it (``geturl()``), and these are the same two:
+
+    - the URL has a port (other than 0): the URL, and the URL without its port,
+      default (``:443``) or not (``:8443``);
+    - it has none: the URL, and the URL with ``:443`` added for ``https``, ``:80``
+      for any other scheme.
+
+    Re-joining normalises as ``urllib`` does (scheme lowercased; an empty ``?``, ``#``
+    or trailing ``;`` dropped; tabs and newlines removed), so the URL is not always tried
+    exactly as given. A URL ``urllib`` refuses (a port that is not a number in 0..65535, an
+    unclosed ``[``) gives no variant: nothing matches.
+
+    One deliberate difference: where the authority holds a ``:`` before the port (a
+    password in ``user:pw@host:8443``, an IPv6 literal ``[::1]:8443``),
+    ``RequestValidator`` cuts it at the first ``:`` and so also accepts a signature
+    over ``https://user/...`` or ``https://[/...``: a URL with another host, or none,
+    that Twilio never requests. That variant is not tried; only the URL itself is.
+    """
+    try:
+        parts = urlparse(url)
+        port = parts.port
+    except ValueError:
+        return ()
+    joined = parts.geturl()
+    if not port:
+        default = _DEFAULT_PORTS["https"] if parts.scheme == "https" else _DEFAULT_PORTS["http"]
+        return (joined, parts._replace(netloc=f"{parts.netloc}:{default}").geturl())
+    if parts.netloc.count(":") != 1:
+        return (joined,)
+    return (joined, parts._replace(netloc=parts.netloc.partition(":")[0]).geturl())
 
 
-def _signature_matches(key: bytes, url: str, params: FormParams, signature: str) -> bool:
+def _signature_matches(key: bytes, url: str, signed_params: str, signature: str) -> bool:
     expected = signature.encode("ascii")
     matched = False
     try:
-        for variant in _url_variants(_check_url(url)):
-            computed = _sign(key, _string_to_sign(variant, params), "url or params")
+        for variant in _url_variants(url):
+            computed = _sign(key, variant + signed_params, "url or params")
             # |= rather than any(): try every variant, whichever matches.
             matched |= hmac.compare_digest(computed, expected)
     except _Unsignable:
@@ -227,15 +254,16 @@ def _usable_signature(signature: object) -> str | None:
 def compute_signature(auth_token: str, url: str, params: FormParams) -> str:
     """The ``X-Twilio-Signature`` Twilio sends for a form POST of ``params`` to ``url``.
 
-    The URL is used exactly as given (no port variants). Raises
+    The URL is used exactly as given (no port variants, no normalising). Raises
     :class:`~proxy_async.errors.InvalidParameterError` for an empty token, or for text
     that is not a str or cannot be encoded as UTF-8.
     """
     if isinstance(auth_token, str) and not auth_token:
         raise InvalidParameterError("auth_token", "a non-empty str")
     key = _token_key(auth_token)
+    text = _checked_url(url) + _signed_params(params)
     try:
-        return _sign(key, _string_to_sign(url, params), "url or params").decode("ascii")
+        return _sign(key, text, "url or params").decode("ascii")
     except _Unsignable as exc:
         raise InvalidParameterError(exc.what, "text encodable as UTF-8") from None
 
@@ -245,25 +273,54 @@ def validate_signature(
 ) -> bool:
     """Whether ``signature`` is Twilio's signature of a form POST of ``params`` to ``url``.
 
-    ``url`` is the full URL Twilio called, query string included; it is also tried with
-    the scheme's default port added or removed. ``params`` is the decoded form body
-    (``{}`` for a request without one); a ``bodySHA256`` query parameter is treated as
-    an ordinary part of the URL here: for JSON bodies use :func:`validate_json_signature`.
+    Accepts exactly what twilio-python's ``RequestValidator.validate(url, params,
+    signature)`` accepts, with the one exception :func:`_url_variants` gives (a port
+    after a password or an IPv6 literal), where this accepts less. So ``url`` is the
+    full URL Twilio called, query string included, and it is also tried with its port
+    removed (default or not) or, without one, with the scheme's default port added: a
+    Service configured with ``https://hooks.example.com:8443/cb`` accepts a signature
+    over ``https://hooks.example.com/cb``, not the other way round. ``params`` is the
+    decoded form (``{}`` without a body); a pair repeated verbatim counts once. A
+    ``bodySHA256`` query parameter is an ordinary part of the URL here: for JSON bodies
+    use :func:`validate_json_signature`.
 
-    Returns False, never raises, for a missing, empty or wrong signature, an empty
-    token, or text Twilio could not have signed. A token or ``params`` of the wrong type
-    is a programming error and raises :class:`~proxy_async.errors.InvalidParameterError`.
-    The comparison takes the same time wherever the signatures differ.
+    Returns False, never raises, for a missing, empty, non-str or wrong signature, an
+    empty token, a URL ``urllib`` cannot parse, or text Twilio could not have signed
+    (not UTF-8 encodable), where ``RequestValidator`` raises for some of these. A
+    token, URL or ``params`` of the wrong type is a programming error and raises
+    :class:`~proxy_async.errors.InvalidParameterError`, whatever the signature. The
+    comparison takes the same time wherever the signatures differ, and every URL
+    variant is computed and compared. There is no size limit: the time is linear in
+    the URL and form, so cap the body where the request is read.
     """
+    key = _token_key(auth_token)
+    url = _checked_url(url)
+    signed_params = _signed_params(params)
     usable = _usable_signature(signature)
-    if usable is None or (isinstance(auth_token, str) and not auth_token):
+    if usable is None or not key:
         return False
-    return _signature_matches(_token_key(auth_token), url, params, usable)
+    return _signature_matches(key, url, signed_params, usable)
 
 
-def _query_values(url: str, name: str) -> list[str]:
-    query = _check_url(url).partition("#")[0].partition("?")[2]
-    return [value for key, value in parse_qsl(query, keep_blank_values=True) if key == name]
+def _query_values(url: str, name: str, *, keep_blank: bool) -> list[str]:
+    """The decoded values of query parameter ``name`` in ``url``, in order; [] if unparseable."""
+    try:
+        query = urlsplit(url).query
+    except ValueError:
+        return []
+    return [value for key, value in parse_qsl(query, keep_blank_values=keep_blank) if key == name]
+
+
+def _body_bytes(body: object) -> bytes | None:
+    """``body`` as bytes; None for a str that is not UTF-8 encodable (Twilio cannot send it)."""
+    if isinstance(body, bytes):
+        return body
+    if not isinstance(body, str):
+        raise InvalidParameterError("body", "the raw request body as bytes (or a str)")
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
 
 
 def validate_json_signature(
@@ -271,33 +328,38 @@ def validate_json_signature(
 ) -> bool:
     """Whether a JSON (or other non-form) ``body`` POSTed to ``url`` was signed by Twilio.
 
-    For such bodies Twilio signs the URL alone and appends ``bodySHA256=<hex digest of
-    the body>`` to it; both the signature and the digest must match. A URL without
-    exactly one ``bodySHA256`` value is refused (False), since nothing would then vouch
-    for the body. ``body`` is the raw bytes received (a str is encoded as UTF-8).
-    Same return and error rules as :func:`validate_signature`.
+    For such bodies Twilio signs the URL alone (with the port variants of
+    :func:`validate_signature`) and appends ``bodySHA256=<lowercase hex SHA-256 of the
+    body>`` to it; the signature and the first non-empty ``bodySHA256`` value must both
+    match, the digest exactly (an uppercase digest is refused), as twilio-python's
+    ``RequestValidator.validate(url, body_text, signature)`` checks them. Without a
+    non-empty ``bodySHA256`` nothing vouches for the body, so only an empty body can
+    pass (``RequestValidator`` raises TypeError there for any other). ``body`` is the
+    raw bytes received (a str is encoded as UTF-8). Same return and error rules as
+    :func:`validate_signature`; a ``body`` that is neither bytes nor str raises
+    :class:`~proxy_async.errors.InvalidParameterError`.
     """
-    usable = _usable_signature(signature)
-    if usable is None or (isinstance(auth_token, str) and not auth_token):
-        return False
     key = _token_key(auth_token)
-    declared = _query_values(url, _BODY_HASH_PARAM)
-    if len(declared) != 1 or not declared[0].isascii():
+    url = _checked_url(url)
+    raw = _body_bytes(body)
+    usable = _usable_signature(signature)
+    if usable is None or not key or raw is None:
         return False
-    if isinstance(body, str):
-        try:
-            body = body.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-    digest = hashlib.sha256(body).hexdigest().encode("ascii")
-    body_ok = hmac.compare_digest(digest, declared[0].lower().encode("ascii"))
-    signature_ok = _signature_matches(key, url, {}, usable)
+    declared = _query_values(url, _BODY_HASH_PARAM, keep_blank=False)
+    if declared:
+        digest = hashlib.sha256(raw).hexdigest()
+        body_ok = declared[0].isascii() and hmac.compare_digest(digest, declared[0])
+    else:
+        body_ok = not raw
+    signature_ok = _signature_matches(key, url, "", usable)
     return body_ok and signature_ok
 
 
 def _with_body_hash(public_url: str, raw_query: str) -> str:
     """``public_url``, plus the ``bodySHA256`` Twilio appended to it, if the request has one."""
-    if _query_values(public_url, _BODY_HASH_PARAM):
+    if not isinstance(public_url, str):
+        raise InvalidParameterError("public_url", "a str: the URL configured on the Service")
+    if _query_values(public_url, _BODY_HASH_PARAM, keep_blank=True):
         return public_url
     carried = [part for part in raw_query.split("&") if part.startswith(_BODY_HASH_PARAM + "=")]
     if not carried:
@@ -379,17 +441,21 @@ def validate_request(
     The framework-neutral core of :func:`verify_request`: ``url`` is the URL Twilio
     called (see :func:`asgi_request_url`), ``body`` the raw bytes, ``content_type`` the
     ``Content-Type`` header (parameters such as ``charset`` are ignored). A URL with a
-    ``bodySHA256`` query parameter is checked as a JSON body
-    (:func:`validate_json_signature`); otherwise a form body is checked with
-    :func:`validate_signature`, an empty body as a request without parameters, and any
-    other body is refused. Same return and error rules as :func:`validate_signature`.
+    non-empty ``bodySHA256`` query parameter is checked as a JSON body
+    (:func:`validate_json_signature`); otherwise a form body (UTF-8, as Twilio sends it)
+    is checked with :func:`validate_signature`, an empty body as a request without
+    parameters, and any other body is refused. Same return and error rules as
+    :func:`validate_signature`; a ``body`` that is not bytes raises
+    :class:`~proxy_async.errors.InvalidParameterError`.
     """
-    usable = _usable_signature(signature)
-    if usable is None or (isinstance(auth_token, str) and not auth_token):
-        return False
+    _token_key(auth_token)
+    url = _checked_url(url)
     if not isinstance(body, bytes):
         raise InvalidParameterError("body", "the raw request body as bytes")
-    if _query_values(url, _BODY_HASH_PARAM):
+    usable = _usable_signature(signature)
+    if usable is None or not auth_token:
+        return False
+    if _query_values(url, _BODY_HASH_PARAM, keep_blank=False):
         return validate_json_signature(auth_token, url, body, usable)
     if _media_type(content_type) == _FORM_CONTENT_TYPE:
         params = _form_params(body)
@@ -416,8 +482,9 @@ async def verify_request(
     (``await request.post()``). Returns False for a missing header or bad signature;
     aiohttp's own errors for an oversized body propagate.
     """
+    _token_key(auth_token)
     signature = _usable_signature(request.headers.get(SIGNATURE_HEADER))
-    if signature is None or (isinstance(auth_token, str) and not auth_token):
+    if signature is None or not auth_token:
         return False
     url = _request_url(request, public_url)
     body = await request.read()

@@ -52,11 +52,11 @@ def _sig(token: str, signed: str) -> str:
 
 
 def _canonical(url: str, params: Mapping[str, str | Sequence[str]]) -> str:
-    """URL, then each name and value: names sorted, a name's values sorted."""
+    """URL, then each name and value: names sorted, a name's distinct values sorted."""
     text = url
     for name in sorted(params):
         raw = params[name]
-        for value in sorted([raw] if isinstance(raw, str) else raw):
+        for value in sorted({raw} if isinstance(raw, str) else set(raw)):
             text += name + value
     return text
 
@@ -127,9 +127,11 @@ def test_names_sort_case_sensitively() -> None:
     assert validate_signature(TOKEN, url, params, signature)
 
 
-def test_repeated_values_are_each_appended_in_sorted_order() -> None:
+def test_repeated_values_are_appended_once_each_in_sorted_order() -> None:
+    # twilio-python's RequestValidator signs sorted(set(values)): a pair repeated
+    # verbatim counts once (tests/test_webhook_oracle.py checks the agreement).
     url = "https://example.com/cb"
-    signature = _sig(TOKEN, url + "ax" + "b1" + "b10" + "b2" + "b2")
+    signature = _sig(TOKEN, url + "ax" + "b1" + "b10" + "b2")
     as_list: dict[str, str | list[str]] = {"b": ["2", "10", "2", "1"], "a": "x"}
     as_tuple: dict[str, str | tuple[str, ...]] = {"b": ("10", "2", "1", "2"), "a": "x"}
     as_multidict = MultiDict([("b", "2"), ("a", "x"), ("b", "1"), ("b", "2"), ("b", "10")])
@@ -137,9 +139,13 @@ def test_repeated_values_are_each_appended_in_sorted_order() -> None:
     assert validate_signature(TOKEN, url, as_tuple, signature)
     assert validate_signature(TOKEN, url, as_multidict, signature)
     assert compute_signature(TOKEN, url, as_multidict) == signature
-    # Dropping the duplicate, or keeping only the first value, is a different request.
-    assert not validate_signature(TOKEN, url, {"b": ["1", "10", "2"], "a": "x"}, signature)
+    assert validate_signature(TOKEN, url, {"b": ["1", "10", "2"], "a": "x"}, signature)
+    # Dropping a distinct value, or keeping only the first, is a different request.
+    assert not validate_signature(TOKEN, url, {"b": ["1", "2"], "a": "x"}, signature)
     assert not validate_signature(TOKEN, url, {"b": "2", "a": "x"}, signature)
+    assert not validate_signature(
+        TOKEN, url, {"b": ["2", "10", "2", "1"], "a": "x"}, _sig(TOKEN, url + "axb1b10b2b2")
+    )
 
 
 def test_unicode_values_and_names() -> None:
@@ -169,10 +175,14 @@ def test_url_with_query_string() -> None:
         ("http://example.com:80/cb", "http://example.com/cb"),
         ("http://example.com/cb", "http://example.com:80/cb"),
         ("https://user:pw@example.com:443/cb", "https://user:pw@example.com/cb"),
-        ("https://[2001:db8::1]/cb", "https://[2001:db8::1]:443/cb"),
+        ("https://[2001:db8::1]:443/cb", "https://[2001:db8::1]/cb"),
+        # A configured non-default port may be left out of the signed URL.
+        ("https://example.com/cb", "https://example.com:8443/cb"),
+        ("http://example.com/cb", "http://example.com:443/cb"),
+        ("https://user@example.com/cb", "https://user@example.com:8443/cb"),
     ],
 )
-def test_default_port_is_tried_both_ways(signed_url: str, checked_url: str) -> None:
+def test_port_variants_twilio_python_accepts(signed_url: str, checked_url: str) -> None:
     params = {"interactionSid": _sid("KI", 3)}
     signature = _sig(TOKEN, signed_url + "interactionSid" + _sid("KI", 3))
     assert validate_signature(TOKEN, checked_url, params, signature)
@@ -182,14 +192,20 @@ def test_default_port_is_tried_both_ways(signed_url: str, checked_url: str) -> N
 @pytest.mark.parametrize(
     ("signed_url", "checked_url"),
     [
-        ("https://example.com/cb", "https://example.com:8443/cb"),
+        # A port is never added to a configured URL except the scheme's default.
         ("https://example.com:8443/cb", "https://example.com/cb"),
         ("http://example.com:443/cb", "http://example.com/cb"),
         ("https://example.com:80/cb", "https://example.com/cb"),
+        ("https://example.com:8443/cb", "https://example.com:9443/cb"),
         ("http://example.com/cb", "https://example.com/cb"),
+        # An authority with a ":" before the port keeps its port (see _url_variants).
+        ("https://[2001:db8::1]/cb", "https://[2001:db8::1]:443/cb"),
+        ("https://user:pw@example.com/cb", "https://user:pw@example.com:8443/cb"),
+        ("https://user/cb", "https://user:pw@example.com:8443/cb"),
+        ("https://[/cb", "https://[2001:db8::1]:8443/cb"),
     ],
 )
-def test_non_default_port_and_scheme_are_never_dropped(signed_url: str, checked_url: str) -> None:
+def test_other_ports_and_schemes_are_refused(signed_url: str, checked_url: str) -> None:
     signature = _sig(TOKEN, signed_url)
     assert not validate_signature(TOKEN, checked_url, {}, signature)
 
@@ -204,8 +220,9 @@ def test_json_body_with_body_sha256() -> None:
     assert validate_json_signature(
         TOKEN, url.replace("example.com", "example.com:443"), body, signature
     )
+    # Twilio sends the digest in lowercase; RequestValidator compares it exactly.
     upper = f"https://example.com/cb?tenant=acme&bodySHA256={digest.upper()}"
-    assert validate_json_signature(TOKEN, upper, body, _sig(TOKEN, upper))
+    assert not validate_json_signature(TOKEN, upper, body, _sig(TOKEN, upper))
 
 
 def test_json_body_tampered_or_wrong_digest() -> None:
@@ -219,15 +236,23 @@ def test_json_body_tampered_or_wrong_digest() -> None:
     assert not validate_json_signature(TOKEN, not_hex, body, _sig(TOKEN, not_hex))
 
 
-def test_json_body_needs_exactly_one_body_sha256() -> None:
+def test_json_body_needs_a_non_empty_body_sha256() -> None:
     body = b"{}"
     digest = hashlib.sha256(body).hexdigest()
-    bare = "https://example.com/cb"
-    assert not validate_json_signature(TOKEN, bare, body, _sig(TOKEN, bare))
-    twice = f"https://example.com/cb?bodySHA256={digest}&bodySHA256={digest}"
-    assert not validate_json_signature(TOKEN, twice, body, _sig(TOKEN, twice))
-    in_fragment = f"https://example.com/cb#bodySHA256={digest}"
-    assert not validate_json_signature(TOKEN, in_fragment, body, _sig(TOKEN, in_fragment))
+    other = hashlib.sha256(b"[]").hexdigest()
+    for unvouched in (
+        "https://example.com/cb",
+        "https://example.com/cb?bodySHA256=",
+        f"https://example.com/cb#bodySHA256={digest}",
+    ):
+        assert not validate_json_signature(TOKEN, unvouched, body, _sig(TOKEN, unvouched))
+        # An empty body needs nothing to vouch for it: the signed URL is the request.
+        assert validate_json_signature(TOKEN, unvouched, b"", _sig(TOKEN, unvouched))
+    # The whole URL is signed, both values included; the first is the body's digest.
+    twice = f"https://example.com/cb?bodySHA256={digest}&bodySHA256={other}"
+    assert validate_json_signature(TOKEN, twice, body, _sig(TOKEN, twice))
+    swapped = f"https://example.com/cb?bodySHA256={other}&bodySHA256={digest}"
+    assert not validate_json_signature(TOKEN, swapped, body, _sig(TOKEN, swapped))
 
 
 # --------------------------------------------------------------------- negative cases
