@@ -57,6 +57,7 @@ import attrs
 import orjson
 
 from .client import ProxyClient
+from .conversion import encode_json, replace_lone_surrogates
 from .errors import (
     AuthError,
     ClientClosedError,
@@ -653,17 +654,36 @@ def raw_records(page: Page[Any]) -> tuple[dict[str, Any], ...]:
 
 
 def encode_ndjson(records: Sequence[Mapping[str, Any]]) -> bytes:
-    """One JSON object per line, each record serialised exactly as decoded."""
-    return b"".join([orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE) for record in records])
+    """One JSON object per line, each record serialised exactly as decoded.
+
+    Lossless: ``json.loads`` of a line gives the record back. A record orjson cannot
+    write (a lone UTF-16 surrogate kept from the server, kept escaped as ``\\ud83d``;
+    an integer beyond 64 bits) is written by :func:`~proxy_async.conversion.encode_json`
+    instead; only a page holding one pays for it.
+    """
+    try:
+        return b"".join(
+            [orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE) for record in records]
+        )
+    except orjson.JSONEncodeError:
+        return b"".join([encode_json(record) + b"\n" for record in records])
 
 
 def encode_csv(records: Sequence[Mapping[str, Any]]) -> bytes:
-    """CSV rows in :data:`CSV_COLUMNS` order: values as sent, null as an empty cell."""
+    """CSV rows in :data:`CSV_COLUMNS` order: values as sent, null as an empty cell.
+
+    A lone UTF-16 surrogate (half an emoji, kept by :func:`~proxy_async.conversion.decode_json`)
+    cannot be written in UTF-8: it becomes U+FFFD, the replacement character.
+    """
     buffer = io.StringIO()
     csv.writer(buffer).writerows(
         [[_cell(record.get(column)) for column in CSV_COLUMNS] for record in records]
     )
-    return buffer.getvalue().encode()
+    text = buffer.getvalue()
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return replace_lone_surrogates(text).encode()
 
 
 def csv_header() -> bytes:
@@ -679,7 +699,7 @@ def _cell(value: object) -> str:
     if isinstance(value, str):
         return value
     # The typed model admits only strings here; should that change, keep the JSON.
-    return orjson.dumps(value).decode()
+    return encode_json(value).decode()
 
 
 _ENCODERS: dict[Format, Callable[[Sequence[Mapping[str, Any]]], bytes]] = {
