@@ -80,6 +80,7 @@ from .export_state import (
     import_legacy_checkpoint,
 )
 from .models import Interaction, Page, Session
+from .pagination import check_records_advance
 from .resources import ServiceContext
 from .validation import MAX_PAGE_SIZE, check_sid
 
@@ -409,19 +410,29 @@ async def _patient_pages(
 
     A 429 (Twilio: not processed) is waited out (:func:`_wait_out`) and the walk is
     taken up again after the last page yielded, whatever the client's retry count.
-    ``open_pages(url)`` starts a walk at ``url`` (None: the first page).
+    ``open_pages(url)`` starts a walk at ``url`` (None: the first page). The new walk
+    checks its own pages for loops (:mod:`proxy_async.pagination`); its first page is
+    compared here with the last non-empty page before the 429, so a server repeating
+    records is caught across the restart too (:class:`PaginationLoopError`).
     """
     url, streak = start_url, 0
+    previous: Sequence[Any] = ()
+    restarted = False
     while True:
         try:
             async with contextlib.aclosing(open_pages(url)) as pages:
                 async for page in pages:
+                    if restarted:
+                        check_records_advance(previous, page.raw_items, page.meta.url)
+                        restarted = False
                     streak = 0
+                    previous = page.raw_items or previous
                     yield page
                     url = page.meta.next_page_url
             return
         except RateLimitError as error:
             streak += 1
+            restarted = True
             await _wait_out(error, streak, what)
 
 

@@ -96,7 +96,7 @@ async def walk_pages(
             next_url = received.meta.next_page_url
             if next_url is not None and (remaining is None or len(received) < remaining):
                 _check_advances(received, next_url, seen, tokens)
-            check_records_advance(previous, received)
+            check_records_advance(previous, received.raw_items, received.meta.url, received.path)
             if received.raw_items:
                 previous = received.raw_items
             if remaining is not None and len(received) >= remaining:
@@ -156,26 +156,28 @@ def _check_advances(
 ) -> None:
     """Rules 1 and 2 of the module docstring, for the page ``received``."""
     if next_url in seen:
-        raise PaginationLoopError(next_url, path=_list_path(received))
+        raise PaginationLoopError(next_url, path=_list_path(received.path, received.meta.url))
     token = page_token(next_url) if received.raw_items else None
     if token is not None and token in tokens:
         raise PaginationLoopError(
             next_url,
             f"next_page_url repeats PageToken {token!r}, already requested in this walk",
-            path=_list_path(received),
+            path=_list_path(received.path, received.meta.url),
             token=token,
         )
 
 
-def check_records_advance(previous: Sequence[Any], received: ReceivedPage[Any]) -> None:
-    """Rule 3 of the module docstring: raise if every record of ``received`` was on
-    ``previous`` (the raw records of the last non-empty page before it).
+def check_records_advance(
+    previous: Sequence[Any], current: Sequence[Any], url: str, path: str = ""
+) -> None:
+    """Rule 3 of the module docstring: raise :class:`PaginationLoopError` if the page at
+    ``url`` is not empty and each of its raw records ``current`` has the ``sid`` of one
+    of ``previous`` (the raw records of the last non-empty page before it).
 
-    Costs one set of the previous page's SIDs only when the first record of
-    ``received`` was on it; pages whose records are not objects with a ``sid`` are
-    not compared (building their records names what is wrong).
+    Costs a scan of the previous page's SIDs for the first record only, unless that
+    one repeats; records that are not objects with a ``sid`` are not compared
+    (building them names what is wrong). ``path`` (default: the URL's) names the list.
     """
-    current = received.raw_items
     if not current or not previous:
         return
     try:
@@ -190,20 +192,23 @@ def check_records_advance(previous: Sequence[Any], received: ReceivedPage[Any]) 
     shown = ", ".join(str(sid)[:64] for sid in sids[:LOOP_SIDS_SHOWN])
     more = f" and {len(sids) - LOOP_SIDS_SHOWN} more" if len(sids) > LOOP_SIDS_SHOWN else ""
     raise PaginationLoopError(
-        received.meta.url,
-        f"the page {received.meta.url!r} repeats the previous page's records ({shown}{more})",
-        path=_list_path(received),
+        url,
+        f"the page {_short_url(url)!r} repeats the previous page's records ({shown}{more})",
+        path=_list_path(path, url),
         sids=tuple(str(sid) for sid in sids),
     )
 
 
-def _list_path(received: ReceivedPage[Any]) -> str:
+def _list_path(path: str, url: str) -> str:
     """The list's path, for messages: the request's, else the page URL's."""
-    if received.path:
-        return received.path.partition("?")[0]
-    url = received.meta.url
+    if path:
+        return path.partition("?")[0]
     after_scheme = url.partition("://")[2] or url
     return "/" + after_scheme.partition("/")[2].partition("?")[0]
+
+
+def _short_url(url: str) -> str:
+    return url if len(url) <= 200 else url[:197] + "..."
 
 
 async def walk_items(
