@@ -275,12 +275,16 @@ MAX_JSON_DEPTH = 512
 raise ``RecursionError`` near 1,000 levels; orjson's own limit, on the fast path, is 1,024.
 Twilio's list pages are three levels deep."""
 
-# A JSON integer beyond 64 bits: orjson reads it as a float, silently losing digits
-# (orjson 3.x: ``123456789012345678901234567890`` -> ``1.2345678901234568e+29``). 19
-# digits is the shortest such (``-9223372036854775809``); a number token follows ``:``,
-# ``,``, ``[`` or the start, after optional whitespace. The bare digit run is searched
-# first: that search is about 30 us on a 1 MB page, against 1.6 ms for orjson itself.
-_DIGIT_RUN = re.compile(rb"[0-9]{19}")
+# A JSON integer beyond 64 bits: orjson (3.13) reads it as a float, silently losing
+# digits (``123456789012345678901234567890`` -> ``1.2345678901234568e+29``). 19 digits
+# is the shortest such (``-9223372036854775809``). Runs of 19 digits are found by
+# mapping every digit to "0" and searching for 19 zeros: about 0.7 ms on a 1 MB page,
+# where a regular expression takes 17 ms (the hex digits of SIDs make it try nearly
+# every position) and orjson itself 1.5 to 2.5 ms. A run counts if a number token may
+# start there: after ``:``, ``,``, ``[`` or the body's start, with optional whitespace
+# and ``-`` (not inside a SID).
+_DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x78 for byte in range(256))
+_WIDE_RUN = b"0" * 19
 _NUMBER_CONTEXT = b":,["
 _BOM = "\ufeff"
 # A JSON string with its escapes; removed before the brackets are counted.
@@ -309,9 +313,11 @@ def decode_json(body: bytes) -> Any:
     nesting deeper than :data:`MAX_JSON_DEPTH` on the fallback path. Duplicate keys:
     the last one wins, in both parsers (as in JavaScript's ``JSON.parse``).
     The fallback runs only for bodies orjson refuses or that hold a run of 19 digits
-    after ``:``, ``,`` or ``[``; every other body costs one regex search more.
+    after ``:``, ``,`` or ``[``. Looking for such runs is the price of never losing
+    digits silently: 0.7 to 1.5 ms on a 1 MB page of 1,000 Interactions (a loaded
+    machine), about a tenth of decoding and building that page.
     """
-    if _DIGIT_RUN.search(body) is None or not _holds_wide_integer(body):
+    if not _holds_wide_integer(body):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -320,14 +326,16 @@ def decode_json(body: bytes) -> Any:
 
 
 def _holds_wide_integer(body: bytes) -> bool:
-    """Whether a 19-digit run in ``body`` may start a JSON number (not a string's text)."""
-    for match in _DIGIT_RUN.finditer(body):
-        start = match.start()
-        head = body[max(0, start - 16) : start]
-        head = head.removesuffix(b"-").rstrip(b" \t\r\n")
+    """Whether a run of 19 digits in ``body`` may be a JSON number (not a string's text)."""
+    digits = body.translate(_DIGITS_AS_ZEROS)
+    start = digits.find(_WIDE_RUN)
+    while start >= 0:
+        head = body[max(0, start - 16) : start].removesuffix(b"-").rstrip(b" \t\r\n")
         # An empty head (the body's start, or much whitespace) counts as a number.
         if head[-1:] in _NUMBER_CONTEXT:
             return True
+        end = digits.find(b"x", start)
+        start = -1 if end < 0 else digits.find(_WIDE_RUN, end)
     return False
 
 
