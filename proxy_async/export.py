@@ -26,7 +26,10 @@ What a session's trouble does (the same in every level):
   resume retries it from its saved page; if that page answers 404 again the session is
   taken as deleted mid-walk and becomes missing, its records kept.
 * Anything else (5xx after the client's retries, a record that does not match the
-  spec) fails that session only; :func:`export` retries it on the next resume.
+  spec) fails that session only; :func:`export` retries it on the next resume. So
+  does a walk that does not advance (:class:`~proxy_async.errors.PaginationLoopError`,
+  see :mod:`proxy_async.pagination`): the records before the looping page are kept,
+  none is written twice, and a resume against a server that still loops fails again.
 * :class:`~proxy_async.errors.AuthError` or a closed client stops everything, since
   every other session would fail the same way. So does an **outage**: when
   :data:`OUTAGE_SESSIONS` sessions in a row fail on connection errors or 5xx with no
