@@ -26,7 +26,7 @@ The tree, by what went wrong::
     +-- PaginationError
     |   +-- UnsafePageUrlError                     next_page_url points at another origin
     |   +-- ForeignPageUrlError                    next_page_url points at another list
-    |   +-- PaginationLoopError                    next_page_url repeats an earlier page
+    |   +-- PaginationLoopError                    paging does not advance
     |   +-- EmptyPagesError                        too many empty pages in a row
     +-- ExportError                                the bulk export itself (proxy_async.export)
         +-- ExportStateError                       its files are in the way or unusable
@@ -399,11 +399,30 @@ class ForeignPageUrlError(PaginationError):
 
 
 class PaginationLoopError(PaginationError):
-    """``next_page_url`` repeats a page already fetched in this stream."""
+    """Paging does not advance: the next page would repeat one already fetched.
 
-    def __init__(self, url: str) -> None:
+    What counts as a loop is defined in :mod:`proxy_async.pagination`. ``url`` is the
+    ``next_page_url`` not followed (or the URL of the page whose records repeat);
+    ``path`` the list walked, ``token`` the repeated ``PageToken`` and ``sids`` the
+    repeated record SIDs, when those are the reason. Record bodies are never included.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        reason: str = "",
+        *,
+        path: str = "",
+        token: str | None = None,
+        sids: tuple[str, ...] = (),
+    ) -> None:
         self.url = url
-        super().__init__(f"pagination loop: next_page_url {_short(url)!r} was already followed")
+        self.path = path
+        self.token = token
+        self.sids = sids
+        reason = reason or f"next_page_url {_short(url)!r} was already followed"
+        where = f" in {path}" if path else ""
+        super().__init__(f"pagination loop{where}: {reason}")
 
 
 class EmptyPagesError(PaginationError):

@@ -26,7 +26,10 @@ What a session's trouble does (the same in every level):
   resume retries it from its saved page; if that page answers 404 again the session is
   taken as deleted mid-walk and becomes missing, its records kept.
 * Anything else (5xx after the client's retries, a record that does not match the
-  spec) fails that session only; :func:`export` retries it on the next resume.
+  spec) fails that session only; :func:`export` retries it on the next resume. So
+  does a walk that does not advance (:class:`~proxy_async.errors.PaginationLoopError`,
+  see :mod:`proxy_async.pagination`): the records before the looping page are kept,
+  none is written twice, and a resume against a server that still loops fails again.
 * :class:`~proxy_async.errors.AuthError`, a closed client, an untrusted TLS certificate
   or a forward proxy's refusal stops everything, since every other session would fail
   the same way. So does an **outage**: when
@@ -58,6 +61,7 @@ import attrs
 import orjson
 
 from .client import ProxyClient
+from .conversion import encode_json, replace_lone_surrogates
 from .errors import (
     AuthError,
     CertificateVerifyError,
@@ -82,6 +86,7 @@ from .export_state import (
     import_legacy_checkpoint,
 )
 from .models import Interaction, Page, Session
+from .pagination import check_records_advance
 from .resources import ServiceContext
 from .validation import MAX_PAGE_SIZE, check_file_path, check_sid
 
@@ -417,19 +422,29 @@ async def _patient_pages(
 
     A 429 (Twilio: not processed) is waited out (:func:`_wait_out`) and the walk is
     taken up again after the last page yielded, whatever the client's retry count.
-    ``open_pages(url)`` starts a walk at ``url`` (None: the first page).
+    ``open_pages(url)`` starts a walk at ``url`` (None: the first page). The new walk
+    checks its own pages for loops (:mod:`proxy_async.pagination`); its first page is
+    compared here with the last non-empty page before the 429, so a server repeating
+    records is caught across the restart too (:class:`PaginationLoopError`).
     """
     url, streak = start_url, 0
+    previous: Sequence[Any] = ()
+    restarted = False
     while True:
         try:
             async with contextlib.aclosing(open_pages(url)) as pages:
                 async for page in pages:
+                    if restarted:
+                        check_records_advance(previous, page.raw_items, page.meta.url)
+                        restarted = False
                     streak = 0
+                    previous = page.raw_items or previous
                     yield page
                     url = page.meta.next_page_url
             return
         except RateLimitError as error:
             streak += 1
+            restarted = True
             await _wait_out(error, streak, what)
 
 
@@ -662,17 +677,36 @@ def raw_records(page: Page[Any]) -> tuple[dict[str, Any], ...]:
 
 
 def encode_ndjson(records: Sequence[Mapping[str, Any]]) -> bytes:
-    """One JSON object per line, each record serialised exactly as decoded."""
-    return b"".join([orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE) for record in records])
+    """One JSON object per line, each record serialised exactly as decoded.
+
+    Lossless: ``json.loads`` of a line gives the record back. A record orjson cannot
+    write (a lone UTF-16 surrogate kept from the server, kept escaped as ``\\ud83d``;
+    an integer beyond 64 bits) is written by :func:`~proxy_async.conversion.encode_json`
+    instead; only a page holding one pays for it.
+    """
+    try:
+        return b"".join(
+            [orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE) for record in records]
+        )
+    except orjson.JSONEncodeError:
+        return b"".join([encode_json(record) + b"\n" for record in records])
 
 
 def encode_csv(records: Sequence[Mapping[str, Any]]) -> bytes:
-    """CSV rows in :data:`CSV_COLUMNS` order: values as sent, null as an empty cell."""
+    """CSV rows in :data:`CSV_COLUMNS` order: values as sent, null as an empty cell.
+
+    A lone UTF-16 surrogate (half an emoji, kept by :func:`~proxy_async.conversion.decode_json`)
+    cannot be written in UTF-8: it becomes U+FFFD, the replacement character.
+    """
     buffer = io.StringIO()
     csv.writer(buffer).writerows(
         [[_cell(record.get(column)) for column in CSV_COLUMNS] for record in records]
     )
-    return buffer.getvalue().encode()
+    text = buffer.getvalue()
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return replace_lone_surrogates(text).encode()
 
 
 def csv_header() -> bytes:
@@ -688,7 +722,7 @@ def _cell(value: object) -> str:
     if isinstance(value, str):
         return value
     # The typed model admits only strings here; should that change, keep the JSON.
-    return orjson.dumps(value).decode()
+    return encode_json(value).decode()
 
 
 _ENCODERS: dict[Format, Callable[[Sequence[Mapping[str, Any]]], bytes]] = {

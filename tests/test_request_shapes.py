@@ -53,7 +53,8 @@ async def test_list_interactions_sends_page_size_then_follows_page_token(
     record = load_fixture("sdk_interaction_fetch_response")
     second = f"{INTERACTIONS}?PageSize=2&Page=1&PageToken=PTtoken1"
     mock_http.get(f"{INTERACTIONS}?PageSize=2", payload=list_body([record, record], second, "p0"))
-    mock_http.get(second, payload=list_body([record], None, "p1"))
+    # Another record than page 1's: a page repeating the previous one is a loop.
+    mock_http.get(second, payload=list_body([dict(record, sid="KI" + "f" * 32)], None, "p1"))
 
     session = client.services(SERVICE_SID).sessions(SESSION_SID)
     items = await session.interactions.list(page_size=2)
@@ -182,7 +183,8 @@ async def test_list_message_interactions(client: ProxyClient, mock_http: aioresp
     record = load_fixture("sdk_message_interaction_fetch_response")
     second = f"{MESSAGES}?PageSize=1&Page=1&PageToken=PTnext"
     mock_http.get(f"{MESSAGES}?PageSize=1", payload=list_body([record], second, "m0"))
-    mock_http.get(second, payload=list_body([record], None, "m1"))
+    # Another record than page 1's: a page repeating the previous one is a loop.
+    mock_http.get(second, payload=list_body([dict(record, sid="KI" + "f" * 32)], None, "m1"))
     messages = (
         client.services(SERVICE_SID)
         .sessions(SESSION_SID)

@@ -21,6 +21,7 @@ class FaultKind(str, enum.Enum):
     DROP_LIST_KEY = "drop_list_key"
     FOREIGN_NEXT_PAGE = "foreign_next_page"
     LOOP_NEXT_PAGE = "loop_next_page"
+    REPEAT_PAGE_TOKEN = "repeat_page_token"  # noqa: S105 - a fault name, not a secret
     EMPTY_PAGE = "empty_page"
     RESET = "reset"
     DROP_CONNECTION = "drop_connection"
@@ -38,6 +39,7 @@ REWRITING = frozenset(
         FaultKind.DROP_LIST_KEY,
         FaultKind.FOREIGN_NEXT_PAGE,
         FaultKind.LOOP_NEXT_PAGE,
+        FaultKind.REPEAT_PAGE_TOKEN,
         FaultKind.EMPTY_PAGE,
     }
 )
@@ -67,8 +69,8 @@ class Fault:
     deleted) and only then is the fault sent instead of the answer; when False the
     fault comes first and nothing changes. Faults that rewrite the real answer
     (``truncated_json``, ``wrong_types``, ``drop_meta``, ``drop_list_key``,
-    ``foreign_next_page``, ``loop_next_page``, ``empty_page``) always process the
-    request first.
+    ``foreign_next_page``, ``loop_next_page``, ``repeat_page_token``, ``empty_page``)
+    always process the request first.
     """
 
     kind: FaultKind
@@ -159,6 +161,13 @@ class Fault:
     def loop_next_page(cls) -> Fault:
         """Answer a list page whose ``meta.next_page_url`` is the page's own ``meta.url``."""
         return cls(kind=FaultKind.LOOP_NEXT_PAGE)
+
+    @classmethod
+    def repeat_page_token(cls) -> Fault:
+        """Answer a list page whose ``next_page_url`` bumps ``Page`` but names this page's
+        own start as ``PageToken`` (the request's token, if it had one): a server that
+        does not advance. Armed for every request, the records repeat too."""
+        return cls(kind=FaultKind.REPEAT_PAGE_TOKEN)
 
     @classmethod
     def empty_page(cls) -> Fault:

@@ -687,6 +687,8 @@ def _rewrite(reply: Reply, fault: Fault) -> None:
         meta["next_page_url"] = fault.url
     elif kind is FaultKind.LOOP_NEXT_PAGE:
         meta["next_page_url"] = meta["url"]
+    elif kind is FaultKind.REPEAT_PAGE_TOKEN:
+        meta["next_page_url"] = reply.empty_next_url
     elif kind is FaultKind.EMPTY_PAGE:
         payload[key] = []
         meta["next_page_url"] = reply.empty_next_url

@@ -1,0 +1,301 @@
+"""Pagination that does not advance (issue 11, section 6) is a PaginationLoopError.
+
+What counts as a loop is defined in :mod:`proxy_async.pagination`: a next_page_url
+already fetched, a non-empty page whose next_page_url repeats a PageToken already
+requested, a non-empty page whose records all were on the last non-empty page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from conftest import assert_no_secret, list_body
+
+from proxy_async import InvalidResponseError, PaginationLoopError, ProxyClient, RetryPolicy
+from proxy_async.cli import main
+from proxy_async.conversion import ReceivedPage, receive_page
+from proxy_async.export import SessionsFailedError, export, stream_interactions
+from proxy_async.models import Interaction
+from proxy_async.pagination import page_token, walk_items, walk_pages
+from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
+
+PAGE_SIZE = 2
+LIST = "/v1/Services/KS{0}/Sessions/KC{0}/Interactions".format("1" * 32)
+
+
+# -- walk_pages on pages in memory ------------------------------------------------------------
+
+
+def in_memory(pages: dict[str | None, tuple[list[str], str | None]]) -> Any:
+    """A fetch over ``{url: (record sids, next_page_url)}`` (None: the first page)."""
+
+    async def fetch(url: str | None) -> ReceivedPage[Interaction]:
+        sids, next_url = pages[url]
+        own = url or f"https://proxy.twilio.com{LIST}?PageSize=2&Page=0"
+        body = list_body([{"sid": sid} for sid in sids], next_url, own)
+        return receive_page(body, Interaction, "interactions", LIST)
+
+    return fetch
+
+
+def url(page: int, token: str | None = None) -> str:
+    tail = "" if token is None else f"&PageToken={token}"
+    return f"https://proxy.twilio.com{LIST}?PageSize=2&Page={page}{tail}"
+
+
+async def walked(fetch: Any, **options: Any) -> tuple[list[str], BaseException | None]:
+    sids: list[str] = []
+    try:
+        async with contextlib.aclosing(walk_items(fetch, **options)) as items:
+            async for item in items:
+                sids.append(item.sid)
+    except PaginationLoopError as error:
+        return sids, error
+    return sids, None
+
+
+@pytest.mark.parametrize("prefetch", [True, False])
+async def test_a_page_token_that_does_not_advance_is_a_loop(prefetch: bool) -> None:
+    fetch = in_memory(
+        {
+            None: (["KI1", "KI2"], url(1, "PAX")),
+            url(1, "PAX"): (["KI3", "KI4"], url(2, "PAX")),  # Page counts up, token stays
+            url(2, "PAX"): (["KI3", "KI4"], url(3, "PAX")),
+        }
+    )
+    sids, error = await walked(fetch, prefetch=prefetch)
+    assert sids == ["KI1", "KI2"]  # the page pointing back at itself is not yielded
+    assert isinstance(error, PaginationLoopError)
+    assert error.token == "PAX"
+    assert error.path == LIST
+    assert error.url == url(2, "PAX")
+    assert "PageToken 'PAX'" in str(error)
+    assert LIST in str(error)
+
+
+async def test_a_walk_restarted_at_the_looping_page_yields_nothing_again() -> None:
+    pages: dict[str | None, tuple[list[str], str | None]] = {
+        url(1, "PAX"): (["KI3", "KI4"], url(2, "PAX"))
+    }
+    sids, error = await walked(in_memory(pages), start_url=url(1, "PAX"))
+    assert sids == []
+    assert isinstance(error, PaginationLoopError)
+
+
+async def test_records_that_repeat_the_previous_page_are_a_loop_even_with_fresh_tokens() -> None:
+    fetch = in_memory(
+        {
+            None: (["KI1", "KI2"], url(1, "PA1")),
+            url(1, "PA1"): (["KI3", "KI4", "KI5", "KI6", "KI7", "KI8"], url(2, "PA2")),
+            url(2, "PA2"): (["KI8", "KI7", "KI6", "KI5", "KI4", "KI3"], url(3, "PA3")),
+            url(3, "PA3"): (["KI9"], None),
+        }
+    )
+    sids, error = await walked(fetch)
+    assert sids == ["KI1", "KI2", "KI3", "KI4", "KI5", "KI6", "KI7", "KI8"]
+    assert isinstance(error, PaginationLoopError)
+    assert error.sids == ("KI8", "KI7", "KI6", "KI5", "KI4", "KI3")
+    assert "KI8, KI7, KI6, KI5, KI4 and 1 more" in str(error)
+    assert error.url == url(2, "PA2")
+    assert error.path == LIST
+
+
+async def test_overlapping_pages_and_empty_pages_in_between_are_compared_right() -> None:
+    fetch = in_memory(
+        {
+            None: (["KI1", "KI2"], url(1, "PA1")),
+            url(1, "PA1"): (["KI2", "KI3"], url(2, "PA2")),  # overlaps: not every record
+            url(2, "PA2"): ([], url(3, "PA2")),  # empty, back at its own token: allowed
+            url(3, "PA2"): (["KI3", "KI2"], url(4, "PA4")),  # repeats the last non-empty
+        }
+    )
+    sids, error = await walked(fetch)
+    assert sids == ["KI1", "KI2", "KI2", "KI3"]
+    assert isinstance(error, PaginationLoopError)
+    assert error.sids == ("KI3", "KI2")
+
+
+async def test_a_limit_reached_on_a_looping_page_still_stops_before_it() -> None:
+    fetch = in_memory(
+        {None: (["KI1", "KI2"], url(1, "PA1")), url(1, "PA1"): (["KI1", "KI2"], url(2, "PA1"))}
+    )
+    sids, error = await walked(fetch, limit=3)
+    assert sids == ["KI1", "KI2"]
+    assert isinstance(error, PaginationLoopError)
+    sids, error = await walked(fetch, limit=2)  # nothing followed: nothing to detect
+    assert sids == ["KI1", "KI2"]
+    assert error is None
+
+
+@pytest.mark.parametrize(
+    ("page_url", "token"),
+    [
+        (url(3, "PAX"), "PAX"),
+        (url(3), None),
+        (url(3, "") + "&X=1", None),
+        ("http://127.0.0.1:1:1/v1/x?PageToken=PA%2Fb#frag", "PA/b"),
+        ("http://[bad/v1/x?PageToken=PAT", "PAT"),  # never raises on a malformed URL
+    ],
+)
+def test_page_token_reads_the_query_of_any_url(page_url: str, token: str | None) -> None:
+    assert page_token(page_url) == token
+
+
+async def test_pages_of_records_without_sids_are_not_compared() -> None:
+    async def fetch(url_: str | None) -> ReceivedPage[Interaction]:
+        body = list_body([{"other": 1}], None if url_ else url(1, "PA1"), url_ or url(0))
+        return receive_page(body, Interaction, "interactions", LIST)
+
+    async def walk() -> None:
+        async with contextlib.aclosing(walk_pages(fetch)) as pages:
+            async for _ in pages:
+                pass
+
+    with pytest.raises(InvalidResponseError, match="sid"):  # building the record names it
+        await walk()
+
+
+# -- the fake server ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeProxyServer]:
+    async with FakeProxyServer(sessions_per_service=3, interactions_per_session=52) as fake:
+        yield fake
+
+
+def client_for(server: FakeProxyServer, **options: Any) -> ProxyClient:
+    options.setdefault("retry", RetryPolicy(retries=1, initial_backoff=0.01, max_backoff=0.02))
+    return ProxyClient(
+        FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=server.url, requests_per_second=None, **options
+    )
+
+
+def looping_session(server: FakeProxyServer) -> tuple[str, str]:
+    service = server.service_sids[0]
+    return service, server.session_sids(service)[0]
+
+
+def with_token(request: web.Request) -> bool:
+    return "PageToken" in request.query
+
+
+def without_token(request: web.Request) -> bool:
+    return "PageToken" not in request.query
+
+
+async def test_the_issues_server_is_stopped_after_its_first_repeat(
+    server: FakeProxyServer,
+) -> None:
+    """Every page of the session repeats the same PageToken while Page counts up: the
+    stream used to return 52 records, 2 distinct, and never stop on its own."""
+    service, session = looping_session(server)
+    server.add_fault(Fault.repeat_page_token(), times=None, path_contains=session)
+    async with client_for(server) as client:
+        interactions = client.services(service).sessions(session).interactions
+        stream = interactions.stream(page_size=PAGE_SIZE)
+        sids, error = await walked_stream(stream)
+    assert sids == server.interaction_sids(service, session)[:PAGE_SIZE]
+    assert isinstance(error, PaginationLoopError)
+    assert error.token is not None
+    assert f"PageToken {error.token!r}" in str(error)
+    assert session in str(error)
+    assert_no_secret(str(error), "PaginationLoopError")
+    assert len(server.requests) == 2  # the first page and its repeat, nothing more
+
+
+async def walked_stream(stream: Any) -> tuple[list[str], BaseException | None]:
+    sids: list[str] = []
+    try:
+        async with contextlib.aclosing(stream):
+            async for item in stream:
+                sids.append(item.sid)
+    except PaginationLoopError as error:
+        return sids, error
+    return sids, None
+
+
+async def test_a_repeated_token_after_good_pages_keeps_the_good_pages(
+    server: FakeProxyServer,
+) -> None:
+    service, session = looping_session(server)
+    server.add_fault(Fault.repeat_page_token(), times=None, path_contains=session, when=with_token)
+    async with client_for(server) as client:
+        stream = client.services(service).sessions(session).interactions.stream(page_size=2)
+        sids, error = await walked_stream(stream)
+    assert sids == server.interaction_sids(service, session)[:2]
+    assert isinstance(error, PaginationLoopError)
+    assert error.sids == ()
+
+
+async def test_loop_detection_survives_a_429_restart(server: FakeProxyServer) -> None:
+    """The first page points at its own start under a new token; the request for it is
+    throttled, so the exporter starts a new walk there, which by itself could not tell
+    that its first page repeats the page before the 429."""
+    service, session = looping_session(server)
+    server.add_fault(Fault.repeat_page_token(), path_contains=session, when=without_token)
+    server.add_fault(Fault.status(429, retry_after="0"), path_contains=session, when=with_token)
+    async with client_for(server, retry=0) as client:
+        stream = stream_interactions(client, service, [session], page_size=PAGE_SIZE)
+        sids: list[str] = []
+
+        async def consume() -> None:
+            async with contextlib.aclosing(stream):
+                async for tagged in stream:
+                    sids.append(str(tagged.interaction.sid))
+
+        with pytest.raises(SessionsFailedError) as caught:
+            await consume()
+    assert sids == server.interaction_sids(service, session)[:PAGE_SIZE]
+    error = caught.value.failures[session]
+    assert isinstance(error, PaginationLoopError)
+    assert set(error.sids) == set(sids)
+    # The restarted walk may have asked for its second page (prefetch) before the
+    # comparison failed; it is cancelled, and nothing from it is yielded.
+    statuses = [request.status for request in server.requests]
+    assert statuses[:3] == [200, 429, 200]
+    assert len(statuses) <= 4
+
+
+async def test_an_export_fails_only_the_looping_session_and_writes_nothing_twice(
+    server: FakeProxyServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, session = looping_session(server)
+    server.add_fault(Fault.repeat_page_token(), times=None, path_contains=session)
+    out = tmp_path / "out.ndjson"
+    async with client_for(server) as client:
+        summary = await export(client, service, out, page_size=PAGE_SIZE)
+    assert not summary.complete
+    [failure] = summary.failures
+    assert failure.session_sid == session
+    assert failure.records == PAGE_SIZE
+    assert failure.error.startswith("PaginationLoopError: pagination loop in ")
+    first_page = server.interaction_sids(service, session)[:PAGE_SIZE]
+    expected = sorted(
+        [
+            *first_page,
+            *server.interaction_sids(service, server.session_sids(service)[1]),
+            *server.interaction_sids(service, server.session_sids(service)[2]),
+        ]
+    )
+
+    def written() -> list[str]:
+        lines = out.with_name(out.name + ".part").read_bytes().splitlines()
+        return sorted(json.loads(line)["sid"] for line in lines)
+
+    assert written() == expected
+    # The CLI: the server still loops, so the resume fails that session again (exit 1)
+    # and writes none of its records twice.
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
+    argv = ["export", "--service", service, "--out", str(out), "--base-url", server.url]
+    argv += ["--page-size", str(PAGE_SIZE), "--resume", "--quiet"]
+    assert await asyncio.to_thread(main, argv) == 1
+    assert written() == expected
