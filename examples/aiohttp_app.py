@@ -41,7 +41,13 @@ PROXY_CLIENT = web.AppKey("proxy_client", ProxyClient)
 async def intercept(request: web.Request) -> web.Response:
     """Proxy's intercept callback: 403 blocks the interaction, 200 lets it through."""
     settings = request.app[SETTINGS]
-    if not await verify_request(request, settings.auth_token, public_url=settings.intercept_url):
+    valid = await verify_request(
+        request,
+        settings.auth_token,
+        public_url=settings.intercept_url,
+        shared_key=settings.webhook_shared_key,
+    )
+    if not valid:
         return web.Response(status=403, text="invalid signature")
     try:
         callback = parse_callback(await request.post())

@@ -35,7 +35,10 @@ class Settings:
     """Configuration of an example service.
 
     ``auth_token`` is the account's Auth Token: Twilio signs webhooks with it even when
-    the client itself authenticates with an API key. ``base_url`` points the client at
+    the client itself authenticates with an API key. ``webhook_shared_key`` is the
+    secret of the SharedKey a Twilio Webhook Rule signs the intercept URL with, if any:
+    requests carrying ``X-Twilio-Webhooks-Signature-Settings`` are then checked with it,
+    the others with the Auth Token. ``base_url`` points the client at
     another Proxy API host (the fake server). ``intercept_url`` is the
     InterceptCallbackUrl as configured on the Proxy Service, needed when a reverse proxy
     or load balancer sits in front; None rebuilds it from each request.
@@ -47,11 +50,13 @@ class Settings:
     base_url: str | None = None
     intercept_url: str | None = None
     banned_words: frozenset[str] = attrs.field(default=DEFAULT_BANNED_WORDS, converter=_folded)
+    webhook_shared_key: str | None = attrs.field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, PROXY_SERVICE_SID and optionally
-        PROXY_BASE_URL, PROXY_INTERCEPT_URL and PROXY_BANNED_WORDS (comma-separated)."""
+        PROXY_BASE_URL, PROXY_INTERCEPT_URL, PROXY_BANNED_WORDS (comma-separated) and
+        TWILIO_WEBHOOK_SHARED_KEY."""
         env = os.environ if environ is None else environ
         missing = [
             name
@@ -72,6 +77,7 @@ class Settings:
                 if banned is None
                 else frozenset(word.strip() for word in banned.split(",") if word.strip())
             ),
+            webhook_shared_key=env.get("TWILIO_WEBHOOK_SHARED_KEY") or None,
         )
 
 

@@ -23,6 +23,7 @@ from proxy_async import ProxyError
 from proxy_async.web import proxy_client_from_state, proxy_client_lifespan
 from proxy_async.webhooks import (
     SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
     InvalidCallbackError,
     asgi_request_url,
     parse_callback,
@@ -42,6 +43,8 @@ def create_app(settings: Settings) -> Starlette:
             body,
             request.headers.get(SIGNATURE_HEADER),
             content_type=request.headers.get("content-type"),
+            signature_settings=request.headers.get(SIGNATURE_SETTINGS_HEADER),
+            shared_key=settings.webhook_shared_key,
         )
         if not valid:
             return PlainTextResponse("invalid signature", status_code=403)

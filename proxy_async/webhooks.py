@@ -2,10 +2,17 @@
 
 Signatures
 ----------
-Twilio signs every webhook request with the account's Auth Token and sends the result
-in the ``X-Twilio-Signature`` header: base64(HMAC-SHA1(token, string)), where the string
-is the full URL Twilio requested followed, for a form body, by each parameter name and
-its value, names sorted, a repeated name once per distinct value with its values sorted.
+Twilio signs every webhook request and sends the result in the ``X-Twilio-Signature``
+header: base64(HMAC(secret, string)), where the string is the full URL Twilio requested
+followed, for a form body, by each parameter name and its value, names sorted, a
+repeated name once per distinct value with its values sorted. By default the secret is
+the account's Auth Token and the HMAC is HMAC-SHA1. When a Webhook Rule matches the URL,
+Twilio signs with that Rule's Setting instead: the secret of a SharedKey, and the
+algorithm the Setting names (``HMAC_SHA256`` or ``HMAC_SHA1``), and says so in the
+``X-Twilio-Webhooks-Signature-Settings`` header (``key=<SharedKey id>,algorithm=HMAC_SHA256``);
+only the hash changes, not the signed string (Twilio's "Sign webhooks with shared keys",
+and twilio-python 9.13's ``get_signature_algorithm``). :func:`signature_algorithm` reads
+that header; every function below takes the algorithm as ``algorithm=``.
 
 What is accepted is what twilio-python's ``RequestValidator`` (9.x) accepts, checked by
 agreement in ``tests/test_webhook_oracle.py``, with one difference where it accepts a
@@ -18,8 +25,10 @@ URL with another host (see ``_url_variants``): there this accepts less.
   body is authentic only through that parameter, so a non-empty body under a URL
   without one is refused.
 - :func:`validate_request` does either for a request as received (URL, raw body,
-  ``Content-Type``), in any framework; :func:`asgi_request_url` gives the URL to check
-  for an ASGI request (Starlette, FastAPI).
+  ``Content-Type``, signature settings header), in any framework, and picks the secret:
+  give it the Auth Token, and the SharedKey secret as ``shared_key=`` if a Webhook Rule
+  signs with one; :func:`asgi_request_url` gives the URL to check for an ASGI request
+  (Starlette, FastAPI).
 - :func:`verify_request` does the same from inside an ``aiohttp.web`` handler.
 
 The URL must be the one Twilio called, byte for byte: the one configured on the Proxy
@@ -47,7 +56,11 @@ for the former; ``AccountSid``, ``From`` and ``To`` for the latter. An empty val
 as absent. A malformed form raises :class:`InvalidCallbackError` naming the parameter; its
 message never repeats the value, which may be a phone number or a message body.
 
-Nothing here logs, and the Auth Token is never put in an exception message or a repr.
+Only one thing is logged: a request naming a signature algorithm this module does not
+know gets a WARNING on the ``proxy_async`` logger naming it (``repr``, cut to 40
+characters), as twilio-python warns, since otherwise a new Twilio algorithm would turn
+every webhook into a silent 403. No secret, URL, form or body is ever logged, and no
+secret is put in an exception message or a repr.
 """
 
 from __future__ import annotations
@@ -55,6 +68,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -73,7 +87,10 @@ if TYPE_CHECKING:
     from aiohttp import web
 
 __all__ = [
+    "HMAC_SHA1",
+    "HMAC_SHA256",
     "SIGNATURE_HEADER",
+    "SIGNATURE_SETTINGS_HEADER",
     "FormParams",
     "InvalidCallbackError",
     "OutOfSessionCallback",
@@ -83,14 +100,30 @@ __all__ = [
     "compute_signature",
     "parse_callback",
     "parse_out_of_session_callback",
+    "signature_algorithm",
     "validate_json_signature",
     "validate_request",
     "validate_signature",
     "verify_request",
 ]
 
+logger = logging.getLogger("proxy_async")
+
 SIGNATURE_HEADER: Final = "X-Twilio-Signature"
 """Name of the HTTP header that carries Twilio's request signature."""
+
+SIGNATURE_SETTINGS_HEADER: Final = "X-Twilio-Webhooks-Signature-Settings"
+"""Name of the header Twilio adds to a request signed with a SharedKey:
+``key=<SharedKey id>,algorithm=<algorithm>``. Absent for Auth Token signatures."""
+
+HMAC_SHA1: Final = "HMAC_SHA1"
+"""Twilio's name for HMAC-SHA1: Auth Token signatures, and the default."""
+
+HMAC_SHA256: Final = "HMAC_SHA256"
+"""Twilio's name for HMAC-SHA256, which a Webhook Setting may name for its SharedKey."""
+
+# Twilio's algorithm names, upper case, to hashlib's digest names.
+_DIGESTS: Final = {HMAC_SHA1: "sha1", HMAC_SHA256: "sha256"}
 
 FormParams: TypeAlias = Mapping[str, str | Sequence[str]] | MultiMapping[object]
 """A decoded form: name to value or list of values, or a multidict (aiohttp's ``post()``)."""
@@ -126,19 +159,42 @@ class _Unsignable(Exception):
         super().__init__(what)
 
 
-def _token_key(auth_token: object) -> bytes:
-    if not isinstance(auth_token, str):
-        raise InvalidParameterError("auth_token", "a str")
+def _secret_key(secret: object, parameter: str = "auth_token") -> bytes:
+    """The HMAC key for ``secret`` (an Auth Token or SharedKey secret), named ``parameter``."""
+    if not isinstance(secret, str):
+        raise InvalidParameterError(parameter, "a str")
     key: bytes | None
     try:
-        key = auth_token.encode("utf-8")
+        key = secret.encode("utf-8")
     except UnicodeEncodeError:
         key = None
     if key is None:
         # Raised outside the except block: a chained UnicodeEncodeError would carry
-        # the whole token in its .object attribute.
-        raise InvalidParameterError("auth_token", "text encodable as UTF-8")
+        # the whole secret in its .object attribute.
+        raise InvalidParameterError(parameter, "text encodable as UTF-8")
     return key
+
+
+def _digest_name(algorithm: object) -> str | None:
+    """hashlib's name for Twilio's ``algorithm``; None for one it does not define.
+
+    As twilio-python's ``RequestValidator`` reads it: case-insensitive (``str.upper``),
+    and an empty name is the default, ``HMAC_SHA1``.
+    """
+    if not isinstance(algorithm, str):
+        raise InvalidParameterError("algorithm", f"a str: {HMAC_SHA1} or {HMAC_SHA256}")
+    return _DIGESTS.get((algorithm or HMAC_SHA1).upper())
+
+
+def _warn_unsupported(algorithm: str) -> None:
+    # The name comes from a request header: %r escapes control characters, and the cut
+    # keeps one request from writing a long line.
+    logger.warning(
+        "webhook signature algorithm %r is not supported (only %s, %s): request refused",
+        algorithm[:40],
+        HMAC_SHA1,
+        HMAC_SHA256,
+    )
 
 
 def _checked_url(url: object) -> str:
@@ -187,12 +243,12 @@ def _signed_params(params: FormParams) -> str:
     return "".join(parts)
 
 
-def _sign(key: bytes, text: str, what: str) -> bytes:
+def _sign(key: bytes, text: str, what: str, digest: str) -> bytes:
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError:
         raise _Unsignable(what) from None
-    return base64.b64encode(hmac.new(key, data, hashlib.sha1).digest())
+    return base64.b64encode(hmac.new(key, data, digest).digest())
 
 
 def _url_variants(url: str) -> tuple[str, ...]:
@@ -232,12 +288,14 @@ def _url_variants(url: str) -> tuple[str, ...]:
     return (joined, parts._replace(netloc=parts.netloc.partition(":")[0]).geturl())
 
 
-def _signature_matches(key: bytes, url: str, signed_params: str, signature: str) -> bool:
+def _signature_matches(
+    key: bytes, url: str, signed_params: str, signature: str, digest: str
+) -> bool:
     expected = signature.encode("ascii")
     matched = False
     try:
         for variant in _url_variants(url):
-            computed = _sign(key, variant + signed_params, "url or params")
+            computed = _sign(key, variant + signed_params, "url or params", digest)
             # |= rather than any(): try every variant, whichever matches.
             matched |= hmac.compare_digest(computed, expected)
     except _Unsignable:
@@ -251,25 +309,38 @@ def _usable_signature(signature: object) -> str | None:
     return signature
 
 
-def compute_signature(auth_token: str, url: str, params: FormParams) -> str:
+def compute_signature(
+    auth_token: str, url: str, params: FormParams, *, algorithm: str = HMAC_SHA1
+) -> str:
     """The ``X-Twilio-Signature`` Twilio sends for a form POST of ``params`` to ``url``.
 
-    The URL is used exactly as given (no port variants, no normalising). Raises
-    :class:`~proxy_async.errors.InvalidParameterError` for an empty token, or for text
-    that is not a str or cannot be encoded as UTF-8.
+    ``auth_token`` is the secret signed with: the Auth Token, or a SharedKey secret.
+    ``algorithm`` is Twilio's name, ``HMAC_SHA1`` (the default; also for ``""``) or
+    ``HMAC_SHA256``, in any case, as twilio-python's ``RequestValidator.compute_signature``
+    takes it. The URL is used exactly as given (no port variants, no normalising). Raises
+    :class:`~proxy_async.errors.InvalidParameterError` for an empty secret, an unknown
+    algorithm, or text that is not a str or cannot be encoded as UTF-8.
     """
     if isinstance(auth_token, str) and not auth_token:
         raise InvalidParameterError("auth_token", "a non-empty str")
-    key = _token_key(auth_token)
+    key = _secret_key(auth_token)
     text = _checked_url(url) + _signed_params(params)
+    digest = _digest_name(algorithm)
+    if digest is None:
+        raise InvalidParameterError("algorithm", f"{HMAC_SHA1} or {HMAC_SHA256}", algorithm)
     try:
-        return _sign(key, text, "url or params").decode("ascii")
+        return _sign(key, text, "url or params", digest).decode("ascii")
     except _Unsignable as exc:
         raise InvalidParameterError(exc.what, "text encodable as UTF-8") from None
 
 
 def validate_signature(
-    auth_token: str, url: str, params: FormParams, signature: str | None
+    auth_token: str,
+    url: str,
+    params: FormParams,
+    signature: str | None,
+    *,
+    algorithm: str = HMAC_SHA1,
 ) -> bool:
     """Whether ``signature`` is Twilio's signature of a form POST of ``params`` to ``url``.
 
@@ -284,22 +355,34 @@ def validate_signature(
     ``bodySHA256`` query parameter is an ordinary part of the URL here: for JSON bodies
     use :func:`validate_json_signature`.
 
+    ``auth_token`` is the secret Twilio signed with: the Auth Token, or the SharedKey
+    secret for a request with a signature settings header. ``algorithm`` is the HMAC,
+    by Twilio's name as :func:`signature_algorithm` reads it from that header:
+    ``HMAC_SHA1`` (the default; also for ``""``) or ``HMAC_SHA256``, in any case, as
+    ``RequestValidator.validate(..., algorithm)`` takes it. Any other name gives False
+    and a logged warning (see the module docstring).
+
     Returns False, never raises, for a missing, empty, non-str or wrong signature, an
-    empty token, a URL ``urllib`` cannot parse, or text Twilio could not have signed
-    (not UTF-8 encodable), where ``RequestValidator`` raises for some of these. A
-    token, URL or ``params`` of the wrong type is a programming error and raises
-    :class:`~proxy_async.errors.InvalidParameterError`, whatever the signature. The
+    empty token, an unknown algorithm, a URL ``urllib`` cannot parse, or text Twilio
+    could not have signed (not UTF-8 encodable), where ``RequestValidator`` raises for
+    some of these. A token, URL, ``params`` or algorithm of the wrong type is a
+    programming error and raises :class:`~proxy_async.errors.InvalidParameterError`,
+    whatever the signature. The
     comparison takes the same time wherever the signatures differ, and every URL
     variant is computed and compared. There is no size limit: the time is linear in
     the URL and form, so cap the body where the request is read.
     """
-    key = _token_key(auth_token)
+    key = _secret_key(auth_token)
     url = _checked_url(url)
     signed_params = _signed_params(params)
+    digest = _digest_name(algorithm)
     usable = _usable_signature(signature)
     if usable is None or not key:
         return False
-    return _signature_matches(key, url, signed_params, usable)
+    if digest is None:
+        _warn_unsupported(algorithm)
+        return False
+    return _signature_matches(key, url, signed_params, usable, digest)
 
 
 def _query_values(url: str, name: str, *, keep_blank: bool) -> list[str]:
@@ -324,7 +407,12 @@ def _body_bytes(body: object) -> bytes | None:
 
 
 def validate_json_signature(
-    auth_token: str, url: str, body: bytes | str, signature: str | None
+    auth_token: str,
+    url: str,
+    body: bytes | str,
+    signature: str | None,
+    *,
+    algorithm: str = HMAC_SHA1,
 ) -> bool:
     """Whether a JSON (or other non-form) ``body`` POSTed to ``url`` was signed by Twilio.
 
@@ -332,27 +420,56 @@ def validate_json_signature(
     :func:`validate_signature`) and appends ``bodySHA256=<lowercase hex SHA-256 of the
     body>`` to it; the signature and the first non-empty ``bodySHA256`` value must both
     match, the digest exactly (an uppercase digest is refused), as twilio-python's
-    ``RequestValidator.validate(url, body_text, signature)`` checks them. Without a
+    ``RequestValidator.validate(url, body_text, signature, algorithm)`` checks them.
+    ``algorithm`` names the signature's HMAC as for :func:`validate_signature`; the body
+    digest is SHA-256 whatever it is. Without a
     non-empty ``bodySHA256`` nothing vouches for the body, so only an empty body can
     pass (``RequestValidator`` raises TypeError there for any other). ``body`` is the
     raw bytes received (a str is encoded as UTF-8). Same return and error rules as
     :func:`validate_signature`; a ``body`` that is neither bytes nor str raises
     :class:`~proxy_async.errors.InvalidParameterError`.
     """
-    key = _token_key(auth_token)
+    key = _secret_key(auth_token)
     url = _checked_url(url)
     raw = _body_bytes(body)
+    digest = _digest_name(algorithm)
     usable = _usable_signature(signature)
     if usable is None or not key or raw is None:
         return False
+    if digest is None:
+        _warn_unsupported(algorithm)
+        return False
     declared = _query_values(url, _BODY_HASH_PARAM, keep_blank=False)
     if declared:
-        digest = hashlib.sha256(raw).hexdigest()
-        body_ok = declared[0].isascii() and hmac.compare_digest(digest, declared[0])
+        body_digest = hashlib.sha256(raw).hexdigest()
+        body_ok = declared[0].isascii() and hmac.compare_digest(body_digest, declared[0])
     else:
         body_ok = not raw
-    signature_ok = _signature_matches(key, url, "", usable)
+    signature_ok = _signature_matches(key, url, "", usable, digest)
     return body_ok and signature_ok
+
+
+def signature_algorithm(signature_settings: str | None) -> str:
+    """The algorithm a ``X-Twilio-Webhooks-Signature-Settings`` header value names.
+
+    The header is comma-separated ``name=value`` parts (``key=webhooks_sharedkey_...,
+    algorithm=HMAC_SHA256``); the result is the first part named ``algorithm`` (exactly,
+    after stripping whitespace) with a non-empty value, that value stripped and as sent
+    (not case-folded), or ``HMAC_SHA1`` when there is none, the header is empty or it is
+    absent (None): what twilio-python 9.13's ``get_signature_algorithm`` returns, checked
+    by agreement in ``tests/test_webhook_oracle.py``. Unknown names are returned too: the
+    validators refuse them. A value that is neither a str nor None raises
+    :class:`~proxy_async.errors.InvalidParameterError`.
+    """
+    if signature_settings is None:
+        return HMAC_SHA1
+    if not isinstance(signature_settings, str):
+        raise InvalidParameterError("signature_settings", "the header value as a str, or None")
+    for part in signature_settings.split(","):
+        name, equals, value = part.partition("=")
+        if equals and name.strip() == "algorithm" and value.strip():
+            return value.strip()
+    return HMAC_SHA1
 
 
 def _with_body_hash(public_url: str, raw_query: str) -> str:
@@ -433,40 +550,95 @@ def _form_params(body: bytes) -> dict[str, list[str]] | None:
     return params
 
 
+def _request_secret(
+    auth_token: str | None, shared_key: str | None, signature_settings: str | None
+) -> tuple[str | None, str]:
+    """The secret and algorithm to check a request with; a None secret refuses it.
+
+    Twilio signs with the Auth Token and HMAC-SHA1 unless a Webhook Rule applies, and
+    then with the Rule's SharedKey and algorithm, adding the settings header (Twilio's
+    shared-key guide; twilio-node's ``webhook()`` middleware picks the secret the same
+    way). So with ``shared_key`` given, a request with a non-empty settings header is
+    checked with it alone, one without with ``auth_token`` alone (None: refused).
+    Without ``shared_key``, ``auth_token`` is the one secret, checked with the header's
+    algorithm: twilio-python's ``RequestValidator(auth_token).validate(..., algorithm)``.
+    """
+    if auth_token is None and shared_key is None:
+        raise InvalidParameterError("auth_token", "a str, or None when shared_key is given")
+    if auth_token is not None:
+        _secret_key(auth_token)
+    if shared_key is not None:
+        _secret_key(shared_key, "shared_key")
+    algorithm = signature_algorithm(signature_settings)
+    if shared_key is not None and signature_settings:
+        return shared_key, algorithm
+    return auth_token, algorithm
+
+
 def validate_request(
-    auth_token: str, url: str, body: bytes, signature: str | None, *, content_type: str | None
+    auth_token: str | None,
+    url: str,
+    body: bytes,
+    signature: str | None,
+    *,
+    content_type: str | None,
+    signature_settings: str | None = None,
+    shared_key: str | None = None,
 ) -> bool:
     """Whether a request, as received, carries Twilio's valid ``X-Twilio-Signature``.
 
     The framework-neutral core of :func:`verify_request`: ``url`` is the URL Twilio
     called (see :func:`asgi_request_url`), ``body`` the raw bytes, ``content_type`` the
-    ``Content-Type`` header (parameters such as ``charset`` are ignored). A URL with a
-    non-empty ``bodySHA256`` query parameter is checked as a JSON body
-    (:func:`validate_json_signature`); otherwise a form body (UTF-8, as Twilio sends it)
-    is checked with :func:`validate_signature`, an empty body as a request without
-    parameters, and any other body is refused. Same return and error rules as
-    :func:`validate_signature`; a ``body`` that is not bytes raises
+    ``Content-Type`` header (parameters such as ``charset`` are ignored),
+    ``signature_settings`` the ``X-Twilio-Webhooks-Signature-Settings`` header (None when
+    absent). A URL with a non-empty ``bodySHA256`` query parameter is checked as a JSON
+    body (:func:`validate_json_signature`); otherwise a form body (UTF-8, as Twilio sends
+    it) is checked with :func:`validate_signature`, an empty body as a request without
+    parameters, and any other body is refused.
+
+    Secrets: ``auth_token`` is the account's Auth Token, ``shared_key`` the secret of
+    the SharedKey a Webhook Rule signs this URL's webhooks with, if any. The algorithm
+    is the one the settings header names (:func:`signature_algorithm`; ``HMAC_SHA1``
+    without it). The secret:
+
+    - without ``shared_key``: ``auth_token``, whatever the header, as twilio-python's
+      ``RequestValidator(auth_token)`` would check it (so a single SharedKey secret may
+      also be passed as ``auth_token``, as there);
+    - with ``shared_key``: ``shared_key`` for a request with a non-empty settings
+      header, ``auth_token`` for one without; never the other one, so a request cannot
+      choose which of the two secrets checks it by naming an algorithm. Pass
+      ``auth_token=None`` to refuse every request not signed with the SharedKey.
+
+    Same return and error rules as :func:`validate_signature` (an unknown algorithm is
+    False, and logged); a ``body`` that is not bytes, a secret or header value that is
+    not a str, or neither secret given raises
     :class:`~proxy_async.errors.InvalidParameterError`.
     """
-    _token_key(auth_token)
+    secret, algorithm = _request_secret(auth_token, shared_key, signature_settings)
     url = _checked_url(url)
     if not isinstance(body, bytes):
         raise InvalidParameterError("body", "the raw request body as bytes")
     usable = _usable_signature(signature)
-    if usable is None or not auth_token:
+    if usable is None or not secret:
         return False
     if _query_values(url, _BODY_HASH_PARAM, keep_blank=False):
-        return validate_json_signature(auth_token, url, body, usable)
+        return validate_json_signature(secret, url, body, usable, algorithm=algorithm)
     if _media_type(content_type) == _FORM_CONTENT_TYPE:
         params = _form_params(body)
-        return params is not None and validate_signature(auth_token, url, params, usable)
+        return params is not None and validate_signature(
+            secret, url, params, usable, algorithm=algorithm
+        )
     if not body:
-        return validate_signature(auth_token, url, {}, usable)
+        return validate_signature(secret, url, {}, usable, algorithm=algorithm)
     return False
 
 
 async def verify_request(
-    request: web.Request, auth_token: str, *, public_url: str | None = None
+    request: web.Request,
+    auth_token: str | None,
+    *,
+    public_url: str | None = None,
+    shared_key: str | None = None,
 ) -> bool:
     """Whether an ``aiohttp.web`` request carries a valid ``X-Twilio-Signature``.
 
@@ -478,17 +650,28 @@ async def verify_request(
     ``bodySHA256`` Twilio appends for a JSON body is carried over from the request.
     Forwarded headers (``X-Forwarded-Proto``...) are not trusted: any client sets them.
 
-    The body is checked as :func:`validate_request` says, and stays readable afterwards
+    The ``X-Twilio-Webhooks-Signature-Settings`` header names the algorithm, and with
+    ``shared_key`` given picks the secret, as :func:`validate_request` says. The body is
+    checked as :func:`validate_request` says, and stays readable afterwards
     (``await request.post()``). Returns False for a missing header or bad signature;
     aiohttp's own errors for an oversized body propagate.
     """
-    _token_key(auth_token)
+    settings = request.headers.get(SIGNATURE_SETTINGS_HEADER)
+    secret, _ = _request_secret(auth_token, shared_key, settings)
     signature = _usable_signature(request.headers.get(SIGNATURE_HEADER))
-    if signature is None or not auth_token:
+    if signature is None or not secret:
         return False
     url = _request_url(request, public_url)
     body = await request.read()
-    return validate_request(auth_token, url, body, signature, content_type=request.content_type)
+    return validate_request(
+        auth_token,
+        url,
+        body,
+        signature,
+        content_type=request.content_type,
+        signature_settings=settings,
+        shared_key=shared_key,
+    )
 
 
 # ----------------------------------------------------------------------------- parsing

@@ -40,15 +40,20 @@ WRONG_TOKEN = "wrong-token"
 FRAMEWORKS = ["aiohttp", "starlette"]
 
 
-def twilio_signature(token: str, url: str, form: list[tuple[str, str]]) -> str:
-    """What Twilio sends: base64(HMAC-SHA1(token, url + sorted names and values))."""
+def twilio_signature(
+    token: str, url: str, form: list[tuple[str, str]], hash_function: Any = hashlib.sha1
+) -> str:
+    """What Twilio sends: base64(HMAC-SHA1(token, url + sorted names and values)).
+
+    With ``hashlib.sha256``: what it sends when a Webhook Rule signs with a SharedKey.
+    """
     values: dict[str, list[str]] = {}
     for name, value in form:
         values.setdefault(name, []).append(value)
     signed = url + "".join(
         name + value for name in sorted(values) for value in sorted(values[name])
     )
-    digest = hmac.new(token.encode("utf-8"), signed.encode("utf-8"), hashlib.sha1).digest()
+    digest = hmac.new(token.encode("utf-8"), signed.encode("utf-8"), hash_function).digest()
     return base64.b64encode(digest).decode("ascii")
 
 
@@ -155,10 +160,14 @@ async def post_form(
     url: str,
     form: list[tuple[str, str]],
     signature: str | None,
+    *,
+    signature_settings: str | None = None,
 ) -> tuple[int, str]:
     headers = {"Content-Type": FORM}
     if signature is not None:
         headers["X-Twilio-Signature"] = signature
+    if signature_settings is not None:
+        headers["X-Twilio-Webhooks-Signature-Settings"] = signature_settings
     async with http.post(url, data=urlencode(form).encode(), headers=headers) as response:
         return response.status, await response.text()
 
@@ -212,6 +221,42 @@ async def test_forged_intercepts_are_refused(example: Running, http: aiohttp.Cli
         assert (status, text) == (403, "invalid signature"), case
     # The real one still passes: nothing above changed the app's state.
     assert await post_form(http, url, form, good) == (200, "ok")
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+async def test_intercept_signed_with_a_shared_key(
+    framework: str, fake_server: FakeProxyServer, http: aiohttp.ClientSession
+) -> None:
+    shared = "sharedkey-secret-" + "9" * 24
+    settings = "key=webhooks_sharedkey_01,algorithm=HMAC_SHA256"
+    async with run_example(framework, fake_server, webhook_shared_key=shared) as running:
+        url = running.intercept_url
+        form = intercept_form("hello")
+        with_key = twilio_signature(shared, url, form, hashlib.sha256)
+        with_token = twilio_signature(FAKE_AUTH_TOKEN, url, form)
+        token_256 = twilio_signature(FAKE_AUTH_TOKEN, url, form, hashlib.sha256)
+        cases = [
+            (with_key, settings, (200, "ok")),
+            (with_token, None, (200, "ok")),  # no header: the Auth Token, HMAC-SHA1
+            (with_key, None, (403, "invalid signature")),
+            (token_256, settings, (403, "invalid signature")),  # header: the SharedKey only
+            (with_key, settings.replace("256", "512"), (403, "invalid signature")),
+        ]
+        for signature, header, expected in cases:
+            got = await post_form(http, url, form, signature, signature_settings=header)
+            assert got == expected, (signature, header)
+
+
+def test_settings_read_the_shared_key_and_keep_it_out_of_repr() -> None:
+    env = {
+        "TWILIO_ACCOUNT_SID": FAKE_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": FAKE_AUTH_TOKEN,
+        "PROXY_SERVICE_SID": sid("KS", 3),
+    }
+    assert Settings.from_env(env).webhook_shared_key is None
+    with_key = Settings.from_env({**env, "TWILIO_WEBHOOK_SHARED_KEY": "sk-secret-123"})
+    assert with_key.webhook_shared_key == "sk-secret-123"
+    assert "sk-secret-123" not in repr(with_key)
 
 
 async def test_signed_but_unreadable_callback_is_blocked(

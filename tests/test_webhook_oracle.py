@@ -6,11 +6,16 @@ when ``RequestValidator.validate`` does. The one documented difference (see
 (``user:pw@host:8443``, ``[::1]:8443``) RequestValidator also accepts a signature over the
 authority cut at its first ``:`` (``https://user/...``); we refuse that one, so we never
 accept what the oracle refuses.
+
+Both of twilio 9.13's algorithms are covered (HMAC-SHA1 with the Auth Token, HMAC-SHA256
+as a Webhook Rule's SharedKey signs), named in any case or not at all, and so is its
+reading of the ``X-Twilio-Webhooks-Signature-Settings`` header (``get_signature_algorithm``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, TypeAlias
@@ -21,11 +26,17 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from multidict import MultiDict
-from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
+from twilio.request_validator import (  # type: ignore[import-untyped]
+    RequestValidator,
+    get_signature_algorithm,
+)
 
 from proxy_async.errors import InvalidParameterError
 from proxy_async.webhooks import (
+    HMAC_SHA1,
+    HMAC_SHA256,
     compute_signature,
+    signature_algorithm,
     validate_json_signature,
     validate_request,
     validate_signature,
@@ -38,15 +49,19 @@ FORM = "application/x-www-form-urlencoded"
 Params: TypeAlias = "MultiDict[str] | dict[str, str]"
 
 
-def _oracle_sign(url: str, params: Params | dict[str, Any], token: str = TOKEN) -> str:
-    signature: str = RequestValidator(token).compute_signature(url, params)
+def _oracle_sign(
+    url: str, params: Params | dict[str, Any], token: str = TOKEN, algorithm: str = HMAC_SHA1
+) -> str:
+    signature: str = RequestValidator(token).compute_signature(url, params, algorithm)
     return signature
 
 
-def _oracle_accepts(url: str, params: Params | str, signature: str) -> bool:
+def _oracle_accepts(
+    url: str, params: Params | str, signature: str, algorithm: str = HMAC_SHA1
+) -> bool:
     """RequestValidator.validate; an exception (what it does with input it cannot read) is no."""
     try:
-        return bool(RequestValidator(TOKEN).validate(url, params, signature))
+        return bool(RequestValidator(TOKEN).validate(url, params, signature, algorithm))
     except (ValueError, TypeError):  # UnicodeEncodeError is a ValueError
         return False
 
@@ -71,14 +86,16 @@ def _as_urllib_reads(url: str) -> str | None:
         return None
 
 
-def _assert_agrees(configured: str, params: Params, signature: str) -> bool:
-    ours = validate_signature(TOKEN, configured, params, signature)
-    theirs = _oracle_accepts(configured, params, signature)
+def _assert_agrees(
+    configured: str, params: Params, signature: str, algorithm: str = HMAC_SHA1
+) -> bool:
+    ours = validate_signature(TOKEN, configured, params, signature, algorithm=algorithm)
+    theirs = _oracle_accepts(configured, params, signature, algorithm)
     if theirs and not ours:
         # The documented difference, and nothing else.
         cut = _cut_at_first_colon(configured)
         assert cut is not None
-        assert _oracle_sign(cut, params) == signature
+        assert _oracle_sign(cut, params, algorithm=algorithm) == signature
     else:
         assert ours == theirs
     return ours
@@ -175,22 +192,54 @@ def _signed_variant(data: st.DataObject, url: _Url) -> str:
     return str(url)
 
 
+_KNOWN = [HMAC_SHA1, HMAC_SHA256, "hmac_sha256", "Hmac_Sha1", ""]
+# Names twilio 9.13 refuses (it logs a warning and returns False; compute raises).
+_UNKNOWN = ["HMAC_SHA512", "sha256", "HMAC-SHA256", "HMAC_SHA256 ", "RSA"]
+_signers = st.sampled_from([HMAC_SHA1, HMAC_SHA256])
+
+
+def _claimed(data: st.DataObject, signer: str) -> str:
+    """The algorithm a request names: mostly the signer's, in some case; or any other."""
+    same = [name for name in _KNOWN if name.upper() == signer or (not name and signer == HMAC_SHA1)]
+    return data.draw(
+        st.one_of(st.sampled_from(same), st.sampled_from(_KNOWN + _UNKNOWN)), label="algorithm"
+    )
+
+
+def _settings_header(data: st.DataObject, algorithm: str) -> str | None:
+    """An X-Twilio-Webhooks-Signature-Settings value naming ``algorithm`` as Twilio's does."""
+    if algorithm in ("", HMAC_SHA1) and data.draw(st.booleans(), label="no header"):
+        return None
+    parts = ["key=webhooks_sharedkey_01", f"algorithm={algorithm}"]
+    if data.draw(st.booleans(), label="reversed"):
+        parts.reverse()
+    return data.draw(st.sampled_from([",", ", ", " , "]), label="comma").join(parts)
+
+
 # ---------------------------------------------------------------------- agreement: forms
 
 
 @settings(max_examples=300, deadline=None)
-@given(url=_urls, pairs=_pairs, as_dict=st.booleans(), data=st.data())
+@given(url=_urls, pairs=_pairs, as_dict=st.booleans(), signer=_signers, data=st.data())
 def test_form_signatures_agree_with_request_validator(
-    url: _Url, pairs: list[tuple[str, str]], as_dict: bool, data: st.DataObject
+    url: _Url, pairs: list[tuple[str, str]], as_dict: bool, signer: str, data: st.DataObject
 ) -> None:
     params = _form(pairs, as_dict)
     configured = str(url)
     signed = _signed_variant(data, url)
+    claimed = _claimed(data, signer)
     # Both ways: Twilio signed one URL and the Service is configured with the other.
-    _assert_agrees(configured, params, _oracle_sign(signed, params))
-    _assert_agrees(signed, params, _oracle_sign(configured, params))
+    _assert_agrees(configured, params, _oracle_sign(signed, params, algorithm=signer), claimed)
+    _assert_agrees(signed, params, _oracle_sign(configured, params, algorithm=signer), claimed)
     # compute_signature is RequestValidator.compute_signature: the URL exactly as given.
-    assert compute_signature(TOKEN, signed, params) == _oracle_sign(signed, params)
+    if claimed in _KNOWN:
+        ours = compute_signature(TOKEN, signed, params, algorithm=claimed)
+        assert ours == _oracle_sign(signed, params, algorithm=claimed)
+    else:
+        with pytest.raises(ValueError, match="Unsupported"):
+            _oracle_sign(signed, params, algorithm=claimed)
+        with pytest.raises(InvalidParameterError, match="algorithm"):
+            compute_signature(TOKEN, signed, params, algorithm=claimed)
 
 
 _ISSUE_URL = "https://hooks.example.com:8443/proxy/cb?x=1"
@@ -328,9 +377,9 @@ _bodies = st.one_of(
 
 
 @settings(max_examples=200, deadline=None)
-@given(url=_urls, body=_bodies, data=st.data())
+@given(url=_urls, body=_bodies, signer=_signers, data=st.data())
 def test_json_signatures_agree_with_request_validator(
-    url: _Url, body: str, data: st.DataObject
+    url: _Url, body: str, signer: str, data: st.DataObject
 ) -> None:
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
     hashes = data.draw(
@@ -353,33 +402,258 @@ def test_json_signatures_agree_with_request_validator(
     with_hash = attrs.evolve(url, query=query or None, fragment=None)
     configured = str(with_hash)
     signed = _signed_variant(data, with_hash)
-    signature = _oracle_sign(signed, {})
-    ours = validate_json_signature(TOKEN, configured, body, signature)
-    assert ours == validate_json_signature(TOKEN, configured, body.encode("utf-8"), signature)
-    theirs = _oracle_accepts(configured, body, signature)
+    signature = _oracle_sign(signed, {}, algorithm=signer)
+    claimed = _claimed(data, signer)
+    ours = validate_json_signature(TOKEN, configured, body, signature, algorithm=claimed)
+    raw = body.encode("utf-8")
+    assert ours == validate_json_signature(TOKEN, configured, raw, signature, algorithm=claimed)
+    theirs = _oracle_accepts(configured, body, signature, claimed)
     if theirs and not ours:
         assert _cut_at_first_colon(configured) is not None
     else:
         assert ours == theirs
-    # The request-level helper picks the same check for such a request.
+    # The request-level helper picks the same check for such a request, the algorithm
+    # read from the settings header (which strips what a direct caller's name keeps).
+    header = _settings_header(data, claimed)
     as_received = validate_request(
-        TOKEN, configured, body.encode("utf-8"), signature, content_type="application/json"
+        TOKEN,
+        configured,
+        raw,
+        signature,
+        content_type="application/json",
+        signature_settings=header,
     )
-    assert as_received == ours
+    from_header = get_signature_algorithm(header)
+    assert as_received == validate_json_signature(
+        TOKEN, configured, raw, signature, algorithm=from_header
+    )
+    if from_header == claimed:
+        assert as_received == ours
 
 
 @settings(max_examples=100, deadline=None)
-@given(url=_urls, pairs=_pairs, data=st.data())
+@given(url=_urls, pairs=_pairs, signer=_signers, data=st.data())
 def test_raw_form_requests_agree_with_request_validator(
-    url: _Url, pairs: list[tuple[str, str]], data: st.DataObject
+    url: _Url, pairs: list[tuple[str, str]], signer: str, data: st.DataObject
 ) -> None:
     # A form body as sent, decoded by validate_request, vs the form handed to the oracle.
     params = MultiDict(pairs)
     configured = str(url)  # no bodySHA256 in it: the strategies cannot spell one
-    signature = _oracle_sign(_signed_variant(data, url), params)
+    signature = _oracle_sign(_signed_variant(data, url), params, algorithm=signer)
+    claimed = _claimed(data, signer)
+    header = _settings_header(data, claimed)
     body = urlencode(pairs).encode("ascii")
-    ours = validate_request(TOKEN, configured, body, signature, content_type=FORM)
-    assert ours == _assert_agrees(configured, params, signature)
+    ours = validate_request(
+        TOKEN, configured, body, signature, content_type=FORM, signature_settings=header
+    )
+    assert ours == _assert_agrees(configured, params, signature, get_signature_algorithm(header))
+
+
+# ------------------------------------------------------------ signature settings header
+
+_header_parts = st.one_of(
+    st.sampled_from(
+        [
+            "key=webhooks_sharedkey_01",
+            "algorithm=HMAC_SHA256",
+            "algorithm=hmac_sha1",
+            " algorithm = HMAC_SHA256 ",
+            "algorithm=",
+            "algorithm= ",
+            "algorithm",
+            "Algorithm=HMAC_SHA256",
+            "algorithm==HMAC_SHA256",
+            "algorithm=HMAC_SHA256=x",
+            "algorithm=\xa0HMAC_SHA256\t",
+            "key=a=b",
+            "=",
+            "",
+            " ",
+        ]
+    ),
+    st.text(st.sampled_from("algorithm=HMAC_SHA256 ,\t\xa0k;"), max_size=14),
+    st.text(max_size=8),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    header=st.one_of(
+        st.none(),
+        st.lists(_header_parts, max_size=5).flatmap(
+            lambda parts: st.sampled_from([",", ", ", ";"]).map(lambda comma: comma.join(parts))
+        ),
+    )
+)
+def test_settings_header_parsing_agrees_with_get_signature_algorithm(header: str | None) -> None:
+    assert signature_algorithm(header) == get_signature_algorithm(header)
+
+
+@pytest.mark.parametrize(
+    ("header", "algorithm"),
+    [
+        (None, HMAC_SHA1),
+        ("", HMAC_SHA1),
+        ("key=webhooks_sharedkey_01", HMAC_SHA1),
+        ("key=webhooks_sharedkey_01,algorithm=HMAC_SHA256", HMAC_SHA256),
+        ("algorithm=HMAC_SHA256, key=webhooks_sharedkey_01", HMAC_SHA256),
+        (" algorithm = hmac_sha256 ", "hmac_sha256"),  # as sent; validators ignore case
+        ("algorithm=,algorithm=HMAC_SHA256", HMAC_SHA256),  # the first non-empty one
+        ("algorithm=HMAC_SHA512,algorithm=HMAC_SHA256", "HMAC_SHA512"),
+        ("Algorithm=HMAC_SHA256", HMAC_SHA1),  # the name is case-sensitive
+        ("algorithm;HMAC_SHA256", HMAC_SHA1),
+    ],
+)
+def test_settings_header_examples(header: str | None, algorithm: str) -> None:
+    assert signature_algorithm(header) == algorithm == get_signature_algorithm(header)
+
+
+# ------------------------------------------------------------------- which secret checks
+
+SHARED = "sk_" + "7" * 40  # a SharedKey secret
+_FORM_PARAMS = {"interactionSid": "KI" + "2" * 32, "Body": "héllo"}
+_FORM_BODY = urlencode(_FORM_PARAMS).encode("utf-8")
+_WITH_KEY_256 = "key=webhooks_sharedkey_01,algorithm=HMAC_SHA256"
+_WITH_KEY_1 = "key=webhooks_sharedkey_01,algorithm=HMAC_SHA1"
+
+
+def _signed(secret: str, algorithm: str) -> str:
+    return _oracle_sign(_GOOD_URL, _FORM_PARAMS, token=secret, algorithm=algorithm)
+
+
+@pytest.mark.parametrize(
+    ("auth_token", "shared_key", "header", "signed_with", "accepted"),
+    [
+        # Only the Auth Token: it checks every request, with the header's algorithm,
+        # as RequestValidator(auth_token).validate(..., get_signature_algorithm(header)).
+        (TOKEN, None, None, (TOKEN, HMAC_SHA1), True),
+        (TOKEN, None, _WITH_KEY_256, (TOKEN, HMAC_SHA256), True),
+        (TOKEN, None, _WITH_KEY_256, (TOKEN, HMAC_SHA1), False),  # not the named algorithm
+        (TOKEN, None, None, (TOKEN, HMAC_SHA256), False),
+        (TOKEN, None, _WITH_KEY_256, (SHARED, HMAC_SHA256), False),
+        # Both: the header's presence picks the secret, and only that one is tried.
+        (TOKEN, SHARED, _WITH_KEY_256, (SHARED, HMAC_SHA256), True),
+        (TOKEN, SHARED, _WITH_KEY_256, (TOKEN, HMAC_SHA256), False),
+        (TOKEN, SHARED, None, (TOKEN, HMAC_SHA1), True),
+        (TOKEN, SHARED, None, (SHARED, HMAC_SHA1), False),
+        (TOKEN, SHARED, None, (SHARED, HMAC_SHA256), False),
+        (TOKEN, SHARED, "", (TOKEN, HMAC_SHA1), True),  # an empty header is no header
+        (TOKEN, SHARED, _WITH_KEY_1, (SHARED, HMAC_SHA1), True),  # a Setting may name SHA1
+        (TOKEN, SHARED, _WITH_KEY_1, (TOKEN, HMAC_SHA1), False),
+        (TOKEN, SHARED, "key=webhooks_sharedkey_01", (SHARED, HMAC_SHA1), True),
+        # Only the SharedKey: a request without the header is refused, whoever signed it.
+        (None, SHARED, _WITH_KEY_256, (SHARED, HMAC_SHA256), True),
+        (None, SHARED, None, (SHARED, HMAC_SHA1), False),
+        (None, SHARED, None, (TOKEN, HMAC_SHA1), False),
+        (None, SHARED, _WITH_KEY_256, (SHARED, HMAC_SHA1), False),
+        # An unknown algorithm is refused, whatever was signed.
+        (TOKEN, SHARED, "algorithm=HMAC_SHA512", (SHARED, HMAC_SHA256), False),
+        (TOKEN, None, "algorithm=HMAC_SHA512", (TOKEN, HMAC_SHA1), False),
+    ],
+)
+def test_validate_request_picks_the_secret_by_the_settings_header(
+    auth_token: str | None,
+    shared_key: str | None,
+    header: str | None,
+    signed_with: tuple[str, str],
+    accepted: bool,
+) -> None:
+    signature = _signed(*signed_with)
+    result = validate_request(
+        auth_token,
+        _GOOD_URL,
+        _FORM_BODY,
+        signature,
+        content_type=FORM,
+        signature_settings=header,
+        shared_key=shared_key,
+    )
+    assert result is accepted
+    # The oracle: Twilio's documented choice (the SharedKey secret when the header is
+    # there, else the Auth Token), checked by RequestValidator with the header's algorithm.
+    secret = shared_key if shared_key is not None and header else auth_token
+    algorithm = get_signature_algorithm(header)
+    oracle = secret is not None and RequestValidator(secret).validate(
+        _GOOD_URL, _FORM_PARAMS, signature, algorithm
+    )
+    assert oracle is accepted
+
+
+def test_an_unknown_algorithm_is_logged_without_secrets(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    hostile = "HMAC_SHA512\n" + "x" * 500 + SHARED
+    signature = _signed(SHARED, HMAC_SHA256)
+    header = f"key=webhooks_sharedkey_01,algorithm={hostile}"
+    assert not validate_request(
+        TOKEN,
+        _GOOD_URL,
+        _FORM_BODY,
+        signature,
+        content_type=FORM,
+        signature_settings=header,
+        shared_key=SHARED,
+    )
+    [record] = [r for r in caplog.records if r.name == "proxy_async"]
+    message = record.getMessage()
+    assert record.levelno == logging.WARNING
+    assert "'HMAC_SHA512\\n" in message  # repr: the newline cannot forge a log line
+    assert "\n" not in message
+    for secret in (TOKEN, SHARED, "x" * 40):
+        assert secret not in message
+    assert _GOOD_URL not in message
+    assert signature not in message
+    # A request without a usable signature is refused before the algorithm matters.
+    caplog.clear()
+    assert not validate_signature(TOKEN, _GOOD_URL, {}, None, algorithm="HMAC_SHA512")
+    assert not [r for r in caplog.records if r.name == "proxy_async"]
+
+
+def test_sha256_signature_of_a_json_body_through_validate_request() -> None:
+    body = b'{"interactionSid": "KI1"}'
+    url = f"{_GOOD_URL}?bodySHA256={hashlib.sha256(body).hexdigest()}"
+    signature = _oracle_sign(url, {}, token=SHARED, algorithm=HMAC_SHA256)
+    assert RequestValidator(SHARED).validate(url, body.decode(), signature, HMAC_SHA256)
+    common: dict[str, Any] = {"content_type": "application/json", "shared_key": SHARED}
+    assert validate_request(TOKEN, url, body, signature, signature_settings=_WITH_KEY_256, **common)
+    assert not validate_request(TOKEN, url, body, signature, **common)
+    assert not validate_request(
+        TOKEN, url, b"{}", signature, signature_settings=_WITH_KEY_256, **common
+    )
+
+
+@pytest.mark.parametrize("algorithm", [None, b"HMAC_SHA256", 256, ["HMAC_SHA1"]])
+def test_an_algorithm_that_is_not_a_str_is_a_programming_error(algorithm: object) -> None:
+    calls: list[Callable[[], object]] = [
+        lambda: validate_signature(TOKEN, _GOOD_URL, {}, _GOOD, algorithm=algorithm),  # type: ignore[arg-type]
+        lambda: validate_signature(TOKEN, _GOOD_URL, {}, None, algorithm=algorithm),  # type: ignore[arg-type]
+        lambda: validate_json_signature(TOKEN, _GOOD_URL, b"", _GOOD, algorithm=algorithm),  # type: ignore[arg-type]
+        lambda: compute_signature(TOKEN, _GOOD_URL, {}, algorithm=algorithm),  # type: ignore[arg-type]
+    ]
+    for call in calls:
+        with pytest.raises(InvalidParameterError, match="algorithm"):
+            call()
+
+
+@pytest.mark.parametrize(
+    ("changes", "parameter"),
+    [
+        ({"auth_token": None}, "auth_token"),
+        ({"shared_key": b"sk"}, "shared_key"),
+        ({"shared_key": "sk\udc80"}, "shared_key"),
+        ({"auth_token": 5, "shared_key": SHARED}, "auth_token"),
+        ({"signature_settings": b"algorithm=HMAC_SHA256"}, "signature_settings"),
+    ],
+)
+def test_bad_secrets_or_header_values_are_programming_errors(
+    changes: dict[str, Any], parameter: str
+) -> None:
+    arguments: dict[str, Any] = {"auth_token": TOKEN, **changes}
+    auth_token = arguments.pop("auth_token")
+    for signature in (_GOOD, None):  # a missing signature must not hide the bug
+        with pytest.raises(InvalidParameterError, match=parameter) as info:
+            validate_request(auth_token, _GOOD_URL, b"", signature, content_type=FORM, **arguments)
+        assert TOKEN not in str(info.value)
+        assert SHARED not in str(info.value)
 
 
 def test_the_issue_input() -> None:
