@@ -244,7 +244,7 @@ def _add_speed_options(parser: argparse.ArgumentParser, *, rps_default: float | 
         metavar="N",
         help=f"sessions exported at once (default {DEFAULT_CONCURRENCY})",
     )
-    shown = "0 (no limit)" if rps_default is None else f"{rps_default:g}"
+    shown = "0: no ceiling" if rps_default is None else f"{rps_default:g}"
     parser.add_argument(
         "--rps",
         type=_rate,
