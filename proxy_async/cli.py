@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         "TWILIO_ACCOUNT_SID with TWILIO_AUTH_TOKEN, or TWILIO_API_KEY and TWILIO_API_SECRET.",
         epilog="Records are written to OUT.part with the export's state in OUT.state.db (SQLite);"
         " the finished file is renamed to OUT. Listing every session writes the Session records "
-        "to OUT's sessions file (interactions.ndjson -> interactions.sessions.ndjson). After a "
+        "to OUT's sessions file (interactions.ndjson -> interactions.sessions.ndjson, dump.csv -> "
+        "dump.csv-sessions.ndjson). After a "
         "crash, a kill or failed sessions, run the same command with --resume: nothing is lost "
         "and nothing is written twice. Sessions that answer 404 (deleted) are counted as "
         "missing, not failed. Exit codes: 0 success, 1 some sessions failed, 2 bad usage, "

@@ -76,7 +76,17 @@ from .errors import (
     ServerError,
     TransportError,
 )
-from .export_files import STDOUT, ChunkedFile, Compression, ExportPaths, sync_directory
+from .export_files import (
+    FORCE_HINT,
+    RESUME_HINT,
+    STDOUT,
+    ChunkedFile,
+    Compression,
+    ExportPaths,
+    outputs_naming,
+    state_of,
+    sync_directory,
+)
 from .export_state import (
     BlankStateError,
     ExportParams,
@@ -951,10 +961,12 @@ class _Job:
         if paths is not None:
             if sys.platform == "win32":
                 self._close_files()  # Windows cannot rename an open file
-            for partial, final in (
-                (paths.sessions_partial, paths.sessions),
-                (paths.partial, paths.output),
-            ):
+            renames = [(paths.partial, paths.output)]
+            if self.state.params.sessions_file:
+                # Only then is a sessions .part this export's: with named sessions it
+                # may be another export's, unfinished.
+                renames.insert(0, (paths.sessions_partial, paths.sessions))
+            for partial, final in renames:
                 if partial.exists():
                     os.replace(partial, final)
             sync_directory(paths.output.parent)
@@ -1130,8 +1142,8 @@ async def export(
             return opened
         job = opened
     else:
-        if paths is not None and not overwrite:
-            _refuse_existing(paths)
+        if paths is not None:
+            _refuse_existing(paths, params, overwrite=overwrite)
         if selected is None:
             # The first Sessions page before any file: wrong credentials or an unknown
             # Service leave nothing behind.
@@ -1162,26 +1174,62 @@ async def _first_listing_page(service: ServiceContext) -> Page[Session]:
     raise SessionDiscoveryError(service.sid, ExportError("the Sessions list had no page"))
 
 
-def _refuse_existing(paths: ExportPaths) -> None:
+def _refuse_existing(paths: ExportPaths, params: ExportParams, *, overwrite: bool) -> None:
+    """Refuse a fresh export whose files are in the way.
+
+    Always when one of them is another export's (:func:`_refuse_claimed`); without
+    ``overwrite``, when an earlier export to ``out`` did not finish or any file this
+    export would create or replace exists (a blank state, left by a kill while it was
+    being made, holds nothing and does not count).
+    """
+    _refuse_claimed(paths, writes_sessions=params.sessions_file)
+    if overwrite:
+        return
     unfinished = paths.legacy_checkpoint.exists()
+    blank = False
     if paths.state.exists():
         try:
             state = ExportState.open(paths.state)  # "another export is writing" if locked
         except BlankStateError:
-            pass  # killed while being made: nothing was written
+            blank = True  # killed while being made: nothing was written
         else:
             unfinished = not state.counters.complete
             state.close()
     if unfinished:
         raise ExportStateError(
-            f"an earlier export to {paths.output} did not finish; continue it with --resume, "
-            "or discard it with --force"
+            f"an earlier export to {paths.output} did not finish; continue it with "
+            f"{RESUME_HINT}, or discard it with {FORCE_HINT}"
         )
-    if paths.output.exists():
-        raise ExportStateError(
-            f"{paths.output} already exists; use --force to replace it once the new export "
-            "is complete"
-        )
+    for path in paths.written(sessions_file=params.sessions_file):
+        if path.exists() and not (blank and path == paths.state):
+            raise ExportStateError(
+                f"{path} already exists; use {FORCE_HINT} to replace it once the new export "
+                "is complete"
+            )
+
+
+def _refuse_claimed(paths: ExportPaths, *, writes_sessions: bool) -> None:
+    """Refuse, even with ``overwrite``, an export one of whose files is also a file of
+    another export that has a state: its output is another's ``.part``, state or
+    sessions file, or its sessions file is another's output. Sessions file names never
+    collide (:func:`~proxy_async.export_files.sessions_name`), so these are the only
+    ways two exports can share a file.
+    """
+    ours = set(paths.written(sessions_file=writes_sessions))
+    others = set().union(*(outputs_naming(path) for path in ours))
+    for other in sorted(others - {paths.output}):
+        if not state_of(other).exists():
+            continue
+        try:
+            shared = ours & ExportPaths.for_output(other).claimable()
+        except ProxyError:
+            continue  # not a file an export could write to
+        if shared:
+            raise ExportStateError(
+                f"{min(shared)} is also a file of the export to {other} (its state is "
+                f"{state_of(other)}); export to another name, or finish or delete that "
+                "export first"
+            )
 
 
 def _fresh_job(
@@ -1232,15 +1280,19 @@ def _resume_job(
             return None
         else:
             logger.info("no export state at %s: starting afresh", paths.state)
+            _refuse_claimed(paths, writes_sessions=params.sessions_file)
             return _fresh_job(paths, params, selected or [], started)
     try:
         state = ExportState.open(paths.state)
     except BlankStateError:
         logger.info("%s holds no export yet: starting afresh", paths.state)
+        _refuse_claimed(paths, writes_sessions=params.sessions_file)
         return _fresh_job(paths, params, selected or [], started)
     files: list[ChunkedFile] = []
     try:
         _check_same_export(state, paths, params, selected)
+        if state.params.sessions_file:
+            paths = paths.resuming(state.counters.sessions_bytes)
         if state.counters.complete:
             summary = _summarize(
                 state, paths, complete=True, resumed=True, started=started, already_complete=True
@@ -1322,7 +1374,7 @@ def _check_same_export(
     if differences:
         raise ExportStateError(
             f"{paths.state} was made with " + "; ".join(differences) + ". Resume with "
-            "the original options, or discard it with --force"
+            f"the original options, or discard it with {FORCE_HINT}"
         )
 
 

@@ -5,9 +5,10 @@ An export to ``OUT`` (see :class:`ExportPaths`) writes:
 * ``OUT.part``: the records, renamed to ``OUT`` once every session is done or missing;
 * ``OUT.state.db``: the export's state (:mod:`proxy_async.export_state`), kept after
   completion as the record of what was exported;
-* ``OUT``'s *sessions file* (``interactions.ndjson`` -> ``interactions.sessions.ndjson``),
-  written as ``.part`` too: the Session records the listing returned, when the export
-  listed the Service itself.
+* ``OUT``'s *sessions file* (``interactions.ndjson`` -> ``interactions.sessions.ndjson``,
+  ``dump.csv`` -> ``dump.csv-sessions.ndjson``; see :func:`sessions_name`), written as
+  ``.part`` too: the Session records the listing returned, when the export listed the
+  Service itself.
 
 Both data files are :class:`ChunkedFile`: bytes are appended in memory and written by
 :meth:`ChunkedFile.commit`, which returns the new durable length only once the bytes
@@ -39,10 +40,26 @@ Compression = Literal["gzip"]
 STDOUT = "-"
 """The ``out`` that writes records to standard output (no state file, no resume)."""
 
+FORCE_HINT = "--force (overwrite=True)"
+"""How an error message tells to discard an export: the CLI option and the
+:func:`~proxy_async.export.export` argument, as both read the same messages."""
+
+RESUME_HINT = "--resume (resume=True)"
+"""How an error message tells to continue an export (see :data:`FORCE_HINT`)."""
+
+PART_SUFFIX = ".part"
+"""What a data file is named while it is written: ``OUT.part``."""
+
+STATE_SUFFIX = ".state.db"
+"""What an export's state is named: ``OUT.state.db``."""
+
 GZIP_LEVEL = 6
 """gzip's own default level: about 8x smaller NDJSON for about 20 MB/s per core."""
 
-_FORMAT_SUFFIXES = (".ndjson", ".jsonl", ".json", ".csv")
+_LEGACY_FORMAT_SUFFIXES = (".ndjson", ".jsonl", ".json", ".csv")
+
+_NDJSON = ".ndjson"
+_SESSIONS = "sessions.ndjson"
 
 
 def compression_of(name: str) -> Compression | None:
@@ -50,14 +67,58 @@ def compression_of(name: str) -> Compression | None:
     return "gzip" if name.lower().endswith(".gz") else None
 
 
+def sessions_name(name: str) -> str:
+    """The name of the sessions file of an export to the file named ``name``.
+
+    ``X.ndjson`` -> ``X.sessions.ndjson`` and ``X.ndjson.gz`` -> ``X.sessions.ndjson.gz``
+    (``.ndjson`` exactly as written, ``X`` not empty); any other name ``N`` ->
+    ``N-sessions.ndjson``, or ``M-sessions.ndjson.gz`` for ``N`` = ``M.gz`` (the ``.gz``
+    kept as written): ``dump`` -> ``dump-sessions.ndjson``, ``dump.csv.gz`` ->
+    ``dump.csv-sessions.ndjson.gz``.
+
+    The map is injective, so two outputs never share a sessions file: each rule appends
+    or swaps a fixed suffix, and the rules' results differ in the character before
+    ``sessions.ndjson`` (``.`` or ``-``) and in whether they end in a ``.gz``. Appending
+    ``.sessions.ndjson`` to the whole name instead would not do: ``dump.csv`` and
+    ``dump.csv.ndjson`` would share ``dump.csv.sessions.ndjson``.
+    """
+    gz = name[-3:] if compression_of(name) else ""
+    stem = name[: len(name) - len(gz)]
+    if stem.endswith(_NDJSON) and len(stem) > len(_NDJSON):
+        return stem[: -len(_NDJSON)] + "." + _SESSIONS + gz
+    return stem + "-" + _SESSIONS + gz
+
+
+def legacy_sessions_name(name: str) -> str:
+    """The sessions file name proxy-async gave before :func:`sessions_name`: ``name``
+    without ``.gz`` and one format suffix (any case), plus ``.sessions.ndjson`` and
+    ``.gz`` if compressed. Not injective (``dump``, ``dump.ndjson`` and ``dump.csv`` all
+    gave ``dump.sessions.ndjson``); kept to resume an export started under it."""
+    compression = compression_of(name)
+    stem = name[: -len(".gz")] if compression else name
+    for suffix in _LEGACY_FORMAT_SUFFIXES:
+        if stem.lower().endswith(suffix) and len(stem) > len(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    return stem + "." + _SESSIONS + (".gz" if compression else "")
+
+
+def is_sessions_name(name: str) -> bool:
+    """Whether ``name`` may be some export's sessions file, under either naming (every
+    such name ends in ``sessions.ndjson``, or that and ``.gz``)."""
+    stem = name[:-3] if compression_of(name) else name
+    return stem.endswith(_SESSIONS)
+
+
 @attrs.frozen
 class ExportPaths:
     """Every file of an export to ``output``.
 
     ``partial`` is ``OUT.part``, ``state`` is ``OUT.state.db``; ``sessions`` is the
-    sessions file (``OUT`` without its format and ``.gz`` suffixes, plus
-    ``.sessions.ndjson`` and the same compression), ``sessions_partial`` its ``.part``;
-    ``legacy_checkpoint`` is where proxy-async 0.x kept its JSON checkpoint.
+    sessions file (:func:`sessions_name`, same compression as ``OUT``),
+    ``sessions_partial`` its ``.part``; ``legacy_checkpoint`` is where proxy-async 0.x
+    kept its JSON checkpoint. ``legacy_sessions`` is the sessions file as named before
+    :func:`sessions_name` (see :meth:`resuming`).
     """
 
     output: Path
@@ -67,6 +128,7 @@ class ExportPaths:
     sessions_partial: Path
     legacy_checkpoint: Path
     compression: Compression | None
+    legacy_sessions: Path
 
     @classmethod
     def for_output(cls, output: str | os.PathLike[str]) -> ExportPaths:
@@ -90,22 +152,80 @@ class ExportPaths:
                 f"the output {text} names a directory (it ends in {text[-1]!r}); name a "
                 f"file, e.g. {path / 'interactions.ndjson'}"
             )
-        compression = compression_of(path.name)
-        stem = path.name[: -len(".gz")] if compression else path.name
-        for suffix in _FORMAT_SUFFIXES:
-            if stem.lower().endswith(suffix) and len(stem) > len(suffix):
-                stem = stem[: -len(suffix)]
-                break
-        sessions = path.with_name(stem + ".sessions.ndjson" + (".gz" if compression else ""))
+        sessions = path.with_name(sessions_name(path.name))
         return cls(
             output=path,
-            partial=path.with_name(path.name + ".part"),
-            state=path.with_name(path.name + ".state.db"),
+            partial=_part(path),
+            state=state_of(path),
             sessions=sessions,
-            sessions_partial=sessions.with_name(sessions.name + ".part"),
+            sessions_partial=_part(sessions),
             legacy_checkpoint=path.with_name(path.name + ".checkpoint.json"),
-            compression=compression,
+            compression=compression_of(path.name),
+            legacy_sessions=path.with_name(legacy_sessions_name(path.name)),
         )
+
+    def resuming(self, sessions_bytes: int) -> ExportPaths:
+        """These paths, for an export whose state exists and says it writes a sessions
+        file with ``sessions_bytes`` committed to it.
+
+        An export started before :func:`sessions_name` wrote its sessions file under
+        ``legacy_sessions``; the state does not record the name, so it is told by the
+        files: if neither the sessions file nor its ``.part`` exists under the current
+        name, bytes were committed, and the legacy ``.part`` or file exists, the export
+        keeps the legacy name to the end. An export started under the current name has
+        one of its two files as soon as a byte is committed, so it never switches.
+        """
+        legacy = self.legacy_sessions
+        if (
+            legacy == self.sessions
+            or sessions_bytes == 0
+            or self.sessions_partial.exists()
+            or self.sessions.exists()
+            or not (_part(legacy).exists() or legacy.exists())
+        ):
+            return self
+        return attrs.evolve(self, sessions=legacy, sessions_partial=_part(legacy))
+
+    def written(self, *, sessions_file: bool) -> tuple[Path, ...]:
+        """Every file a fresh export to ``output`` creates or replaces (the sessions
+        file and its ``.part`` only when it writes one)."""
+        files = (self.output, self.partial, self.state)
+        return files + ((self.sessions, self.sessions_partial) if sessions_file else ())
+
+    def claimable(self) -> set[Path]:
+        """The files an existing export to ``output`` may write: :meth:`written` with a
+        sessions file, named as :meth:`resuming` would name it once bytes are in it."""
+        return set(self.resuming(sessions_bytes=1).written(sessions_file=True))
+
+
+def _part(path: Path) -> Path:
+    return path.with_name(path.name + PART_SUFFIX)
+
+
+def state_of(output: Path) -> Path:
+    """The state file of an export to ``output``: ``OUT.state.db``."""
+    return output.with_name(output.name + STATE_SUFFIX)
+
+
+def outputs_naming(path: Path) -> set[Path]:
+    """The outputs whose exports may write a file named ``path``, by name alone: ``path``
+    itself, ``X`` for ``X.part`` and ``X.state.db``; and, when ``path`` (without
+    ``.part``) looks like a sessions file, every output in its directory that has a
+    state (the legacy naming is not invertible, so they are listed and checked).
+    """
+    name = path.name
+    found = {path}
+    for suffix in (PART_SUFFIX, STATE_SUFFIX):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            found.add(path.with_name(name[: -len(suffix)]))
+    if is_sessions_name(name.removesuffix(PART_SUFFIX)):
+        with os.scandir(path.parent) as entries:
+            found.update(
+                path.with_name(entry.name[: -len(STATE_SUFFIX)])
+                for entry in entries
+                if entry.name.endswith(STATE_SUFFIX) and len(entry.name) > len(STATE_SUFFIX)
+            )
+    return found
 
 
 class ChunkedFile:
@@ -151,7 +271,7 @@ class ChunkedFile:
                 raise
             raise ExportStateError(
                 f"{path} is missing although the export's state says it was written; "
-                "start over with --force (overwrite=True)"
+                f"start over with {FORCE_HINT}"
             ) from None
         size = os.fstat(fd).st_size
         os.lseek(fd, size, os.SEEK_SET)
@@ -174,7 +294,7 @@ class ChunkedFile:
         if size < length:
             raise ExportStateError(
                 f"{self.name} holds {size} bytes but the export's state covers {length}: it "
-                "was changed by something else; start over with --force (overwrite=True)"
+                f"was changed by something else; start over with {FORCE_HINT}"
             )
         os.ftruncate(self._fd, length)
         os.lseek(self._fd, length, os.SEEK_SET)

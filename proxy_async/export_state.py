@@ -50,7 +50,7 @@ import attrs
 import orjson
 
 from .errors import ExportStateError, ExportWriteError
-from .export_files import Compression
+from .export_files import FORCE_HINT, Compression
 from .validation import check_sid
 
 SCHEMA_VERSION = 2
@@ -653,7 +653,7 @@ def _check_identity(db: sqlite3.Connection, path: Path) -> None:
         raise ExportStateError(
             f"{path} has state version {version}; this proxy-async reads version "
             f"{SCHEMA_VERSION}. Finish it with the proxy-async that started it, or start "
-            "over with --force"
+            f"over with {FORCE_HINT}"
         )
 
 
@@ -705,7 +705,7 @@ def _refusal(path: Path | None, error: sqlite3.Error) -> ExportStateError | Expo
     if name.startswith(("SQLITE_FULL", "SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_IOERR")):
         return ExportWriteError(f"cannot write the export state {path}: {error}")
     return ExportStateError(
-        f"the export state {path} is unusable ({error}); start over with --force (overwrite=True)"
+        f"the export state {path} is unusable ({error}); start over with {FORCE_HINT}"
     )
 
 

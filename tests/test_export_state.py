@@ -58,8 +58,9 @@ def test_paths_of_an_output() -> None:
     assert paths.compression is None
     gz = ExportPaths.for_output("all.csv.gz")
     assert gz.compression == "gzip"
-    assert gz.sessions == Path("all.sessions.ndjson.gz")
-    assert ExportPaths.for_output("dump").sessions == Path("dump.sessions.ndjson")
+    assert gz.sessions == Path("all.csv-sessions.ndjson.gz")
+    assert ExportPaths.for_output("all.ndjson.gz").sessions == Path("all.sessions.ndjson.gz")
+    assert ExportPaths.for_output("dump").sessions == Path("dump-sessions.ndjson")
 
 
 @pytest.mark.parametrize("name", ["exports/", "exports" + os.sep, "."])
