@@ -37,6 +37,7 @@ from .adaptive_rate import AdaptiveRateLimiter
 from .client import ProxyClient
 from .errors import (
     AuthError,
+    EgressProxyError,
     ExportStateError,
     ExportWriteError,
     InvalidParameterError,
@@ -498,7 +499,14 @@ async def _export(args: argparse.Namespace, sessions: list[str] | None) -> int:
         )
         return EXIT_FATAL
     except ApiUnavailableError as exc:
-        _error(f"stopped early: {exc}. {_resume_hint(paths)}")
+        if isinstance(exc.cause, EgressProxyError):
+            # Not "the API stopped answering": the proxy in between did.
+            _error(
+                f"stopped early: cannot get through the proxy {exc.cause.proxy} "
+                f"({exc.cause}). {_resume_hint(paths)}"
+            )
+        else:
+            _error(f"stopped early: {exc}. {_resume_hint(paths)}")
         return EXIT_UNAVAILABLE
     except SessionDiscoveryError as exc:
         _error(f"{exc}. {_resume_hint(paths)}")

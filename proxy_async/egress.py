@@ -17,13 +17,27 @@ twilio-python uses) and curl, so the same environment works for all of them:
 3. otherwise none: the request connects directly.
 
 A proxy URL is ``http://[user:password@]host[:port]`` (no scheme means ``http://``,
-as in requests and curl; the port defaults to 80). The user and password are sent in
+as in requests and curl; the port defaults to 80). Whitespace around it is dropped
+(RFC 3986, appendix C: it is not part of the URL; a value pasted from a file often
+ends in one); whitespace or a control character inside it, or a host that is neither
+an IP address nor a DNS name (letters, digits, ``-``, ``_``, ``.``; IDNA names are
+encoded), is an :class:`~proxy_async.errors.InvalidParameterError`, since no proxy
+could have such a name. The user and password are sent in
 ``Proxy-Authorization`` to the proxy alone and are shown as ``***`` everywhere else.
 HTTPS requests are tunnelled with ``CONNECT``, so the proxy sees the host and port but
 not the request, and the server's certificate is checked end to end. Only ``http://``
 proxies are taken: aiohttp ignores ``https://`` proxies from the environment and
 supports no SOCKS, and going direct instead would defeat the egress policy, so such
 a value is an :class:`~proxy_async.errors.InvalidParameterError` naming its variable.
+
+A proxy that is in use but cannot be reached is an
+:class:`~proxy_async.errors.EgressProxyError` naming it (credentials redacted), never
+a plain connection error about the API host: a refused connection, a connect timeout
+(:class:`~proxy_async.errors.EgressProxyTimeoutError`) and a DNS failure of its host
+alike (through a proxy, only the proxy's host is resolved here; the proxy resolves
+the API's). A host name that DNS says does not exist
+(:class:`~proxy_async.errors.EgressProxyUnresolvedError`, e.g. ``--proxy notaurl``)
+is final, like a 407; a DNS server that does not answer is retried.
 
 ``NO_PROXY`` is a comma-separated list: ``*`` (no proxy at all), host names that
 match themselves and their subdomains (``example.com``, ``.example.com`` and
@@ -34,9 +48,12 @@ addresses, and CIDR blocks (``10.0.0.0/8``, as requests reads them).
 is); ``ca_bundle=`` (a PEM file or a directory of hashed certificates); with
 ``trust_env``, ``SSL_CERT_FILE`` (OpenSSL's own variable), then
 ``REQUESTS_CA_BUNDLE`` (what twilio-python users behind such a proxy already set);
-otherwise the system's default trust. A bundle *replaces* the default trust, as it
-does in OpenSSL, requests and curl; to add a CA to it, pass an ``ssl_context`` made
-with :func:`ssl.create_default_context` and ``load_verify_locations``. A bundle that
+otherwise the system's default trust. Only the first source found is used:
+with ``SSL_CERT_FILE`` set, ``REQUESTS_CA_BUNDLE`` is not read, which is why a
+:class:`~proxy_async.errors.CertificateVerifyError` names the source it trusted. A
+bundle *replaces* the default trust, as it does in OpenSSL, requests and curl; to add
+a CA to it, pass an ``ssl_context`` made with :func:`ssl.create_default_context` and
+``load_verify_locations``. A bundle that
 is missing, unreadable or holds no certificate is an
 :class:`~proxy_async.errors.InvalidParameterError` naming the path, raised when the
 client is built, not a TLS failure at the first request.
@@ -47,6 +64,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import os
+import re
 import ssl
 from collections.abc import Mapping
 
@@ -58,6 +76,9 @@ from .errors import InvalidParameterError
 
 PROXY_URL_FORM = "an http://[user:password@]host[:port] proxy URL"
 """What a proxy URL must look like, as said in errors."""
+
+_HOST_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+"""What a DNS name may hold once IDNA-encoded (``_`` is common in internal names)."""
 
 _REDACTED = "***"
 
@@ -106,12 +127,18 @@ def parse_proxy_url(value: object, parameter: str) -> EgressProxy:
     """Validate a proxy URL; ``parameter`` names it in errors (``proxy``, ``HTTPS_PROXY``).
 
     Raises :class:`InvalidParameterError` for anything but an ``http://`` URL with a
-    host and no path, query or fragment. The value is never echoed (it may carry a
-    password); only its scheme is, when that is what is wrong.
+    valid host and no path, query or fragment; surrounding whitespace is dropped first.
+    The value is never echoed (it may carry a password); only its scheme is, when that
+    is what is wrong.
     """
     if not isinstance(value, str) or not value.strip():
         raise InvalidParameterError(parameter, PROXY_URL_FORM)
     text = value.strip()
+    # yarl would drop a tab or newline inside and keep a space in the host.
+    if any(char.isspace() or not char.isprintable() for char in text):
+        raise InvalidParameterError(
+            parameter, f"{PROXY_URL_FORM} without spaces or control characters inside"
+        )
     if "://" not in text:
         text = "http://" + text
     try:
@@ -128,8 +155,12 @@ def parse_proxy_url(value: object, parameter: str) -> EgressProxy:
             f"{PROXY_URL_FORM}; {scheme}:// proxies are not supported (HTTPS is tunnelled "
             "through an http:// proxy with CONNECT)",
         )
-    if not url.host:
+    if not url.host or not url.raw_host:
         raise InvalidParameterError(parameter, f"{PROXY_URL_FORM} with a host")
+    if not _is_host(url.raw_host):
+        raise InvalidParameterError(
+            parameter, f"{PROXY_URL_FORM} whose host is an IP address or a DNS name"
+        )
     if url.path not in ("", "/") or url.query_string or url.fragment:
         raise InvalidParameterError(parameter, f"{PROXY_URL_FORM} without path or query")
     authorization = None
@@ -141,6 +172,15 @@ def parse_proxy_url(value: object, parameter: str) -> EgressProxy:
                 parameter, f"{PROXY_URL_FORM}, a user without ':'"
             ) from None
     return EgressProxy(url.with_user(None).with_path(""), authorization, parameter)
+
+
+def _is_host(raw_host: str) -> bool:
+    """Whether ``raw_host`` (yarl's, IDNA-encoded) could name a proxy."""
+    try:
+        ipaddress.ip_address(raw_host)
+    except ValueError:
+        return _HOST_NAME.fullmatch(raw_host) is not None and ".." not in raw_host
+    return True
 
 
 @attrs.frozen
@@ -266,9 +306,13 @@ def tls_trust(
     trust_env: bool,
     environ: Mapping[str, str] | None,
 ) -> tuple[ssl.SSLContext | None, str]:
-    """The TLS context to verify servers with, and where its trust comes from.
+    """The TLS context to verify servers with, and the CAs it trusts as errors name them.
 
-    None means aiohttp's default (the system's CAs). Raises
+    The second item is ``"the CAs of ssl_context="``, ``"the CAs of ca_bundle=PATH"``,
+    ``"the CAs of SSL_CERT_FILE=PATH"`` (adding the ``REQUESTS_CA_BUNDLE`` it wins
+    over, if set), ``"the CAs of REQUESTS_CA_BUNDLE=PATH"`` or ``"the system's default
+    CAs"``. Paths are
+    shown; no credential is ever in them. None means aiohttp's default (the system's CAs). Raises
     :class:`InvalidParameterError` for a wrong ``ssl_context`` type, both options
     given, or a CA bundle that cannot be loaded (naming the option or variable and
     the path).
@@ -278,16 +322,21 @@ def tls_trust(
             raise InvalidParameterError("ca_bundle", "either ssl_context or ca_bundle, not both")
         if not isinstance(ssl_context, ssl.SSLContext):
             raise InvalidParameterError("ssl_context", "an ssl.SSLContext", type(ssl_context))
-        return ssl_context, "ssl_context"
+        return ssl_context, "the CAs of ssl_context="
     if ca_bundle is not None:
-        return load_ca_bundle(ca_bundle, "ca_bundle"), f"ca_bundle {os.fspath(ca_bundle)}"
+        context = load_ca_bundle(ca_bundle, "ca_bundle")
+        return context, f"the CAs of ca_bundle={os.fspath(ca_bundle)}"
     if trust_env:
         env = os.environ if environ is None else environ
         for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
             path = env.get(name)
             if path:
-                return load_ca_bundle(path, name), f"{name} {path}"
-    return None, "system default"
+                source = f"the CAs of {name}={path}"
+                ignored = env.get("REQUESTS_CA_BUNDLE")
+                if name == "SSL_CERT_FILE" and ignored:
+                    source += f", which wins over REQUESTS_CA_BUNDLE={ignored}"
+                return load_ca_bundle(path, name), source
+    return None, "the system's default CAs"
 
 
 def load_ca_bundle(path: str | os.PathLike[str], parameter: str) -> ssl.SSLContext:

@@ -9,7 +9,9 @@ The tree, by what went wrong::
     |   +-- ConnectError                           could not connect: the request never left
     |   |   +-- CertificateVerifyError             the server's TLS certificate is not trusted
     |   |   +-- EgressProxyError                   the forward proxy is unreachable or failed
-    |   |       +-- EgressProxyRefusedError        the forward proxy refused (407, 403)
+    |   |       +-- EgressProxyRefusedError        the proxy setting is wrong: refused (407, 403)
+    |   |       |   +-- EgressProxyUnresolvedError the proxy's host name does not exist
+    |   |       +-- EgressProxyTimeoutError (also RequestTimeoutError)
     |   +-- ConnectionLostError                    connection dropped while sending/receiving
     |   +-- RequestTimeoutError (also TimeoutError)
     +-- OutcomeUnknownError                        a create may or may not have happened
@@ -120,7 +122,9 @@ class CertificateVerifyError(ConnectError):
     Raised while connecting, so nothing was sent, and never retried: only a change of
     trust fixes it (``ca_bundle=``, ``ssl_context=`` or ``SSL_CERT_FILE`` for a
     corporate TLS-inspecting proxy's CA). ``host`` is the server's ``host:port``,
-    ``verify_message`` OpenSSL's reason.
+    ``verify_message`` OpenSSL's reason, ``trust`` the CAs that were trusted as the
+    message names them (``"the system's default CAs"``, ``"SSL_CERT_FILE=/path"``,
+    ``"ca_bundle=/path"``...; see :func:`proxy_async.egress.tls_trust`), or None.
     """
 
     def __init__(
@@ -128,15 +132,18 @@ class CertificateVerifyError(ConnectError):
         host: str,
         verify_message: str,
         *,
+        trust: str | None = None,
         method: str = "",
         path: str = "",
         attempts: int = 1,
     ) -> None:
         self.host = host
         self.verify_message = verify_message
+        self.trust = trust
+        trusting = f"trusting {trust}; " if trust else ""
         super().__init__(
-            f"certificate verify failed for {host}: {verify_message} (for a corporate CA, "
-            "set ca_bundle= / --ca-bundle or SSL_CERT_FILE)",
+            f"certificate verify failed for {host}: {verify_message} ({trusting}for a "
+            "corporate CA, set ca_bundle= / --ca-bundle or SSL_CERT_FILE)",
             method=method,
             path=path,
             attempts=attempts,
@@ -154,7 +161,8 @@ class EgressProxyError(ConnectError):
     ``proxy`` is its URL with any credentials shown as ``***``; ``status`` is its
     answer to ``CONNECT`` (None when it could not be reached at all). The request
     never reached the API. Retried like any connection failure: a proxy's 5xx
-    (upstream unreachable) or an unreachable proxy may be passing.
+    (upstream unreachable), a refused connection or a temporary DNS failure
+    (``EAI_AGAIN``) of the proxy's host may be passing.
     """
 
     def __init__(
@@ -173,14 +181,23 @@ class EgressProxyError(ConnectError):
 
 
 class EgressProxyRefusedError(EgressProxyError):
-    """The forward proxy refused the request: 407 (proxy credentials missing or wrong),
-    403 (the destination is not allowed) or another 4xx. Never retried: only a change of
-    the proxy settings fixes it."""
+    """The proxy setting is wrong: the proxy refused the request, 407 (proxy credentials
+    missing or wrong), 403 (the destination is not allowed) or another 4xx, or its host
+    name does not exist (:class:`EgressProxyUnresolvedError`). Never retried, and it
+    stops a bulk export: only a change of the proxy settings fixes it."""
 
     @property
     def retryable(self) -> bool:
         """Always False: the proxy refuses the same request the same way."""
         return False
+
+
+class EgressProxyUnresolvedError(EgressProxyRefusedError):
+    """The proxy's host name does not exist: DNS answered that there is no such name
+    (``EAI_NONAME``, e.g. NXDOMAIN), as for a mistyped ``--proxy``. Not retried: an
+    authoritative "no such name" does not change within a retry's seconds, and a typo
+    never does. A failure to get an answer at all (``EAI_AGAIN``: no DNS server
+    reachable, a timeout) is a plain, retried :class:`EgressProxyError` instead."""
 
 
 class ConnectionLostError(TransportError):
@@ -200,6 +217,21 @@ class RequestTimeoutError(TransportError, TimeoutError):
     def request_sent(self) -> bool:
         """False for a connect timeout (no connection yet), True for read/total."""
         return self.phase != "connect"
+
+
+class EgressProxyTimeoutError(EgressProxyError, RequestTimeoutError):
+    """The connect timeout expired while connecting through the proxy: it did not accept
+    the connection, did not open the ``CONNECT`` tunnel, or the tunnelled TLS handshake
+    stalled (which of these is not visible). Nothing reached the API; retried.
+    ``phase`` is always ``"connect"``."""
+
+    def __init__(
+        self, message: str, *, proxy: str, method: str = "", path: str = "", attempts: int = 1
+    ) -> None:
+        self.proxy = proxy
+        self.status = None
+        self.phase = "connect"
+        _RequestError.__init__(self, message, method=method, path=path, attempts=attempts)
 
 
 class OutcomeUnknownError(_RequestError):

@@ -11,9 +11,11 @@ request could have reached the server:
 * :class:`ConnectError` / a connect-phase :class:`RequestTimeoutError`: the connection
   was never established (refused, DNS failure, pool wait timed out): provably not sent.
 * :class:`ConnectionLostError` / a read-phase timeout: the request may have been sent.
-* :class:`CertificateVerifyError` (the server's certificate is not trusted) and
-  :class:`EgressProxyError` (the forward proxy is unreachable or refused the tunnel) are
-  connect-phase failures too: nothing reached the API.
+* :class:`CertificateVerifyError` (the server's certificate is not trusted; it names the
+  CAs trusted) and :class:`EgressProxyError` (the forward proxy is unreachable, its host
+  does not resolve, connecting through it timed out, or it refused the tunnel) are
+  connect-phase failures too: nothing reached the API. With a proxy in use, every
+  connect failure but a certificate's is the proxy's (only its host is resolved here).
 
 Egress (forward proxy, CA trust, the environment variables) is resolved by
 :mod:`proxy_async.egress` when the transport is built.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import ssl
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -40,6 +43,8 @@ from .errors import (
     ConnectionLostError,
     EgressProxyError,
     EgressProxyRefusedError,
+    EgressProxyTimeoutError,
+    EgressProxyUnresolvedError,
     InvalidParameterError,
     RequestTimeoutError,
     ResponseTooLargeError,
@@ -233,9 +238,15 @@ class AiohttpTransport:
             raise CertificateVerifyError(
                 f"{exc.host}:{exc.port}",
                 _verify_message(exc.certificate_error),
+                trust=self._trust,
                 method=request.method,
                 path=request.path,
             ) from None
+        except aiohttp.ClientConnectorDNSError as exc:
+            if route is None:
+                raise _connect_error(request, exc) from None
+            # Through a proxy aiohttp resolves the proxy's host alone: this is its failure.
+            raise _proxy_unresolved(request, route.display, exc.os_error) from None
         except aiohttp.ClientProxyConnectionError as exc:
             proxy = _display(route)
             raise EgressProxyError(
@@ -247,15 +258,22 @@ class AiohttpTransport:
         except aiohttp.ClientHttpProxyError as exc:
             raise _proxy_refused(request, _display(route), exc.status, exc.message) from None
         except aiohttp.ConnectionTimeoutError as exc:
-            raise _timeout(request, "connect", exc) from None
+            if route is None:
+                raise _timeout(request, "connect", exc) from None
+            raise EgressProxyTimeoutError(
+                f"connect timeout ({request.timeouts.connect} s) expired connecting through "
+                f"the proxy {route.display} to {request.url.host}:{request.url.port} (the "
+                "proxy did not accept the connection or open the tunnel in time)",
+                proxy=route.display,
+                method=request.method,
+                path=request.path,
+            ) from None
         except aiohttp.SocketTimeoutError as exc:
             raise _timeout(request, "read", exc) from None
         except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
             raise _timeout(request, "total", exc) from None
         except aiohttp.ClientConnectorError as exc:
-            raise ConnectError(
-                f"cannot connect: {exc.os_error or exc}", method=request.method, path=request.path
-            ) from None
+            raise _connect_error(request, exc) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise ConnectionLostError(
                 f"connection lost: {type(exc).__name__}: {exc}",
@@ -315,6 +333,41 @@ def _timeout(request: Request, phase: str, exc: BaseException) -> RequestTimeout
 def _too_large(request: Request, cap: int) -> ResponseTooLargeError:
     return ResponseTooLargeError(
         f"response body exceeds max_response_bytes={cap}", method=request.method, path=request.path
+    )
+
+
+def _connect_error(request: Request, exc: aiohttp.ClientConnectorError) -> ConnectError:
+    """A direct connection's failure, naming the host it was for."""
+    return ConnectError(
+        f"cannot connect to {exc.host}:{exc.port}: {exc.os_error or exc}",
+        method=request.method,
+        path=request.path,
+    )
+
+
+_NO_SUCH_NAME = frozenset(
+    getattr(socket, name) for name in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, name)
+)
+"""getaddrinfo's answers that the name has no address (NXDOMAIN or no record), as
+opposed to EAI_AGAIN (no answer) and the rest: POSIX ``<netdb.h>``; EAI_NODATA is glibc's."""
+
+
+def _proxy_unresolved(request: Request, proxy: str, error: OSError) -> EgressProxyError:
+    """The error for a proxy whose host name did not resolve: final if DNS said no such
+    name (a typo, which retries cannot fix), retried if DNS gave no answer."""
+    if error.errno in _NO_SUCH_NAME:
+        return EgressProxyUnresolvedError(
+            f"the host name of the proxy {proxy} does not resolve "
+            f"({error.strerror or error}): check the proxy setting",
+            proxy=proxy,
+            method=request.method,
+            path=request.path,
+        )
+    return EgressProxyError(
+        f"cannot resolve the host name of the proxy {proxy}: {error.strerror or error}",
+        proxy=proxy,
+        method=request.method,
+        path=request.path,
     )
 
 

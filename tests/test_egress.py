@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -30,11 +31,16 @@ from conftest import assert_no_secret
 from proxy_async import (
     AttemptEvent,
     CertificateVerifyError,
+    ConnectError,
     EgressProxyError,
     EgressProxyRefusedError,
+    EgressProxyTimeoutError,
+    EgressProxyUnresolvedError,
     InvalidParameterError,
     ProxyClient,
+    RequestTimeoutError,
     RetryPolicy,
+    Timeouts,
 )
 from proxy_async import cli as cli_module
 from proxy_async.egress import NoProxy, ProxyRoutes, load_ca_bundle, parse_proxy_url
@@ -171,8 +177,6 @@ def env_with(**variables: str) -> dict[str, str]:
 
 def dead_proxy_url() -> str:
     """A loopback proxy address nothing listens on (a port just released)."""
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -293,12 +297,28 @@ async def test_ssl_cert_file_and_requests_ca_bundle_are_honoured(
     client = ProxyClient.from_env(
         environ, base_url=https_server.url, ca_bundle=system, retry=0, requests_per_second=None
     )
-    with pytest.raises(CertificateVerifyError):
+    with pytest.raises(CertificateVerifyError) as caught:
         await list_sessions(client, https_server)
+    assert f"trusting the CAs of ca_bundle={system};" in str(caught.value)
     # trust_env=False ignores the variables: the system's CAs do not know the test CA.
     client = ProxyClient.from_env(environ, base_url=https_server.url, trust_env=False, retry=0)
-    with pytest.raises(CertificateVerifyError):
+    with pytest.raises(CertificateVerifyError) as caught:
         await list_sessions(client, https_server)
+    assert "trusting the system's default CAs;" in str(caught.value)
+    # A system-wide SSL_CERT_FILE silently shadows REQUESTS_CA_BUNDLE: the hint says so.
+    environ = env_with(SSL_CERT_FILE=str(system), REQUESTS_CA_BUNDLE=str(ca_file))
+    client = ProxyClient.from_env(environ, base_url=https_server.url, retry=0)
+    with pytest.raises(CertificateVerifyError) as caught:
+        await list_sessions(client, https_server)
+    assert caught.value.trust == (
+        f"the CAs of SSL_CERT_FILE={system}, which wins over REQUESTS_CA_BUNDLE={ca_file}"
+    )
+    assert f"trusting {caught.value.trust}; for a corporate CA" in str(caught.value)
+    environ = env_with(REQUESTS_CA_BUNDLE=str(system))
+    client = ProxyClient.from_env(environ, base_url=https_server.url, retry=0)
+    with pytest.raises(CertificateVerifyError) as caught:
+        await list_sessions(client, https_server)
+    assert caught.value.trust == f"the CAs of REQUESTS_CA_BUNDLE={system}"
 
 
 async def test_ssl_context_option(
@@ -444,6 +464,150 @@ async def test_proxy_credentials_never_leak(
         assert f"{PROXY_USER}:" not in text
 
 
+# -- a proxy that cannot be reached is named, whatever the reason ---------------------------------
+
+
+@pytest.fixture
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Names mapped to the getaddrinfo error they get (``socket.EAI_*``); others resolve.
+
+    aiohttp's default resolver runs ``socket.getaddrinfo`` in a thread, so this holds
+    whatever the machine's DNS does (offline CI included), and answers at once.
+    """
+    failures: dict[str, int] = {}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name in failures:
+            raise socket.gaierror(failures[name], f"fake DNS failure {failures[name]}")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return failures
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("http://nosuchproxy.invalid:3128", "http://nosuchproxy.invalid:3128"),
+        ("notaurl", "http://notaurl"),  # no scheme means http://, port 80
+        (f" http://{PROXY_USER}:{PROXY_PASSWORD}@nosuchproxy.invalid:3128\n", None),
+    ],
+)
+async def test_a_proxy_host_that_does_not_exist_is_named_and_final(
+    https_server: FakeProxyServer, fake_dns: dict[str, int], value: str, shown: str | None
+) -> None:
+    fake_dns.update({"nosuchproxy.invalid": socket.EAI_NONAME, "notaurl": socket.EAI_NONAME})
+    attempts: list[AttemptEvent] = []
+    client = client_for(
+        https_server,
+        proxy=value,
+        retry=RetryPolicy(retries=3, initial_backoff=0),
+        on_request=attempts.append,
+    )
+    with pytest.raises(EgressProxyUnresolvedError) as caught:
+        await list_sessions(client, https_server)
+    error = caught.value
+    # Surrounding whitespace is dropped; the password is redacted.
+    expected = shown or f"http://***@nosuchproxy.invalid:{3128}"
+    assert error.proxy == expected
+    assert f"the host name of the proxy {expected} does not resolve" in str(error)
+    assert isinstance(error, EgressProxyRefusedError), "fatal for an export, like a 407"
+    assert (error.attempts, len(attempts), error.retryable) == (1, 1, False)
+    assert not error.request_sent
+    assert https_server.requests == []
+    assert_hidden(f"{error} {error!r} {vars(error)}", "an EgressProxyUnresolvedError")
+
+
+async def test_a_dns_server_that_does_not_answer_for_the_proxy_is_retried(
+    https_server: FakeProxyServer, fake_dns: dict[str, int]
+) -> None:
+    fake_dns["proxy.corp.example"] = socket.EAI_AGAIN
+    client = client_for(
+        https_server,
+        proxy="http://proxy.corp.example:3128",
+        retry=RetryPolicy(retries=2, initial_backoff=0),
+    )
+    with pytest.raises(EgressProxyError) as caught:
+        await list_sessions(client, https_server)
+    assert type(caught.value) is EgressProxyError
+    assert (caught.value.attempts, caught.value.retryable) == (3, True)
+    assert "cannot resolve the host name of the proxy http://proxy.corp.example:3128" in str(
+        caught.value
+    )
+
+
+async def test_an_api_host_that_does_not_resolve_without_a_proxy_is_not_a_proxy_error(
+    fake_dns: dict[str, int],
+) -> None:
+    fake_dns["nosuchapi.invalid"] = socket.EAI_NONAME
+    client = ProxyClient(
+        FAKE_ACCOUNT_SID,
+        FAKE_AUTH_TOKEN,
+        base_url="https://nosuchapi.invalid",
+        retry=0,
+        environ=env_with(HTTPS_PROXY=dead_proxy_url(), NO_PROXY="nosuchapi.invalid"),
+    )
+    with pytest.raises(ConnectError) as caught:
+        await list_sessions_of(client)
+    assert not isinstance(caught.value, EgressProxyError)
+    assert "cannot connect to nosuchapi.invalid:443" in str(caught.value)
+
+
+async def test_a_reserved_invalid_proxy_host_fails_fast_with_the_real_resolver(
+    https_server: FakeProxyServer,
+) -> None:
+    """``.invalid`` never resolves (RFC 6761). Offline, a resolver may not answer at all:
+    the connect timeout bounds that, and either way the error names the proxy."""
+    started = time.monotonic()
+    client = client_for(
+        https_server,
+        proxy="http://nosuchproxy.invalid:3128",
+        retry=0,
+        timeout=Timeouts(connect=2.0),
+    )
+    with pytest.raises(EgressProxyError) as caught:
+        await list_sessions(client, https_server)
+    assert caught.value.proxy == "http://nosuchproxy.invalid:3128"
+    assert time.monotonic() - started < 5
+
+
+async def test_a_proxy_that_does_not_open_the_tunnel_in_time_is_named(
+    https_server: FakeProxyServer,
+) -> None:
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def stay_silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(stay_silent, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        url = f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{port}"
+        client = client_for(
+            https_server,
+            proxy=url,
+            retry=RetryPolicy(retries=1, initial_backoff=0),
+            timeout=Timeouts(connect=0.2),
+        )
+        with pytest.raises(EgressProxyTimeoutError) as caught:
+            await list_sessions(client, https_server)
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    error = caught.value
+    assert isinstance(error, RequestTimeoutError)
+    assert error.phase == "connect"
+    assert (error.attempts, error.retryable, error.request_sent) == (2, True, False)
+    assert error.proxy == f"http://***@127.0.0.1:{port}"
+    assert f"through the proxy http://***@127.0.0.1:{port} to 127.0.0.1:" in str(error)
+    assert https_server.requests == []
+    assert_hidden(f"{error} {error!r} {vars(error)}", "an EgressProxyTimeoutError")
+
+
 # -- validation ----------------------------------------------------------------------------------
 
 
@@ -458,6 +622,12 @@ async def test_proxy_credentials_never_leak(
         ("http://user:s3cret-value@proxy.example:3128/path?q=1", "without path or query"),
         ("", "an http://[user:password@]host[:port] proxy URL"),
         ("   ", "an http://[user:password@]host[:port] proxy URL"),
+        # yarl keeps a space in the host and silently drops a tab: neither names a proxy.
+        ("http://user:s3cret-value@proxy host:3128", "without spaces or control characters"),
+        ("http://user:s3cret-value@proxy\t.example:3128", "without spaces or control"),
+        ("http:// user:s3cret-value@proxy.example:3128", "without spaces or control"),
+        ("http://user:s3cret-value@bad_host!:3128", "whose host is an IP address or a DNS"),
+        ("http://user:s3cret-value@proxy..example:3128", "whose host is an IP address or a"),
     ],
 )
 def test_bad_proxy_urls_are_refused_without_echoing_the_password(value: str, expected: str) -> None:
@@ -678,6 +848,36 @@ async def test_cli_export_goes_through_the_proxy(
     assert code == cli_module.EXIT_FATAL
     assert "certificate verify failed" in err
     assert "--ca-bundle" in err
+
+
+async def test_cli_export_names_a_proxy_it_cannot_reach(
+    https_server: FakeProxyServer,
+    fake_dns: dict[str, int],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
+    fake_dns["nosuchproxy.invalid"] = socket.EAI_NONAME
+    common = ["export", "--service", https_server.service_sids[0], "--base-url", https_server.url]
+    # A mistyped proxy host stops the export at once (exit 3), naming the proxy.
+    started = time.monotonic()
+    argv = [*common, "--out", str(tmp_path / "a.ndjson"), "--quiet"]
+    code = await run_cli([*argv, "--proxy", " http://nosuchproxy.invalid:3128"])
+    err = capsys.readouterr().err
+    assert code == cli_module.EXIT_FATAL, err
+    assert time.monotonic() - started < 2, "no retries"
+    assert "the host name of the proxy http://nosuchproxy.invalid:3128 does not resolve" in err
+    assert "the API stopped answering" not in err
+    assert len(err.strip().splitlines()) == 1
+    # A proxy that refuses connections may come back: exit 4, but naming the proxy.
+    argv = [*common, "--out", str(tmp_path / "b.ndjson"), "--quiet", "--rps", "0"]
+    code = await run_cli([*argv, "--proxy", dead_proxy_url()])
+    err = capsys.readouterr().err
+    assert code == cli_module.EXIT_UNAVAILABLE, err
+    assert "stopped early: cannot get through the proxy http://***@127.0.0.1:" in err
+    assert_hidden(err, "the CLI's error")
 
 
 def test_worker_config_passes_egress_settings(ca_file: Path) -> None:
