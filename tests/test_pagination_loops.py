@@ -388,3 +388,64 @@ async def test_a_long_walk_of_distinct_records_is_never_a_loop() -> None:
     walked_sids, error = await walked(fetch, limit=3000, prefetch=False)
     assert error is None
     assert len(set(walked_sids)) == 3000
+
+
+SERVICE = "KS" + "a" * 32
+CYCLING, STEADY = "KC" + "b" * 32, "KC" + "c" * 32
+
+
+@pytest.fixture
+async def cycling_server() -> AsyncIterator[str]:
+    """A service of two sessions: STEADY has one page of two records; CYCLING hands out
+    a fresh PageToken every time while its records alternate between two pairs, and
+    repeats one record of the first pair on its second page (a partial repeat)."""
+
+    async def sessions(request: web.Request) -> web.Response:
+        body = list_body([{"sid": CYCLING}, {"sid": STEADY}], None, str(request.url))
+        body["sessions"] = body.pop("interactions")
+        return web.json_response(body)
+
+    async def interactions(request: web.Request) -> web.Response:
+        session, k = request.match_info["session"], int(request.query.get("Page", "0"))
+        if session == STEADY:
+            records = [{"sid": f"KI{'d' * 31}{i}"} for i in range(2)]
+            return web.json_response(list_body(records, None, str(request.url)))
+        pairs = [["KI" + "1" * 32, "KI" + "2" * 32], ["KI" + "3" * 32, "KI" + "1" * 32]]
+        base = str(request.url.with_query(None))
+        next_url = f"{base}?PageSize=2&Page={k + 1}&PageToken=PT{k + 1}"
+        records = [{"sid": sid} for sid in pairs[k % 2]]
+        return web.json_response(list_body(records, next_url, str(request.url)))
+
+    app = web.Application()
+    app.router.add_get(f"/v1/Services/{SERVICE}/Sessions", sessions)
+    app.router.add_get(f"/v1/Services/{SERVICE}/Sessions/{{session}}/Interactions", interactions)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_the_testers_cycle_stops_the_stream_and_fails_only_its_session_in_an_export(
+    cycling_server: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with ProxyClient(
+        FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=cycling_server, requests_per_second=None
+    ) as client:
+        stream = client.services(SERVICE).sessions(CYCLING).interactions.stream(page_size=2)
+        sids, error = await asyncio.wait_for(walked_stream(stream), 5)
+        assert sids == ["KI" + "1" * 32, "KI" + "2" * 32, "KI" + "3" * 32, "KI" + "1" * 32]
+        assert isinstance(error, PaginationLoopError)
+        out = tmp_path / "out.ndjson"
+        summary = await asyncio.wait_for(export(client, SERVICE, out, page_size=2), 5)
+    assert not summary.complete
+    [failure] = summary.failures
+    assert failure.session_sid == CYCLING
+    assert failure.error.startswith("PaginationLoopError: pagination loop in ")
+    lines = out.with_name(out.name + ".part").read_bytes().splitlines()
+    written = sorted(json.loads(line)["sid"] for line in lines)
+    assert written == sorted({*sids, "KI" + "d" * 31 + "0", "KI" + "d" * 31 + "1"})  # once each
+    assert f"session {CYCLING}: skipped 1 record(s) already on an earlier page" in caplog.text
