@@ -435,10 +435,10 @@ async def _patient_pages(
         try:
             async with contextlib.aclosing(open_pages(url)) as pages:
                 async for page in pages:
-                    streak = 0
-                    url = page.meta.next_page_url
                     repeats = seen.admit(page.raw_items, page.meta.url)
+                    streak = 0
                     yield _without(page, repeats, what) if repeats else page
+                    url = page.meta.next_page_url
             return
         except RateLimitError as error:
             streak += 1
