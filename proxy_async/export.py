@@ -96,7 +96,7 @@ from .export_state import (
     import_legacy_checkpoint,
 )
 from .models import Interaction, Page, Session
-from .pagination import check_records_advance
+from .pagination import SeenRecords
 from .resources import ServiceContext
 from .validation import MAX_PAGE_SIZE, check_file_path, check_sid
 
@@ -433,29 +433,40 @@ async def _patient_pages(
     A 429 (Twilio: not processed) is waited out (:func:`_wait_out`) and the walk is
     taken up again after the last page yielded, whatever the client's retry count.
     ``open_pages(url)`` starts a walk at ``url`` (None: the first page). The new walk
-    checks its own pages for loops (:mod:`proxy_async.pagination`); its first page is
-    compared here with the last non-empty page before the 429, so a server repeating
-    records is caught across the restart too (:class:`PaginationLoopError`).
+    checks its own pages for loops (:mod:`proxy_async.pagination`); the record SIDs
+    seen are also kept here, across the restarts, so a server repeating records before
+    and after a 429 is caught too (:class:`PaginationLoopError`). A record whose SID
+    was already on a page of this list is left out of the page yielded, so nothing is
+    written twice; each time, a warning counts them.
     """
     url, streak = start_url, 0
-    previous: Sequence[Any] = ()
-    restarted = False
+    seen = SeenRecords()
     while True:
         try:
             async with contextlib.aclosing(open_pages(url)) as pages:
                 async for page in pages:
-                    if restarted:
-                        check_records_advance(previous, page.raw_items, page.meta.url)
-                        restarted = False
+                    repeats = seen.admit(page.raw_items, page.meta.url)
                     streak = 0
-                    previous = page.raw_items or previous
-                    yield page
+                    yield _without(page, repeats, what) if repeats else page
                     url = page.meta.next_page_url
             return
         except RateLimitError as error:
             streak += 1
-            restarted = True
             await _wait_out(error, streak, what)
+
+
+def _without(page: Page[T], repeats: tuple[int, ...], what: str) -> Page[T]:
+    """``page`` without the records at positions ``repeats`` (seen on earlier pages)."""
+    logger.warning(
+        "%s: skipped %d record(s) already on an earlier page of this list", what, len(repeats)
+    )
+    skip = set(repeats)
+    kept = [index for index in range(len(page.raw_items)) if index not in skip]
+    return Page(
+        tuple(page.items[index] for index in kept),
+        page.meta,
+        tuple(page.raw_items[index] for index in kept),
+    )
 
 
 def listed_session_sids(service_sid: str, page: Page[Session]) -> list[str]:

@@ -23,7 +23,7 @@ from proxy_async.cli import main
 from proxy_async.conversion import ReceivedPage, receive_page
 from proxy_async.export import SessionsFailedError, export, stream_interactions
 from proxy_async.models import Interaction
-from proxy_async.pagination import page_token, walk_items, walk_pages
+from proxy_async.pagination import SeenRecords, page_token, walk_items, walk_pages
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
 
 PAGE_SIZE = 2
@@ -299,3 +299,153 @@ async def test_an_export_fails_only_the_looping_session_and_writes_nothing_twice
     argv += ["--page-size", str(PAGE_SIZE), "--resume", "--quiet"]
     assert await asyncio.to_thread(main, argv) == 1
     assert written() == expected
+
+
+# -- cycles of any length, with fresh tokens (rule 3 over the whole walk) --------------------
+
+
+def cycle(period: int, lead: int = 0, size: int = 2) -> Any:
+    """A fetch whose page k has a fresh PageToken; after ``lead`` pages of distinct
+    records, its records repeat every ``period`` pages."""
+
+    def sids(k: int) -> list[str]:
+        n = k if k < lead else lead + (k - lead) % period
+        return [f"KI{n:030d}{i:02d}" for i in range(size)]
+
+    async def fetch(url_: str | None) -> ReceivedPage[Interaction]:
+        k = 0 if url_ is None else int(url_.rpartition("&Page=")[2].partition("&")[0])
+        fetch.requests += 1  # type: ignore[attr-defined]
+        body = list_body([{"sid": s} for s in sids(k)], url(k + 1, f"PT{k + 1}"), url_ or url(0))
+        return receive_page(body, Interaction, "interactions", LIST)
+
+    fetch.requests = 0  # type: ignore[attr-defined]
+    return fetch, sids
+
+
+@pytest.mark.parametrize("period", [2, 3, 40])
+async def test_a_cycle_of_pages_with_fresh_tokens_is_a_loop(period: int) -> None:
+    """The tester's server: a new PageToken each time, records cycling through
+    ``period`` sets. It used to stream forever (14,000 records, 4 distinct, in 3 s)."""
+    fetch, sids = cycle(period, lead=3)
+    walked_sids, error = await walked(fetch)
+    expected = [sid for k in range(3 + period) for sid in sids(k)]
+    assert walked_sids == expected  # every record once, the repeating page not yielded
+    assert isinstance(error, PaginationLoopError)
+    assert error.sids == tuple(sids(3))
+    assert error.url == url(3 + period, f"PT{3 + period}")
+    assert "already on an earlier page of this walk" in str(error)
+    assert fetch.requests <= 3 + period + 2  # the looping page and at most one prefetch
+
+
+async def test_a_cycle_longer_than_the_memory_is_missed_and_a_shorter_one_caught() -> None:
+    """Beyond ``max_seen_sids`` the oldest pages are forgotten: memory stays bounded, a
+    cycle that fits in what is remembered is still caught after a long walk."""
+    fetch, _ = cycle(period=30, lead=500)
+    walked_sids, error = await walked(fetch, max_seen_sids=100)  # 50 pages remembered
+    assert isinstance(error, PaginationLoopError)
+    assert len(walked_sids) == 2 * 530 == len(set(walked_sids))
+    fetch, _ = cycle(period=60, lead=0)  # 120 records a cycle: longer than remembered
+    walked_sids, error = await walked(fetch, limit=1000, max_seen_sids=100)
+    assert error is None
+    assert len(walked_sids) == 1000
+
+
+def test_seen_records_memory_is_bounded_and_whole_pages_are_forgotten() -> None:
+    seen = SeenRecords(max_sids=10)
+    for k in range(100):
+        assert seen.admit([{"sid": f"KI{k}-{i}"} for i in range(4)], url(k)) == ()
+    assert len(seen) == 8  # the two newest pages of four, kept whole
+    assert seen.admit([{"sid": "KI0-0"}], url(100)) == ()  # forgotten long ago
+    with pytest.raises(PaginationLoopError):
+        seen.admit([{"sid": "KI99-3"}, {"sid": "KI98-0"}], url(101))
+    assert len(seen) <= 9
+    tiny = SeenRecords(max_sids=1)  # still compares with the page before
+    tiny.admit([{"sid": "KIa"}, {"sid": "KIb"}], url(0))
+    with pytest.raises(PaginationLoopError):
+        tiny.admit([{"sid": "KIb"}, {"sid": "KIa"}], url(1))
+
+
+def test_partial_repeats_are_reported_by_position_and_remembered_once() -> None:
+    seen = SeenRecords()
+    assert seen.admit([{"sid": "KI1"}, {"sid": "KI2"}], url(0)) == ()
+    assert seen.admit([{"sid": "KI2"}, {"sid": "KI3"}, {"sid": "KI3"}], url(1)) == (0, 2)
+    assert seen.admit([{"sid": "KI4"}, {"sid": "KI4"}], url(2)) == (1,)
+    assert len(seen) == 4
+    with pytest.raises(PaginationLoopError) as caught:
+        seen.admit([{"sid": "KI4"}, {"sid": "KI1"}, {"sid": "KI1"}], url(3))
+    assert caught.value.sids == ("KI4", "KI1", "KI1")
+    assert seen.admit([{"other": 1}], url(4)) == ()  # no sid: not compared
+
+
+async def test_a_long_walk_of_distinct_records_is_never_a_loop() -> None:
+    """200 pages of 1,000 distinct SIDs: no fingerprint collision fails a legitimate
+    walk (and pages of one record, the weakest case, over a long walk too)."""
+    fetch, _ = cycle(period=1, lead=10**9, size=1000)
+    walked_sids, error = await walked(fetch, limit=200_000)
+    assert error is None
+    assert len(set(walked_sids)) == 200_000
+    fetch, _ = cycle(period=1, lead=10**9, size=1)
+    walked_sids, error = await walked(fetch, limit=3000, prefetch=False)
+    assert error is None
+    assert len(set(walked_sids)) == 3000
+
+
+SERVICE = "KS" + "a" * 32
+CYCLING, STEADY = "KC" + "b" * 32, "KC" + "c" * 32
+
+
+@pytest.fixture
+async def cycling_server() -> AsyncIterator[str]:
+    """A service of two sessions: STEADY has one page of two records; CYCLING hands out
+    a fresh PageToken every time while its records alternate between two pairs, and
+    repeats one record of the first pair on its second page (a partial repeat)."""
+
+    async def sessions(request: web.Request) -> web.Response:
+        body = list_body([{"sid": CYCLING}, {"sid": STEADY}], None, str(request.url))
+        body["sessions"] = body.pop("interactions")
+        return web.json_response(body)
+
+    async def interactions(request: web.Request) -> web.Response:
+        session, k = request.match_info["session"], int(request.query.get("Page", "0"))
+        if session == STEADY:
+            records = [{"sid": f"KI{'d' * 31}{i}"} for i in range(2)]
+            return web.json_response(list_body(records, None, str(request.url)))
+        pairs = [["KI" + "1" * 32, "KI" + "2" * 32], ["KI" + "3" * 32, "KI" + "1" * 32]]
+        base = str(request.url.with_query(None))
+        next_url = f"{base}?PageSize=2&Page={k + 1}&PageToken=PT{k + 1}"
+        records = [{"sid": sid} for sid in pairs[k % 2]]
+        return web.json_response(list_body(records, next_url, str(request.url)))
+
+    app = web.Application()
+    app.router.add_get(f"/v1/Services/{SERVICE}/Sessions", sessions)
+    app.router.add_get(f"/v1/Services/{SERVICE}/Sessions/{{session}}/Interactions", interactions)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_the_testers_cycle_stops_the_stream_and_fails_only_its_session_in_an_export(
+    cycling_server: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with ProxyClient(
+        FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=cycling_server, requests_per_second=None
+    ) as client:
+        stream = client.services(SERVICE).sessions(CYCLING).interactions.stream(page_size=2)
+        sids, error = await asyncio.wait_for(walked_stream(stream), 5)
+        assert sids == ["KI" + "1" * 32, "KI" + "2" * 32, "KI" + "3" * 32, "KI" + "1" * 32]
+        assert isinstance(error, PaginationLoopError)
+        out = tmp_path / "out.ndjson"
+        summary = await asyncio.wait_for(export(client, SERVICE, out, page_size=2), 5)
+    assert not summary.complete
+    [failure] = summary.failures
+    assert failure.session_sid == CYCLING
+    assert failure.error.startswith("PaginationLoopError: pagination loop in ")
+    lines = out.with_name(out.name + ".part").read_bytes().splitlines()
+    written = sorted(json.loads(line)["sid"] for line in lines)
+    assert written == sorted({*sids, "KI" + "d" * 31 + "0", "KI" + "d" * 31 + "1"})  # once each
+    assert f"session {CYCLING}: skipped 1 record(s) already on an earlier page" in caplog.text
