@@ -20,7 +20,7 @@ checks each page URL's origin before any credential is sent (see
   3. it is not empty and every record ``sid`` on it was already on a page of this walk,
      however the tokens and URLs change and however long the cycle (records are keyed
      by ``sid``; pages whose records lack one are not compared). The walk remembers the
-     SIDs of its last :data:`DEFAULT_MAX_SEEN_SIDS` records, as 64-bit fingerprints
+     SIDs of its last :data:`DEFAULT_MAX_SEEN_SIDS` records, exactly
      (:class:`SeenRecords`): a cycle longer than that, with fresh tokens, is not caught.
 
   The looping page is **not** yielded: the walk raises when it receives it, so the
@@ -51,7 +51,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Sequence
 from operator import itemgetter
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -182,25 +182,21 @@ def _check_advances(
 class SeenRecords:
     """The record SIDs of one walk, remembered for rule 3 of the module docstring.
 
-    Each SID is kept as its 64-bit ``hash()`` (CPython's keyed SipHash of the string,
-    salted per process, so a server cannot aim collisions at it), not as the string:
-    about 77 bytes a SID with the set, against about 133 for the strings (measured). Once more than
-    ``max_sids`` are held the oldest pages are forgotten, whole, so memory is bounded
-    and the newest page is always kept.
-
-    A fingerprint may collide: two different SIDs, one fingerprint. Rule 3 fails a
-    walk only when *every* record on a page matches, so a page of k records needs k
-    independent collisions, each of probability at most ``max_sids / 2**64`` (1.4e-14
-    at the default): a page of one record could be failed with that probability, a
-    page of two with its square. Partial repeats (see :meth:`admit`) are only reported.
+    The SIDs are kept as they are (the record's own string objects, about 133 bytes a
+    SID with the set, measured), not as 64-bit fingerprints (77 bytes): the exporter
+    leaves out a record whose SID was seen, and a sid collision, however
+    unlikely, would then lose a record. Once more than ``max_sids`` are held the
+    oldest pages are forgotten, whole, so memory is bounded (about 32 MiB at the
+    default) and the newest page is always kept. Partial repeats (see :meth:`admit`)
+    are only reported.
     """
 
     __slots__ = ("_held", "_known", "_pages", "max_sids")
 
     def __init__(self, max_sids: int = DEFAULT_MAX_SEEN_SIDS) -> None:
         self.max_sids = max_sids
-        self._known: set[int] = set()
-        self._pages: deque[tuple[int, ...]] = deque()
+        self._known: set[Hashable] = set()
+        self._pages: deque[tuple[Hashable, ...]] = deque()
         self._held = 0
 
     def __len__(self) -> int:
@@ -221,31 +217,32 @@ class SeenRecords:
         if not raw_items:
             return ()
         try:
-            fingerprints = tuple(map(hash, map(_SID, raw_items)))
+            sids: tuple[Hashable, ...] = tuple(map(_SID, raw_items))
+            hash(sids)  # every SID must be hashable to be compared
         except (TypeError, KeyError, IndexError):
             return ()
         known = self._known
-        if known.isdisjoint(fingerprints):
+        if known.isdisjoint(sids):
             before = len(known)
-            known.update(fingerprints)
-            if len(known) - before == len(fingerprints):
-                self._remember(fingerprints)
+            known.update(sids)
+            if len(known) - before == len(sids):
+                self._remember(sids)
                 return ()
             # A SID twice on this page: undo (none was known before) and take it slowly.
-            known.difference_update(fingerprints)
-        return self._admit_repeats(raw_items, fingerprints, url, path)
+            known.difference_update(sids)
+        return self._admit_repeats(raw_items, sids, url, path)
 
     def _admit_repeats(
-        self, raw_items: Sequence[Any], fingerprints: tuple[int, ...], url: str, path: str
+        self, raw_items: Sequence[Any], sids: tuple[Hashable, ...], url: str, path: str
     ) -> tuple[int, ...]:
         known = self._known
         repeats: list[int] = []
-        new: dict[int, None] = {}
-        for index, fingerprint in enumerate(fingerprints):
-            if fingerprint in known or fingerprint in new:
+        new: dict[Hashable, None] = {}
+        for index, sid in enumerate(sids):
+            if sid in known or sid in new:
                 repeats.append(index)
             else:
-                new[fingerprint] = None
+                new[sid] = None
         if not new:
             raise _records_loop(raw_items, url, path)
         added = tuple(new)
@@ -253,15 +250,15 @@ class SeenRecords:
         self._remember(added)
         return tuple(repeats)
 
-    def _remember(self, fingerprints: tuple[int, ...]) -> None:
-        """Keep a page's new fingerprints; forget the oldest pages beyond ``max_sids``."""
+    def _remember(self, sids: tuple[Hashable, ...]) -> None:
+        """Keep a page's new SIDs; forget the oldest pages beyond ``max_sids``."""
         pages = self._pages
-        pages.append(fingerprints)
-        self._held += len(fingerprints)
+        pages.append(sids)
+        self._held += len(sids)
         while self._held > self.max_sids and len(pages) > 1:
             oldest = pages.popleft()
             self._held -= len(oldest)
-            # Each fingerprint is held by one page only (see _admit_repeats), so this
+            # Each SID is held by one page only (see _admit_repeats), so this
             # forgets exactly that page's SIDs.
             self._known.difference_update(oldest)
 

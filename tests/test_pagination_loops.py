@@ -378,7 +378,7 @@ def test_partial_repeats_are_reported_by_position_and_remembered_once() -> None:
 
 
 async def test_a_long_walk_of_distinct_records_is_never_a_loop() -> None:
-    """200 pages of 1,000 distinct SIDs: no fingerprint collision fails a legitimate
+    """200 pages of 1,000 distinct SIDs: nothing fails a legitimate
     walk (and pages of one record, the weakest case, over a long walk too)."""
     fetch, _ = cycle(period=1, lead=10**9, size=1000)
     walked_sids, error = await walked(fetch, limit=200_000)
