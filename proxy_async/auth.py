@@ -92,6 +92,20 @@ _PROXY_FAMILY = re.compile(rf"proxy(?:\.{_DNS_LABEL}){{0,2}}\.twilio\.com")
 ``ClientBase.get_hostname`` reads and writes (lower-case, as :class:`Origin` keeps hosts)."""
 
 
+def parse_url(text: object) -> yarl.URL | None:
+    """``text`` parsed by yarl, its port checked; None for what yarl refuses.
+
+    The caller raises its own typed error outside any handler, so that yarl's error,
+    which may quote the URL and its password, is not kept as ``__context__``.
+    """
+    try:
+        url = yarl.URL(text)  # type: ignore[arg-type]  # a non-str is refused: TypeError
+        url.explicit_port  # noqa: B018 - yarl checks the port only when it is read
+    except (TypeError, ValueError):
+        return None
+    return url
+
+
 def url_host(url: yarl.URL) -> str | None:
     """``url.host`` (IDNA-decoded), or None when there is none or it cannot be decoded.
 
@@ -109,7 +123,8 @@ def _label(value: object, parameter: str) -> str:
     if (
         not isinstance(value, str)
         or _LABEL.fullmatch(value) is None
-        or url_host(yarl.URL.build(scheme="https", host=value, encoded=True)) is None
+        # Lower-cased first, as it is used: idna takes only 'xn--' as the ACE prefix.
+        or url_host(yarl.URL.build(scheme="https", host=value.lower(), encoded=True)) is None
     ):
         raise InvalidParameterError(
             parameter,
@@ -234,11 +249,9 @@ def parse_base_url(base_url: str) -> yarl.URL:
     shown: object = type(base_url)
     if isinstance(base_url, str):
         shown = "<not shown>" if any(c in base_url for c in "@?#") else base_url
-    try:
-        url = yarl.URL(base_url)
-        url.explicit_port  # noqa: B018 - yarl checks the port only when it is read
-    except (TypeError, ValueError):
-        raise InvalidParameterError("base_url", "an absolute http(s) URL", shown) from None
+    url = parse_url(base_url)
+    if url is None:
+        raise InvalidParameterError("base_url", "an absolute http(s) URL", shown)
     if url.scheme not in _DEFAULT_PORTS or not url.raw_host:
         raise InvalidParameterError("base_url", "an absolute http(s) URL", shown)
     if url.user is not None or url.password is not None:

@@ -67,6 +67,7 @@ writes to is refused at once).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import ipaddress
@@ -84,7 +85,7 @@ import aiohttp
 import attrs
 import yarl
 
-from .auth import url_host
+from .auth import parse_url, url_host
 from .errors import InvalidParameterError
 
 PROXY_URL_FORM = "an http://[user:password@]host[:port] proxy URL"
@@ -155,13 +156,9 @@ def parse_proxy_url(value: object, parameter: str) -> EgressProxy:
         )
     if "://" not in text:
         text = "http://" + text
-    try:
-        url = yarl.URL(text)
-        url.port  # noqa: B018 - yarl checks the port only when it is read
-    except (TypeError, ValueError):
-        raise InvalidParameterError(
-            parameter, f"{PROXY_URL_FORM} with a valid host and port"
-        ) from None
+    url = parse_url(text)
+    if url is None:  # raised outside yarl's error, whose text may hold the password
+        raise InvalidParameterError(parameter, f"{PROXY_URL_FORM} with a valid host and port")
     scheme = url.scheme.lower()
     if scheme != "http":
         raise InvalidParameterError(
@@ -204,16 +201,18 @@ def _userinfo(raw: str, part: str, parameter: str) -> str:
     the ``Proxy-Authorization`` header or be dropped on the way: anything else is an
     :class:`InvalidParameterError` that does not echo the value.
     """
-    try:
-        if _BAD_ESCAPE.search(raw):
-            raise ValueError
-        text = urllib.parse.unquote_to_bytes(raw).decode("utf-8")
-    except ValueError:  # UnicodeDecodeError ('%ff', an encoded surrogate) included
+    text: str | None = None
+    if _BAD_ESCAPE.search(raw) is None:
+        # Raised outside the handler: a caught UnicodeDecodeError holds the bytes, and
+        # even "from None" keeps it as __context__.
+        with contextlib.suppress(UnicodeDecodeError):  # '%ff', an encoded surrogate
+            text = urllib.parse.unquote_to_bytes(raw).decode("utf-8")
+    if text is None:
         raise InvalidParameterError(
             parameter,
             f"{PROXY_URL_FORM} whose {part} is UTF-8, percent-encoded where needed "
             "(a literal '%' as %25)",
-        ) from None
+        )
     if any(unicodedata.category(char) == "Cc" for char in text):
         raise InvalidParameterError(
             parameter, f"{PROXY_URL_FORM} whose {part} holds no control character"
