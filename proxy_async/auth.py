@@ -92,10 +92,45 @@ _PROXY_FAMILY = re.compile(rf"proxy(?:\.{_DNS_LABEL}){{0,2}}\.twilio\.com")
 ``ClientBase.get_hostname`` reads and writes (lower-case, as :class:`Origin` keeps hosts)."""
 
 
+def parse_url(text: object) -> yarl.URL | None:
+    """``text`` parsed by yarl, its port checked; None for what yarl refuses.
+
+    The caller raises its own typed error outside any handler, so that yarl's error,
+    which may quote the URL and its password, is not kept as ``__context__``.
+    """
+    try:
+        url = yarl.URL(text)  # type: ignore[arg-type]  # a non-str is refused: TypeError
+        url.explicit_port  # noqa: B018 - yarl checks the port only when it is read
+    except (TypeError, ValueError):
+        return None
+    return url
+
+
+def url_host(url: yarl.URL) -> str | None:
+    """``url.host`` (IDNA-decoded), or None when there is none or it cannot be decoded.
+
+    yarl decodes an ``xn--`` label lazily, on the first read of ``host``, and raises a
+    bare :class:`UnicodeError` for one that is not valid Punycode (``xn--zz``): callers
+    turn None into their own typed error instead.
+    """
+    try:
+        return url.host
+    except ValueError:  # UnicodeError is one; idna's IDNAError is a UnicodeError
+        return None
+
+
 def _label(value: object, parameter: str) -> str:
-    if not isinstance(value, str) or _LABEL.fullmatch(value) is None:
+    if (
+        not isinstance(value, str)
+        or _LABEL.fullmatch(value) is None
+        # Lower-cased first, as it is used: idna takes only 'xn--' as the ACE prefix.
+        or url_host(yarl.URL.build(scheme="https", host=value.lower(), encoded=True)) is None
+    ):
         raise InvalidParameterError(
-            parameter, "a DNS label such as 'sydney' or 'au1' (letters, digits, '-')", value
+            parameter,
+            "a DNS label such as 'sydney' or 'au1' (letters, digits, '-'; an 'xn--' "
+            "label must be valid IDNA)",
+            value,
         )
     return value.lower()
 
@@ -129,10 +164,17 @@ class Origin:
 
     @classmethod
     def of(cls, url: yarl.URL) -> Origin:
-        """The origin of ``url`` with the scheme's default port filled in."""
+        """The origin of ``url`` with the scheme's default port filled in.
+
+        Hosts compare case-insensitively (RFC 3986, section 6.2.2.1) and otherwise as
+        spelled: ``127.0.0.1.`` or ``proxy.twilio.com.`` is another origin than the one
+        without the dot, since it is another name to resolve, to send as ``Host`` and to
+        match a certificate against. Raises :class:`ValueError` (a :class:`UnicodeError`
+        included) for a port yarl refuses or a host it cannot IDNA-decode.
+        """
         scheme = (url.scheme or "").lower()
         port = url.explicit_port or _DEFAULT_PORTS.get(scheme, 0)
-        return cls(scheme, (url.host or "").lower().rstrip("."), port)
+        return cls(scheme, (url.host or "").lower(), port)
 
     def __str__(self) -> str:
         default = _DEFAULT_PORTS.get(self.scheme)
@@ -197,19 +239,34 @@ def page_url_target(url: yarl.URL, base_url: yarl.URL) -> yarl.URL:
 
 
 def parse_base_url(base_url: str) -> yarl.URL:
-    """Validate a base URL: http(s), a host, no credentials, query or fragment."""
-    try:
-        url = yarl.URL(base_url)
-    except (TypeError, ValueError) as exc:
-        raise InvalidParameterError("base_url", "an absolute http(s) URL", base_url) from exc
-    if url.scheme not in _DEFAULT_PORTS or not url.host:
-        raise InvalidParameterError("base_url", "an absolute http(s) URL", base_url)
+    """Validate a base URL: http(s), a host, no credentials, query or fragment.
+
+    Raises :class:`InvalidParameterError` naming ``base_url`` for anything else,
+    including a port yarl refuses and a host yarl cannot IDNA-decode (``xn--zz.com``).
+    The value is echoed only when it holds no ``@``, ``?`` or ``#``, which could
+    bring a password or a token along.
+    """
+    shown: object = type(base_url)
+    if isinstance(base_url, str):
+        shown = "<not shown>" if any(c in base_url for c in "@?#") else base_url
+    url = parse_url(base_url)
+    if url is None:
+        raise InvalidParameterError("base_url", "an absolute http(s) URL", shown)
+    if url.scheme not in _DEFAULT_PORTS or not url.raw_host:
+        raise InvalidParameterError("base_url", "an absolute http(s) URL", shown)
     if url.user is not None or url.password is not None:
         # Do not echo it: it carries credentials.
         raise InvalidParameterError("base_url", "a URL without user:password (use credentials)")
     if url.query_string or url.fragment:
         # Not echoed either: a query may carry a token.
         raise InvalidParameterError("base_url", "a URL without query or fragment")
+    if not url_host(url):
+        raise InvalidParameterError(
+            "base_url",
+            "an http(s) URL whose host is an IP address or a DNS name yarl can IDNA-decode "
+            "(an 'xn--' label must be valid Punycode)",
+            shown,
+        )
     return url.with_path(url.path.rstrip("/"))
 
 

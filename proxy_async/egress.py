@@ -22,7 +22,10 @@ as in requests and curl; the port defaults to 80). Whitespace around it is dropp
 ends in one); whitespace or a control character inside it, or a host that is neither
 an IP address nor a DNS name (letters, digits, ``-``, ``_``, ``.``; IDNA names are
 encoded), is an :class:`~proxy_async.errors.InvalidParameterError`, since no proxy
-could have such a name. The user and password are sent in
+could have such a name; so is an ``xn--`` label that is not valid Punycode. The user
+and password are percent-decoded as UTF-8: a ``%`` that does not start an escape
+(write it ``%25``), escapes that are not UTF-8 (``%ff``) or a control character
+(``%0d%0a``) are refused rather than sent altered. They are sent in
 ``Proxy-Authorization`` to the proxy alone and are shown as ``***`` everywhere else.
 HTTPS requests are tunnelled with ``CONNECT``, so the proxy sees the host and port but
 not the request, and the server's certificate is checked end to end. Only ``http://``
@@ -45,7 +48,8 @@ match themselves and their subdomains (``example.com``, ``.example.com`` and
 addresses, and CIDR blocks (``10.0.0.0/8``, as requests reads them).
 
 **CA trust**, in this order: ``ssl_context=`` (an :class:`ssl.SSLContext` used as it
-is); ``ca_bundle=`` (a PEM file or a directory of hashed certificates); with
+is); ``ca_bundle=`` (a PEM file, a directory of hashed certificates, or a pipe such
+as ``<(vault read ...)``, read once, bounded in size and time); with
 ``trust_env``, ``SSL_CERT_FILE`` (OpenSSL's own variable), then
 ``REQUESTS_CA_BUNDLE`` (what twilio-python users behind such a proxy already set);
 otherwise the system's default trust. Only the first source found is used:
@@ -54,24 +58,34 @@ with ``SSL_CERT_FILE`` set, ``REQUESTS_CA_BUNDLE`` is not read, which is why a
 bundle *replaces* the default trust, as it does in OpenSSL, requests and curl; to add
 a CA to it, pass an ``ssl_context`` made with :func:`ssl.create_default_context` and
 ``load_verify_locations``. A bundle that
-is missing, unreadable or holds no certificate is an
-:class:`~proxy_async.errors.InvalidParameterError` naming the path, raised when the
-client is built, not a TLS failure at the first request.
+is missing, unreadable, holds no certificate or is neither a file, a directory nor a
+pipe (a socket, a device) is an :class:`~proxy_async.errors.InvalidParameterError`
+naming the option or variable and the path, raised when the client is built, not a
+TLS failure at the first request; no bundle is waited for without bound (a FIFO no one
+writes to is refused at once).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import ipaddress
 import os
 import re
+import select
 import ssl
+import stat
+import time
+import unicodedata
+import urllib.parse
 from collections.abc import Mapping
 
 import aiohttp
 import attrs
 import yarl
 
+from .auth import parse_url, url_host
 from .errors import InvalidParameterError
 
 PROXY_URL_FORM = "an http://[user:password@]host[:port] proxy URL"
@@ -137,17 +151,14 @@ def parse_proxy_url(value: object, parameter: str) -> EgressProxy:
     # yarl would drop a tab or newline inside and keep a space in the host.
     if any(char.isspace() or not char.isprintable() for char in text):
         raise InvalidParameterError(
-            parameter, f"{PROXY_URL_FORM} without spaces or control characters inside"
+            parameter,
+            f"{PROXY_URL_FORM} without spaces or control characters inside (nor lone surrogates)",
         )
     if "://" not in text:
         text = "http://" + text
-    try:
-        url = yarl.URL(text)
-        url.port  # noqa: B018 - yarl checks the port only when it is read
-    except (TypeError, ValueError):
-        raise InvalidParameterError(
-            parameter, f"{PROXY_URL_FORM} with a valid host and port"
-        ) from None
+    url = parse_url(text)
+    if url is None:  # raised outside yarl's error, whose text may hold the password
+        raise InvalidParameterError(parameter, f"{PROXY_URL_FORM} with a valid host and port")
     scheme = url.scheme.lower()
     if scheme != "http":
         raise InvalidParameterError(
@@ -155,23 +166,58 @@ def parse_proxy_url(value: object, parameter: str) -> EgressProxy:
             f"{PROXY_URL_FORM}; {scheme}:// proxies are not supported (HTTPS is tunnelled "
             "through an http:// proxy with CONNECT)",
         )
-    if not url.host or not url.raw_host:
+    if not url.raw_host:
         raise InvalidParameterError(parameter, f"{PROXY_URL_FORM} with a host")
-    if not _is_host(url.raw_host):
+    if not _is_host(url.raw_host) or not url_host(url):
         raise InvalidParameterError(
-            parameter, f"{PROXY_URL_FORM} whose host is an IP address or a DNS name"
+            parameter,
+            f"{PROXY_URL_FORM} whose host is an IP address or a DNS name (an 'xn--' label "
+            "must be valid IDNA)",
         )
     if url.path not in ("", "/") or url.query_string or url.fragment:
         raise InvalidParameterError(parameter, f"{PROXY_URL_FORM} without path or query")
     authorization = None
-    if url.user is not None or url.password is not None:
-        try:
-            authorization = aiohttp.encode_basic_auth(url.user or "", url.password or "")
-        except ValueError:  # a ':' in the user (percent-encoded in the URL)
-            raise InvalidParameterError(
-                parameter, f"{PROXY_URL_FORM}, a user without ':'"
-            ) from None
+    if url.raw_user is not None or url.raw_password is not None:
+        # From the text, not yarl's decoding: yarl keeps an escape that is not UTF-8
+        # ('%ff') as it is and re-encodes a stray '%', so the password sent would not be
+        # the one written. Split as yarl does (last '@', first ':').
+        authority = re.split(r"[/?#]", text.split("://", 1)[1], maxsplit=1)[0]
+        user, _, password = authority.rpartition("@")[0].partition(":")
+        user = _userinfo(user, "user", parameter)
+        if ":" in user:  # Basic auth cannot carry it (RFC 7617, section 2)
+            raise InvalidParameterError(parameter, f"{PROXY_URL_FORM}, a user without ':'")
+        authorization = aiohttp.encode_basic_auth(user, _userinfo(password, "password", parameter))
     return EgressProxy(url.with_user(None).with_path(""), authorization, parameter)
+
+
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _userinfo(raw: str, part: str, parameter: str) -> str:
+    """The proxy ``part`` (``"user"`` or ``"password"``) decoded from its URL text.
+
+    Every ``%`` must start an escape (``%25`` for a literal one), the escapes must
+    decode as UTF-8, and the result must hold no control character, which could split
+    the ``Proxy-Authorization`` header or be dropped on the way: anything else is an
+    :class:`InvalidParameterError` that does not echo the value.
+    """
+    text: str | None = None
+    if _BAD_ESCAPE.search(raw) is None:
+        # Raised outside the handler: a caught UnicodeDecodeError holds the bytes, and
+        # even "from None" keeps it as __context__.
+        with contextlib.suppress(UnicodeDecodeError):  # '%ff', an encoded surrogate
+            text = urllib.parse.unquote_to_bytes(raw).decode("utf-8")
+    if text is None:
+        raise InvalidParameterError(
+            parameter,
+            f"{PROXY_URL_FORM} whose {part} is UTF-8, percent-encoded where needed "
+            "(a literal '%' as %25)",
+        )
+    if any(unicodedata.category(char) == "Cc" for char in text):
+        raise InvalidParameterError(
+            parameter, f"{PROXY_URL_FORM} whose {part} holds no control character"
+        )
+    return text
 
 
 def _is_host(raw_host: str) -> bool:
@@ -339,14 +385,36 @@ def tls_trust(
     return None, "the system's default CAs"
 
 
+PIPE_BUNDLE_MAX_BYTES = 8 * 1024 * 1024
+"""The most a CA bundle read from a pipe may hold (a system bundle is about 0.2 MiB)."""
+
+PIPE_BUNDLE_TIMEOUT = 10.0
+"""Seconds a pipe may take to deliver its whole CA bundle (its writer closing it)."""
+
+_PEM_CERTIFICATE = re.compile(
+    rb"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----"
+)
+"""A PEM certificate block (RFC 7468); text between blocks (comments) is skipped."""
+
+_NOT_A_FILE = "not a regular file, directory or pipe; write the bundle to a file"
+
+
 def load_ca_bundle(path: str | os.PathLike[str], parameter: str) -> ssl.SSLContext:
     """A verifying client context that trusts exactly the CAs at ``path``.
 
-    ``path`` is a PEM file, or a directory of certificates named by their subject hash
-    (``c_rehash``). Contexts are shared between clients while the file is unchanged
-    (loading a system-size bundle takes tens of milliseconds). Raises
-    :class:`InvalidParameterError` naming ``parameter`` and the path when it does not
-    exist, cannot be read or holds no certificate.
+    ``path`` is a PEM file, a directory of certificates named by their subject hash
+    (``c_rehash``), or a pipe (``--ca-bundle <(vault read ...)``, a FIFO) that delivers
+    the PEM certificates and then closes. Contexts of files and directories are shared
+    between clients while they are unchanged (loading a system-size bundle takes tens
+    of milliseconds); a pipe is read once, when the client is built.
+
+    Nothing here waits without bound: files are opened non-blocking, so a FIFO with no
+    writer reads as empty instead of blocking in ``open()``, and a pipe must deliver at
+    most :data:`PIPE_BUNDLE_MAX_BYTES` within :data:`PIPE_BUNDLE_TIMEOUT` seconds.
+
+    Raises :class:`InvalidParameterError` naming ``parameter`` and the path when it
+    does not exist, cannot be read, holds no certificate, is another kind of file (a
+    socket, a device), or cannot be a path at all (a NUL, a lone surrogate).
     """
     try:
         name = os.fspath(path)
@@ -355,16 +423,24 @@ def load_ca_bundle(path: str | os.PathLike[str], parameter: str) -> ssl.SSLConte
     if not isinstance(name, str) or not name:
         raise InvalidParameterError(parameter, "a path to a PEM CA bundle", name)
     try:
-        stat = os.stat(name)
+        info = os.stat(name)
+    except ValueError:  # a NUL, or a character the file system encoding lacks
+        raise InvalidParameterError(
+            parameter, "a path to a PEM CA bundle (no NUL, encodable file name)", name
+        ) from None
     except OSError as error:
         raise _bundle_error(parameter, name, error.strerror or type(error).__name__) from None
     try:
-        return _load_ca_bundle(os.path.abspath(name), stat.st_mtime_ns, stat.st_size)
+        if stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode):
+            return _load_ca_bundle(os.path.abspath(name), info.st_mtime_ns, info.st_size)
+        if stat.S_ISFIFO(info.st_mode):
+            return ssl.create_default_context(cadata=_read_pipe(name))
     except ssl.SSLError as error:  # an OSError too: first
         reason = f"no certificate could be read from it: {error.reason or error}"
         raise _bundle_error(parameter, name, reason) from None
     except OSError as error:
         raise _bundle_error(parameter, name, error.strerror or str(error)) from None
+    raise _bundle_error(parameter, name, _NOT_A_FILE)
 
 
 @functools.lru_cache(maxsize=16)
@@ -372,12 +448,61 @@ def _load_ca_bundle(path: str, mtime_ns: int, size: int) -> ssl.SSLContext:
     # mtime and size are in the key so that a replaced bundle is read again.
     if os.path.isdir(path):
         return ssl.create_default_context(capath=path)
-    with open(path, "rb") as handle:  # open() says "permission denied" before OpenSSL does
-        handle.read(1)
+    # Opened here first, non-blocking, so that "permission denied" is said before
+    # OpenSSL says something vaguer, and so that a file swapped for a FIFO since the
+    # stat() cannot block.
+    handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            raise OSError(errno.EINVAL, _NOT_A_FILE)
+    finally:
+        os.close(handle)
     return ssl.create_default_context(cafile=path)
+
+
+def _read_pipe(path: str) -> str:
+    """The PEM certificate blocks a pipe at ``path`` delivers before it closes.
+
+    Raises :class:`OSError` when the pipe gives nothing (a FIFO with no writer), more
+    than :data:`PIPE_BUNDLE_MAX_BYTES`, no end within :data:`PIPE_BUNDLE_TIMEOUT`
+    seconds, or no certificate block.
+    """
+    handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISFIFO(os.fstat(handle).st_mode):
+            raise OSError(errno.EINVAL, _NOT_A_FILE)
+        poller = select.poll()
+        poller.register(handle, select.POLLIN)
+        deadline = time.monotonic() + PIPE_BUNDLE_TIMEOUT
+        data = bytearray()
+        while True:
+            try:
+                chunk = os.read(handle, 65536)
+            except BlockingIOError:  # a writer, nothing written yet
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise OSError(
+                        errno.ETIMEDOUT,
+                        f"the pipe did not deliver the bundle within {PIPE_BUNDLE_TIMEOUT:g} s",
+                    ) from None
+                poller.poll(left * 1000)
+                continue
+            if not chunk:  # end of data: every writer closed, or none ever opened it
+                break
+            data += chunk
+            if len(data) > PIPE_BUNDLE_MAX_BYTES:
+                raise OSError(errno.EFBIG, f"the pipe gave more than {PIPE_BUNDLE_MAX_BYTES} bytes")
+    finally:
+        os.close(handle)
+    if not data:
+        raise OSError(errno.ENODATA, "the pipe gave nothing to read (no writer?)")
+    blocks = _PEM_CERTIFICATE.findall(data)
+    if not blocks:
+        raise OSError(errno.EINVAL, "no PEM certificate block in what the pipe gave")
+    return "\n".join(block.decode("ascii") for block in blocks)
 
 
 def _bundle_error(parameter: str, path: str, reason: str) -> InvalidParameterError:
     return InvalidParameterError(
-        parameter, f"a readable PEM file of CA certificates or a directory ({reason})", path
+        parameter, f"a readable PEM file of CA certificates, a directory or a pipe ({reason})", path
     )

@@ -18,7 +18,9 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,7 @@ from proxy_async import (
     Timeouts,
 )
 from proxy_async import cli as cli_module
+from proxy_async import egress as egress_module
 from proxy_async.egress import NoProxy, ProxyRoutes, load_ca_bundle, parse_proxy_url
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer
 from proxy_async.workers import WorkerConfig
@@ -896,3 +899,258 @@ def test_worker_config_passes_egress_settings(ca_file: Path) -> None:
     config = WorkerConfig.from_env(env_with(HTTPS_PROXY="http://127.0.0.1:3129"))
     transport = repr(config.make_client(config.make_limiter())._transport)
     assert "https: http://127.0.0.1:3129 (HTTPS_PROXY)" in transport
+
+
+# -- CA bundles that are not plain files, and proxy user info that would be altered ------------
+
+
+@contextlib.contextmanager
+def watchdog(fifo: Path, seconds: float = 5.0) -> Iterator[None]:
+    """If a reader still blocks on ``fifo`` after ``seconds``, open it for writing.
+
+    A regression (``open()`` of a FIFO with no writer) then fails the test instead of
+    hanging the suite: a writer's non-blocking open succeeds once a reader waits.
+    """
+
+    def unblock() -> None:
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+    timer = threading.Timer(seconds, unblock)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def test_a_fifo_with_no_writer_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "bundle.fifo"
+    os.mkfifo(fifo)
+    attempts: list[tuple[str, Callable[[], ProxyClient]]] = [
+        ("ca_bundle", lambda: client_for_bundle(ca_bundle=fifo)),
+        ("SSL_CERT_FILE", lambda: ProxyClient.from_env(env_with(SSL_CERT_FILE=str(fifo)))),
+        (
+            "REQUESTS_CA_BUNDLE",
+            lambda: ProxyClient.from_env(env_with(REQUESTS_CA_BUNDLE=str(fifo))),
+        ),
+        (
+            "PROXY_ASYNC_CA_BUNDLE",
+            lambda: worker_client(env_with(PROXY_ASYNC_CA_BUNDLE=str(fifo))),
+        ),
+    ]
+    for parameter, attempt in attempts:
+        started = time.monotonic()
+        with watchdog(fifo), pytest.raises(InvalidParameterError) as caught:
+            attempt()
+        assert time.monotonic() - started < 2, f"{parameter}: waited on the FIFO"
+        assert caught.value.parameter in {parameter, "ca_bundle"}
+        assert str(fifo) in str(caught.value)
+        assert "nothing to read" in str(caught.value)
+
+
+def worker_client(environ: dict[str, str]) -> ProxyClient:
+    config = WorkerConfig.from_env(environ)
+    return config.make_client(config.make_limiter())
+
+
+def client_for_bundle(**options: Any) -> ProxyClient:
+    return ProxyClient(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, environ=NO_ENV, **options)
+
+
+async def test_a_bundle_from_a_pipe_is_trusted_like_a_file(
+    https_server: FakeProxyServer, test_ca: trustme.CA
+) -> None:
+    """``--ca-bundle <(cat ca.pem)``: the shell passes ``/dev/fd/N``, a pipe."""
+    read_end, write_end = os.pipe()
+    try:
+        # Comments and other text around the certificate, as in a system bundle.
+        os.write(write_end, b"# Issuer: Corporate \xc3\xa9 CA\n" + test_ca.cert_pem.bytes())
+        os.close(write_end)
+        client = client_for(https_server, ca_bundle=f"/dev/fd/{read_end}")
+    finally:
+        os.close(read_end)
+    assert await list_sessions(client, https_server) == 3
+    assert https_server.requests, "the certificate was checked against the piped CA"
+
+
+def test_pipes_that_stall_overflow_or_hold_no_certificate_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(egress_module, "PIPE_BUNDLE_TIMEOUT", 0.2)
+    monkeypatch.setattr(egress_module, "PIPE_BUNDLE_MAX_BYTES", 1000)
+    cases = [
+        (b"", False, "did not deliver the bundle within 0.2 s"),  # writer stays, silent
+        (b"x" * 2000, True, "more than 1000 bytes"),
+        (b"not a certificate\n", True, "no PEM certificate block"),
+        (
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            True,
+            "no certificate could be read",
+        ),
+    ]
+    for data, close, reason in cases:
+        read_end, write_end = os.pipe()
+        try:
+            os.write(write_end, data)
+            if close:
+                os.close(write_end)
+            started = time.monotonic()
+            with pytest.raises(InvalidParameterError) as caught:
+                client_for_bundle(ca_bundle=f"/dev/fd/{read_end}")
+            assert time.monotonic() - started < 2
+            assert caught.value.parameter == "ca_bundle"
+            assert reason in str(caught.value)
+        finally:
+            os.close(read_end)
+            if not close:
+                os.close(write_end)
+
+
+def test_sockets_and_devices_are_refused_as_bundles(tmp_path: Path) -> None:
+    path = str(tmp_path / "bundle.sock")
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind(path)
+        for bundle in (path, "/dev/null", "/dev/zero"):
+            with pytest.raises(InvalidParameterError) as caught:
+                client_for_bundle(ca_bundle=bundle)
+            assert caught.value.parameter == "ca_bundle"
+            assert "not a regular file" in str(caught.value)
+            assert "write the bundle to a file" in str(caught.value)
+            with pytest.raises(InvalidParameterError) as caught:
+                ProxyClient.from_env(env_with(SSL_CERT_FILE=bundle))
+            assert caught.value.parameter == "SSL_CERT_FILE"
+
+
+@pytest.mark.parametrize("bundle", ["\x00", "ca\x00.pem", "\ud83d", "ca-\udfff.pem", b"ca.pem"])
+def test_bundle_paths_that_cannot_be_paths_are_typed(bundle: Any) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        client_for_bundle(ca_bundle=bundle)
+    assert caught.value.parameter == "ca_bundle"
+    if isinstance(bundle, str):
+        with pytest.raises(InvalidParameterError) as caught:
+            ProxyClient.from_env(env_with(REQUESTS_CA_BUNDLE=bundle))
+        assert caught.value.parameter == "REQUESTS_CA_BUNDLE"
+
+
+SECRET = "s3cret-value"
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        (f"{SECRET}%0d%0aX-Injected:%20yes", "holds no control character"),
+        (f"{SECRET}%00", "holds no control character"),
+        (f"{SECRET}%7f", "holds no control character"),
+        (f"{SECRET}%ff", "is UTF-8"),
+        (f"{SECRET}%ed%a0%bd", "is UTF-8"),  # a lone surrogate, UTF-8-encoded
+        (f"{SECRET}%c3", "is UTF-8"),  # a cut sequence
+        (f"{SECRET}%2", "a literal '%' as %25"),
+        (f"{SECRET}%zz", "a literal '%' as %25"),
+        (f"{SECRET}100%", "a literal '%' as %25"),
+        (f"{SECRET}\ud83d", "nor lone surrogates"),
+        (f"{SECRET}\r\n", "without spaces or control characters"),
+    ],
+)
+def test_proxy_passwords_are_never_altered_silently(password: str, reason: str) -> None:
+    cases: list[tuple[str, str, Callable[[str], ProxyClient]]] = [
+        (
+            f"http://user:{password}@127.0.0.1:3128",
+            "proxy",
+            lambda url: client_for_bundle(proxy=url),
+        ),
+        (
+            f"http://user:{password}@127.0.0.1:3128",
+            "HTTPS_PROXY",
+            lambda url: ProxyClient.from_env(env_with(HTTPS_PROXY=url)),
+        ),
+        (
+            f"http://{password}:pw@127.0.0.1:3128",  # the same rules for the user
+            "http_proxy",
+            lambda url: ProxyClient.from_env(env_with(http_proxy=url)),
+        ),
+    ]
+    for text, parameter, build in cases:
+        with pytest.raises(InvalidParameterError) as caught:
+            build(text)
+        assert caught.value.parameter == parameter
+        assert reason in str(caught.value)
+        shown = f"{caught.value} {caught.value!r} {vars(caught.value)}"
+        assert "s3cret" not in shown
+
+
+@pytest.mark.parametrize(
+    ("user", "password"),
+    [
+        ("egress-user", "p@ss:w%rd"),
+        ("ü-user", "pé😀 /?#[]%40"),
+        ("", "only-a-password"),
+        ("only-a-user", ""),
+    ],
+)
+async def test_proxy_authorization_is_exactly_basic_of_the_decoded_user_info(
+    https_server: FakeProxyServer, user: str, password: str
+) -> None:
+    async with scripted_proxy(407, "Proxy Authentication Required") as (url, seen):
+        port = yarl.URL(url).port
+        quoted = f"{urllib.parse.quote(user, safe='')}:{urllib.parse.quote(password, safe='')}"
+        client = client_for(https_server, proxy=f"http://{quoted}@127.0.0.1:{port}", retry=0)
+        with pytest.raises(EgressProxyRefusedError) as caught:
+            await list_sessions(client, https_server)
+    assert caught.value.status == 407
+    expected = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    headers = seen[0].split(b"\r\n")
+    assert f"Proxy-Authorization: Basic {expected}".encode() in headers
+    if password:
+        assert password not in f"{caught.value} {caught.value!r}"
+
+
+def test_proxy_hosts_yarl_cannot_decode_are_typed() -> None:
+    builds: list[tuple[str, Callable[[], ProxyClient]]] = [
+        ("proxy", lambda: client_for_bundle(proxy="http://u:s3cret-value@xn--zz.com:3128")),
+        (
+            "HTTPS_PROXY",
+            lambda: ProxyClient.from_env(env_with(HTTPS_PROXY="http://xn--zz.example:3128")),
+        ),
+        (
+            "ALL_PROXY",
+            lambda: ProxyClient.from_env(
+                env_with(ALL_PROXY="http://u:s3cret-value@proxy.xn--a.example")
+            ),
+        ),
+    ]
+    for parameter, build in builds:
+        with pytest.raises(InvalidParameterError) as caught:
+            build()
+        assert caught.value.parameter == parameter
+        assert "IDNA" in str(caught.value)
+        assert "s3cret-value" not in f"{caught.value} {caught.value!r}"
+    # A valid IDNA name is still taken, encoded.
+    assert str(parse_proxy_url("http://bücher.example:3128", "proxy").url) == (
+        "http://xn--bcher-kva.example:3128"
+    )
+
+
+async def test_cli_refuses_a_fifo_bundle_and_an_idna_host_as_usage_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    fifo = tmp_path / "bundle.fifo"
+    os.mkfifo(fifo)
+    common = ["export", "--service", "KS" + "0" * 32, "--out", str(tmp_path / "x.ndjson")]
+    for bad, option in (
+        (["--ca-bundle", str(fifo)], "--ca-bundle"),
+        (["--base-url", "https://xn--zz.com"], "--base-url"),
+        (["--proxy", "http://u:s3cret-value@xn--zz.com:3128"], "--proxy"),
+        (["--proxy", "http://u:s3cret-value%ff@127.0.0.1:3128"], "--proxy"),
+    ):
+        with watchdog(fifo):
+            code = await run_cli([*common, "--quiet", *bad])
+        err = capsys.readouterr().err
+        assert code == cli_module.EXIT_USAGE, err
+        assert option in err
+        assert "Traceback" not in err
+        assert "s3cret-value" not in err

@@ -22,7 +22,13 @@ from conftest import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy_async import InvalidParameterError, ProxyClient, UnsafePageUrlError
+from proxy_async import (
+    InvalidParameterError,
+    InvalidResponseError,
+    ProxyClient,
+    ProxyError,
+    UnsafePageUrlError,
+)
 from proxy_async.auth import Origin, in_proxy_family, page_url_target, parse_page_url
 from proxy_async.testing import FakeProxyServer
 
@@ -124,6 +130,10 @@ LOOK_ALIKES = [
     "https://proxy..twilio.com",
     "https://proxy.-x.twilio.com",
     "ftp://proxy.twilio.com",
+    # Another spelling of the host is another origin: another name to resolve and to
+    # match the certificate against, so it is refused, not normalised.
+    "https://proxy.twilio.com.",
+    "https://proxy.sydney.au1.twilio.com.",
 ]
 
 
@@ -225,3 +235,79 @@ async def test_the_fake_server_builds_page_urls_from_the_host_it_was_reached_by(
     assert [item.sid for page in pages for item in page.items] == server.interaction_sids(
         service, session_sid
     )
+
+
+async def test_a_trailing_dot_host_is_not_the_same_origin(mock_http: aioresponses) -> None:
+    local = "http://127.0.0.1:9"
+    mock_http.get(
+        f"{local}{LIST}?PageSize=2",
+        payload=list_body(interactions(), f"http://127.0.0.1.:9{LIST}{PAGE_2_QUERY}", local),
+    )
+    async with fake_client(local, retry=0, prefetch=False) as client:
+        session = client.services("KS" + "b" * 32).sessions(SESSION_SID)
+        with pytest.raises(UnsafePageUrlError) as caught:
+            async for _ in session.interactions.stream(page_size=2):
+                pass
+    assert "127.0.0.1.:9" in str(caught.value)
+    assert sent_urls(mock_http) == [as_sent(f"{local}{LIST}?PageSize=2")]  # nothing else
+
+
+async def test_a_page_url_whose_host_is_not_valid_idna_is_a_typed_server_error(
+    mock_http: aioresponses,
+) -> None:
+    for page_host in ("https://proxy.xn--zz.twilio.com", "https://xn--zz.com"):
+        mock_http.get(
+            f"{REGIONAL}{LIST}?PageSize=2",
+            payload=list_body(interactions(), f"{page_host}{LIST}{PAGE_2_QUERY}", REGIONAL),
+        )
+        async with regional_client() as client:
+            session = client.services("KS" + "b" * 32).sessions(SESSION_SID)
+            with pytest.raises(ProxyError) as caught:
+                async for _ in session.interactions.stream(page_size=2):
+                    pass
+        assert isinstance(caught.value, InvalidResponseError | UnsafePageUrlError)
+    # The first page, once per client; never the bad URL.
+    assert sent_urls(mock_http) == [as_sent(f"{REGIONAL}{LIST}?PageSize=2")]
+    assert sum(len(calls) for calls in mock_http.requests.values()) == 2
+    assert parse_page_url(f"https://xn--zz.com{LIST}") is None
+
+
+@pytest.mark.parametrize(
+    ("options", "parameter"),
+    [
+        ({"region": "xn--zz"}, "region"),
+        ({"edge": "xn--zz"}, "edge"),
+        ({"edge": "sydney", "region": "XN--ZZ"}, "region"),
+        ({"base_url": "https://xn--zz.com"}, "base_url"),
+        ({"base_url": "http://proxy.xn--a.example:8080"}, "base_url"),
+    ],
+)
+def test_hosts_yarl_cannot_idna_decode_are_invalid_parameters(
+    options: dict[str, str], parameter: str
+) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        ProxyClient(ACCOUNT_SID, AUTH_TOKEN, **options)  # type: ignore[arg-type]
+    assert caught.value.parameter == parameter
+
+
+def test_twilio_region_from_the_environment_that_is_not_idna_is_typed() -> None:
+    environ = {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_REGION": "xn--zz",
+    }
+    with pytest.raises(InvalidParameterError) as caught:
+        ProxyClient.from_env(environ)
+    assert caught.value.parameter == "region"
+    # A valid IDNA label is still a label: only the undecodable ones are refused.
+    assert ProxyClient(ACCOUNT_SID, AUTH_TOKEN, region="xn--bcher-kva").base_url == (
+        "https://proxy.xn--bcher-kva.twilio.com"
+    )
+
+
+def test_base_url_errors_never_echo_user_info_or_a_query() -> None:
+    for base_url in ("https://u:s3cret-value@xn--zz.com", "http://u:s3cret-value@a:1:1"):
+        with pytest.raises(InvalidParameterError) as caught:
+            ProxyClient(ACCOUNT_SID, AUTH_TOKEN, base_url=base_url)
+        assert caught.value.parameter == "base_url"
+        assert "s3cret-value" not in f"{caught.value} {caught.value!r}"

@@ -447,3 +447,36 @@ def test_webhook_signature_functions_raise_only_typed_errors(
     for call in calls:
         with contextlib.suppress(ProxyError):
             call()
+
+
+# == egress and host inputs (helper e1): hostile hosts, CA bundles and proxy user info ======
+# Every value below once escaped as a raw UnicodeError/ValueError, hung, or was altered.
+
+HOSTILE_CLIENT_OPTIONS: list[dict[str, Any]] = [
+    {"base_url": "https://xn--zz.com"},
+    {"base_url": "https://u:secret-do-not-leak@xn--zz.com"},
+    {"base_url": "http://proxy.xn--a.twilio.com:8080"},
+    {"region": "xn--zz"},
+    {"edge": "xn--zz", "region": "au1"},
+    {"proxy": "http://u:secret-do-not-leak@xn--zz.com:3128"},
+    {"proxy": "http://u:secret-do-not-leak%ff@127.0.0.1:3128"},
+    {"proxy": "http://u:secret-do-not-leak%0d%0a@127.0.0.1:3128"},
+    {"proxy": "http://u:secret-do-not-leak%@127.0.0.1:3128"},
+    {"proxy": "http://u%ed%a0%bd:secret-do-not-leak@127.0.0.1:3128"},
+    {"ca_bundle": "\x00"},
+    {"ca_bundle": "\ud83d"},
+    {"ca_bundle": "/dev/null"},
+    {"environ": {"HTTPS_PROXY": "http://xn--zz.example:3128"}},
+    {"environ": {"SSL_CERT_FILE": "\ud83d"}},
+    {"environ": {"REQUESTS_CA_BUNDLE": "ca\x00.pem"}},
+]
+
+
+@pytest.mark.parametrize("options", HOSTILE_CLIENT_OPTIONS)
+def test_hostile_hosts_bundles_and_proxy_user_info_are_invalid_parameters(
+    options: dict[str, Any],
+) -> None:
+    options.setdefault("environ", {})
+    with pytest.raises(InvalidParameterError) as caught:
+        ProxyClient(ACCOUNT_SID, AUTH_TOKEN, **options)
+    assert_carries_no("secret-do-not-leak", caught.value)
