@@ -27,9 +27,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import NamedTuple, TypeGuard
 
 from .errors import InvalidParameterError
-from .ratelimit import DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUESTS_PER_SECOND
+from .ratelimit import DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUESTS_PER_SECOND, check_max_concurrency
+from .validation import is_finite_number
 
 logger = logging.getLogger("proxy_async")
+
+DEFAULT_MIN_RATE = 0.5
+"""The floor of cuts, in requests/s, unless the ceiling is lower (then the ceiling):
+one request every 2 s still finds out when the server has room again."""
 
 MIN_STEP = 0.5
 """Smallest upward probe, in requests/s, so a rate cut to its floor still recovers."""
@@ -69,6 +74,9 @@ class RateControl:
       while the client uses at least half its rate (``measured_rate``, when given):
       an idle client learns nothing about the server by succeeding.
 
+    ``min_rate`` None is :data:`DEFAULT_MIN_RATE`, or the ceiling when that is lower (a
+    ceiling of 0.25/s is a valid setting, and its floor is then 0.25/s).
+
     With the defaults a rate cut from 10/s to 5/s is back at 10/s after five probes,
     about 5 s: the few 429s of one failed probe per cycle stay a small share.
     """
@@ -78,13 +86,13 @@ class RateControl:
         *,
         ceiling: float | None = DEFAULT_REQUESTS_PER_SECOND,
         initial_rate: float | None = None,
-        min_rate: float = 0.5,
+        min_rate: float | None = None,
         backoff: float = 0.5,
         increase: float = 0.1,
         cooldown: float = 1.0,
     ) -> None:
         self._ceiling = _optional_rate("ceiling", ceiling)
-        self._min_rate = _positive("min_rate", min_rate)
+        self._min_rate = _floor(min_rate, self._ceiling)
         if self._ceiling is not None and self._min_rate > self._ceiling:
             raise InvalidParameterError(
                 "min_rate", f"at most the ceiling ({self._ceiling})", min_rate
@@ -361,19 +369,13 @@ class AdaptiveRateLimiter:
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         requests_per_second: float | None = DEFAULT_REQUESTS_PER_SECOND,
         initial_rate: float | None = None,
-        min_rate: float = 0.5,
+        min_rate: float | None = None,
         backoff: float = 0.5,
         increase: float = 0.1,
         cooldown: float = 1.0,
         burst: float | None = None,
     ) -> None:
-        if (
-            isinstance(max_concurrency, bool)
-            or not isinstance(max_concurrency, int)
-            or max_concurrency < 1
-        ):
-            raise InvalidParameterError("max_concurrency", "an integer >= 1", max_concurrency)
-        self._max_concurrency = max_concurrency
+        self._max_concurrency = check_max_concurrency(max_concurrency)
         self._control = RateControl(
             ceiling=_optional_rate("requests_per_second", requests_per_second),
             initial_rate=initial_rate,
@@ -508,7 +510,15 @@ def _shown(rate: float | None) -> str:
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    return is_finite_number(value)
+
+
+def _floor(min_rate: object, ceiling: float | None) -> float:
+    """The floor of cuts: ``min_rate``, by default :data:`DEFAULT_MIN_RATE` or the ceiling
+    if that is lower, so a ceiling of 0.25/s works; an explicit floor above it is refused."""
+    if min_rate is None:
+        return DEFAULT_MIN_RATE if ceiling is None else min(DEFAULT_MIN_RATE, ceiling)
+    return _positive("min_rate", min_rate)
 
 
 def _positive(name: str, value: object) -> float:

@@ -57,7 +57,7 @@ from .export import (
     export,
 )
 from .export_files import STDOUT, ExportPaths
-from .ratelimit import DEFAULT_REQUESTS_PER_SECOND
+from .ratelimit import DEFAULT_REQUESTS_PER_SECOND, MAX_CONCURRENCY
 from .validation import MAX_PAGE_SIZE, SID_PATTERNS
 
 EXIT_OK = 0
@@ -241,10 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_speed_options(parser: argparse.ArgumentParser, *, rps_default: float | None) -> None:
     parser.add_argument(
         "--concurrency",
-        type=_positive,
+        type=_concurrency,
         default=DEFAULT_CONCURRENCY,
         metavar="N",
-        help=f"sessions exported at once (default {DEFAULT_CONCURRENCY})",
+        help=f"sessions exported at once, 1..{MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY})",
     )
     shown = "0: no ceiling" if rps_default is None else f"{rps_default:g}"
     parser.add_argument(
@@ -301,8 +301,8 @@ def _integer(value: str, low: int, high: int | None, what: str) -> int:
     return number
 
 
-def _positive(value: str) -> int:
-    return _integer(value, 1, None, "an integer >= 1")
+def _concurrency(value: str) -> int:
+    return _integer(value, 1, MAX_CONCURRENCY, f"an integer from 1 to {MAX_CONCURRENCY}")
 
 
 def _count(value: str) -> int:
@@ -439,9 +439,12 @@ async def _export(args: argparse.Namespace, sessions: list[str] | None) -> int:
     if to_stdout and args.resume:
         _error("--resume needs --out FILE: an export to stdout ('-') cannot be resumed")
         return EXIT_USAGE
+    limiter = _export_limiter(args)
+    if limiter is None:
+        return EXIT_USAGE
     display = ProgressDisplay(sys.stderr, interval=args.progress_interval, enabled=not args.quiet)
     options: dict[str, Any] = {
-        "limiter": _export_limiter(args),
+        "limiter": limiter,
         "on_response": display.on_response,
     }
     if args.base_url is not None:
@@ -531,10 +534,16 @@ _OPTION_NAMES = {"base_url": "--base-url", "proxy": "--proxy", "ca_bundle": "--c
 """Client parameters set by a command-line option: errors name the option."""
 
 
-def _export_limiter(args: argparse.Namespace) -> AdaptiveRateLimiter:
+def _export_limiter(args: argparse.Namespace) -> AdaptiveRateLimiter | None:
     """The export's limiter: ``--concurrency`` in flight, a rate that backs off on 429s and
-    probes back up, never above ``--rps`` (the ceiling; none with ``--rps 0``)."""
-    return AdaptiveRateLimiter(max_concurrency=args.concurrency, requests_per_second=args.rps)
+    probes back up, never above ``--rps`` (the ceiling; none with ``--rps 0``). Any
+    ``--rps`` above 0 works: below 0.5/s the floor of the cuts is the ceiling itself.
+    None (after one line on stderr) if the options cannot make a limiter."""
+    try:
+        return AdaptiveRateLimiter(max_concurrency=args.concurrency, requests_per_second=args.rps)
+    except InvalidParameterError as exc:
+        _error(f"bad --concurrency or --rps: {exc}")
+        return None
 
 
 def _announcer(
@@ -583,6 +592,9 @@ async def _demo(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     fmt = _format_of(args)
+    limiter = _export_limiter(args)
+    if limiter is None:
+        return EXIT_USAGE
     display = ProgressDisplay(sys.stderr, interval=args.progress_interval, enabled=not args.quiet)
     out.parent.mkdir(parents=True, exist_ok=True)
     say = _error if args.json else print
@@ -607,7 +619,7 @@ async def _demo(args: argparse.Namespace) -> int:
             server.account_sid,
             server.auth_token,
             base_url=server.url,
-            limiter=_export_limiter(args),
+            limiter=limiter,
             on_response=display.on_response,
             # The fake server is in this process: a corporate proxy could not reach it.
             trust_env=False,

@@ -45,7 +45,15 @@ from .errors import (
     InvalidParameterError,
     TransportError,
 )
-from .ratelimit import DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUESTS_PER_SECOND, Limiter, RateLimiter
+from .ratelimit import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_REQUESTS_PER_SECOND,
+    MAX_CONCURRENCY,
+    Limiter,
+    RateLimiter,
+    check_max_concurrency,
+    check_rate,
+)
 from .resources import ServiceContext
 from .retry import RetryPolicy, call_with_retries, retry_after_of
 from .transport import (
@@ -148,6 +156,23 @@ class ProxyClient:
         self._base_url = parse_base_url(
             base_url or (regional_host(edge, region) if edge or region else DEFAULT_BASE_URL)
         )
+        # Every option is checked here, even one a given limiter or transport makes
+        # unused: a wrong type found at the first request is found too late.
+        check_max_concurrency(max_concurrency)
+        check_rate(requests_per_second, burst)
+        _check_limiter(limiter)
+        _check_transport(transport)
+        _check_trace_configs(trace_configs)
+        for name, hook in (("on_request", on_request), ("on_response", on_response)):
+            if hook is not None and not callable(hook):
+                raise InvalidParameterError(name, "None or a function taking an AttemptEvent", hook)
+        for name, flag in (("prefetch", prefetch), ("trust_env", trust_env)):
+            if not isinstance(flag, bool):
+                raise InvalidParameterError(name, "True or False", flag)
+        if environ is not None and not isinstance(environ, Mapping):
+            raise InvalidParameterError(
+                "environ", f"None or a mapping of str to str, not {type(environ).__name__}"
+            )
         self._limiter: Limiter = limiter or RateLimiter(
             max_concurrency=max_concurrency, requests_per_second=requests_per_second, burst=burst
         )
@@ -178,7 +203,7 @@ class ProxyClient:
             trust_env=trust_env,
             environ=environ,
         )
-        self._prefetch = bool(prefetch)
+        self._prefetch = prefetch
         self._on_request = on_request
         self._on_response = on_response
         self._headers = {
@@ -392,6 +417,55 @@ async def _call_hook(hook: Hook, event: AttemptEvent) -> None:
     result = hook(event)
     if inspect.isawaitable(result):
         await result
+
+
+def _has_async(value: object, *names: str) -> bool:
+    return all(inspect.iscoroutinefunction(getattr(value, name, None)) for name in names)
+
+
+def _check_limiter(limiter: object) -> None:
+    """A limiter as :class:`~proxy_async.ratelimit.Limiter` describes it (duck-typed):
+    ``async acquire()``, ``release()``, ``observe()`` and an int ``max_concurrency``."""
+    if limiter is None:
+        return
+    if (
+        not _has_async(limiter, "acquire")
+        or not callable(getattr(limiter, "release", None))
+        or not callable(getattr(limiter, "observe", None))
+    ):
+        raise InvalidParameterError(
+            "limiter",
+            "None or a Limiter: async acquire(), release(), observe(status, headers) and "
+            f"max_concurrency, not {type(limiter).__name__}",
+        )
+    try:
+        check_max_concurrency(getattr(limiter, "max_concurrency", None))
+    except InvalidParameterError:
+        raise InvalidParameterError(
+            "limiter", f"a Limiter whose max_concurrency is an integer from 1 to {MAX_CONCURRENCY}"
+        ) from None
+
+
+def _check_transport(transport: object) -> None:
+    """A transport as :class:`~proxy_async.transport.Transport` describes it (duck-typed)."""
+    if transport is not None and not _has_async(transport, "send", "aclose"):
+        raise InvalidParameterError(
+            "transport",
+            "None or a Transport: async send(request) and async aclose(), "
+            f"not {type(transport).__name__}",
+        )
+
+
+def _check_trace_configs(trace_configs: object) -> None:
+    if (
+        isinstance(trace_configs, (str, bytes))
+        or not isinstance(trace_configs, Sequence)
+        or not all(isinstance(item, aiohttp.TraceConfig) for item in trace_configs)
+    ):
+        raise InvalidParameterError(
+            "trace_configs",
+            f"a sequence of aiohttp.TraceConfig, not {type(trace_configs).__name__}",
+        )
 
 
 def _retry_policy(retry: RetryPolicy | int | None) -> RetryPolicy:

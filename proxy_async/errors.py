@@ -62,7 +62,7 @@ class InvalidParameterError(ProxyError, ValueError):
     def __init__(self, parameter: str, expected: str, value: object = _MISSING) -> None:
         self.parameter = parameter
         self.expected = expected
-        shown = "" if value is _MISSING else f", got {_short(repr(value))}"
+        shown = "" if value is _MISSING else f", got {_shown(value)}"
         super().__init__(f"invalid {parameter}: expected {expected}{shown}")
 
 
@@ -513,6 +513,14 @@ def _excerpt(body: bytes, headers: Mapping[str, str]) -> str:
     if "html" in headers.get("Content-Type", "").lower() or text.lstrip().startswith("<"):
         text = _TAGS.sub(" ", text)
     return _short(_SPACE.sub(" ", text).strip(), 160)
+
+
+def _shown(value: object) -> str:
+    """``repr(value)``, shortened; an int too long for ``repr`` (over 4300 digits since
+    Python 3.11, which then raises ``ValueError``) is described by its size instead."""
+    if isinstance(value, int) and value.bit_length() > 10_000:
+        return f"an integer of {value.bit_length():,} bits"
+    return _short(repr(value))
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -97,8 +97,9 @@ from .export_state import (
 )
 from .models import Interaction, Page, Session
 from .pagination import SeenRecords
+from .ratelimit import MAX_CONCURRENCY
 from .resources import ServiceContext
-from .validation import MAX_PAGE_SIZE, check_file_path, check_sid
+from .validation import MAX_PAGE_SIZE, check_file_path, check_int, check_sid
 
 logger = logging.getLogger("proxy_async")
 
@@ -110,7 +111,9 @@ Format = Literal["ndjson", "csv"]
 FORMATS: tuple[Format, ...] = ("ndjson", "csv")
 
 DEFAULT_CONCURRENCY = 16
-"""Sessions walked at once. The client's rate limit, not this, is usually the bound."""
+"""Sessions walked at once. The client's rate limit, not this, is usually the bound.
+At most :data:`~proxy_async.ratelimit.MAX_CONCURRENCY` (1000, why there), and never
+more walkers than sessions handed out so far."""
 
 DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE
 """Records per request: the largest page Twilio serves, so the fewest requests."""
@@ -521,10 +524,12 @@ async def _wait_out(error: RateLimitError, streak: int, what: str) -> None:
 class _Walk:
     """Walkers pulling sessions from a work queue, reporting on one bounded event queue.
 
-    :meth:`events` runs ``feed()`` (which puts ``(sid, start_url)`` items on
-    :attr:`work`), the walkers and any ``others()`` as tasks, and yields what they put
-    on :attr:`queue`; it ends when all have ended, raises the first error one of them
-    raised, and cancels every task however it is left.
+    :meth:`events` runs ``feed()`` (which hands ``(sid, start_url)`` items to
+    :meth:`put`) and any ``others()`` as tasks, and yields what they put on
+    :attr:`queue`; it ends when all have ended, raises the first error one of them
+    raised, and cancels every task however it is left. Walkers are started as work
+    arrives, up to ``concurrency``, and only while every walker started has work: an
+    export of 3 sessions starts 3 walkers, whatever ``concurrency`` says.
     """
 
     def __init__(
@@ -535,6 +540,17 @@ class _Walk:
         self._page_size = page_size
         self.queue: asyncio.Queue[Any] = asyncio.Queue(max_queued)
         self.work: asyncio.Queue[tuple[str, str | None] | None] = asyncio.Queue(concurrency)
+        self._tasks: list[asyncio.Future[None]] = []
+        self._walkers = 0
+        self._idle = 0  # walkers waiting for work
+
+    async def put(self, sid: str, start_url: str | None) -> None:
+        """Hand a session to the walkers, starting one more if none is free for it."""
+        # Items already queued will be taken by the idle walkers first.
+        if self._walkers < self._concurrency and self.work.qsize() >= self._idle:
+            self._walkers += 1
+            self._start(self._walker())
+        await self.work.put((sid, start_url))
 
     async def events(
         self,
@@ -544,29 +560,38 @@ class _Walk:
         """Yield every event the tasks put on the queue (see the class docstring)."""
         # The coroutines are made here, not by the caller: a generator closed before
         # its first step must leave no coroutine never awaited.
-        coroutines = [self._feed(feed()), *(other() for other in others)]
-        coroutines += [self._walker() for _ in range(self._concurrency)]
-        tasks = [asyncio.ensure_future(self._reporting(coroutine)) for coroutine in coroutines]
+        for coroutine in (self._feed(feed()), *(other() for other in others)):
+            self._start(coroutine)
         try:
-            running = len(tasks)
-            while running:
+            ended = 0
+            while ended < len(self._tasks):
                 event = await self.queue.get()
                 if isinstance(event, _TaskExit):
-                    running -= 1
+                    ended += 1
                     if event.error is not None:
                         raise event.error
                     continue
                 yield event
         finally:
-            await _cancel_all(tasks)
+            await _cancel_all(self._tasks)
+
+    def _start(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        self._tasks.append(asyncio.ensure_future(self._reporting(coroutine)))
 
     async def _feed(self, feed: Coroutine[Any, Any, None]) -> None:
         await feed
-        for _ in range(self._concurrency):
+        for _ in range(self._walkers):
             await self.work.put(None)
 
     async def _walker(self) -> None:
-        while (item := await self.work.get()) is not None:
+        while True:
+            self._idle += 1
+            try:
+                item = await self.work.get()
+            finally:
+                self._idle -= 1
+            if item is None:
+                return
             await _walk_session(self._service, item[0], item[1], self._page_size, self.queue)
 
     async def _reporting(self, coroutine: Coroutine[Any, Any, None]) -> None:
@@ -603,7 +628,7 @@ def stream_pages(
     """
     service = client.services(service_sid)
     selected = None if sessions is None else unique_session_sids(sessions)
-    workers = _positive_int("concurrency", concurrency)
+    workers = check_int(concurrency, "concurrency", 1, MAX_CONCURRENCY)
     bound = (
         workers if max_queued_pages is None else _positive_int("max_queued_pages", max_queued_pages)
     )
@@ -617,12 +642,12 @@ async def _feed_sessions(
 ) -> None:
     if selected is not None:
         for sid in selected:
-            await walk.work.put((sid, start_urls.get(sid)))
+            await walk.put(sid, start_urls.get(sid))
         return
     async with contextlib.aclosing(listing_pages(service, None)) as pages:
         async for page in pages:
             for sid in listed_session_sids(service.sid, page):
-                await walk.work.put((sid, start_urls.get(sid)))
+                await walk.put(sid, start_urls.get(sid))
 
 
 def stream_interactions(
@@ -957,7 +982,7 @@ class _Job:
             rows = self.state.unfinished_after(cursor, _DISPATCH_BATCH)
             for row in rows:
                 self._active[row.sid] = row
-                await walk.work.put((row.sid, row.next_page_url))
+                await walk.put(row.sid, row.next_page_url)
                 cursor = row.row
             if rows:
                 continue
@@ -1113,7 +1138,7 @@ async def export(
     selected = None if sessions is None else unique_session_sids(sessions)
     fmt = check_format(fmt)
     page_size = check_page_size(page_size)
-    concurrency = _positive_int("concurrency", concurrency)
+    concurrency = check_int(concurrency, "concurrency", 1, MAX_CONCURRENCY)
     if max_queued_pages is not None:
         _positive_int("max_queued_pages", max_queued_pages)
     if (

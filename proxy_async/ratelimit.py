@@ -35,6 +35,7 @@ from typing import NamedTuple, Protocol
 from aiolimiter import AsyncLimiter
 
 from .errors import InvalidParameterError
+from .validation import check_int, is_finite_number
 
 logger = logging.getLogger("proxy_async")
 
@@ -42,6 +43,17 @@ DEFAULT_REQUESTS_PER_SECOND = 30.0
 DEFAULT_MAX_CONCURRENCY = 20
 DEFAULT_ADAPTIVE_MAX_CONCURRENCY = 100
 """Upper bound of an adaptive window: Twilio's default per-account concurrency."""
+
+MAX_CONCURRENCY = 1000
+"""The largest in-flight cap, and the most sessions an export walks at once.
+
+Twilio Proxy serves about 30 requests/s per Service and an account runs 100 requests
+at once by default: beyond about 100, more requests in flight or more walkers only
+wait in the limiter (at 1 s per answer, 30 in flight already reach 30/s). 1000 leaves
+ten times that room (a raised account limit, a fast fake server) while bounding what a
+typo costs: each export walker holds up to two pages, about 1 MiB each at 1000 records.
+A larger value (``--concurrency 10000000``) is refused, never allocated.
+"""
 
 CONCURRENCY_HEADER = "Twilio-Concurrent-Requests"
 """Response header with the account's requests in flight, read by :class:`AdaptiveLimiter`."""
@@ -78,23 +90,12 @@ class RateLimiter:
         requests_per_second: float | None = DEFAULT_REQUESTS_PER_SECOND,
         burst: float | None = None,
     ) -> None:
-        if (
-            isinstance(max_concurrency, bool)
-            or not isinstance(max_concurrency, int)
-            or max_concurrency < 1
-        ):
-            raise InvalidParameterError("max_concurrency", "an integer >= 1", max_concurrency)
-        self._max_concurrency = max_concurrency
+        self._max_concurrency = check_max_concurrency(max_concurrency)
         self._slots = asyncio.Semaphore(max_concurrency)
         self._in_flight = 0
         self._bucket: AsyncLimiter | None = None
-        self.requests_per_second = _check_rate(requests_per_second)
-        if self.requests_per_second is None:
-            if burst is not None:
-                raise InvalidParameterError("burst", "None when requests_per_second is None", burst)
-            self.burst: float | None = None
-        else:
-            self.burst = _check_burst(burst, self.requests_per_second)
+        self.requests_per_second, self.burst = check_rate(requests_per_second, burst)
+        if self.requests_per_second is not None and self.burst is not None:
             self._bucket = AsyncLimiter(self.burst, self.burst / self.requests_per_second)
 
     @property
@@ -198,7 +199,7 @@ class AdaptiveLimiter:
         backoff: float = 0.5,
         probe_windows: int = 100,
     ) -> None:
-        self._max = _check_count("max_concurrency", max_concurrency)
+        self._max = check_max_concurrency(max_concurrency)
         self._min = _check_count("min_concurrency", min_concurrency)
         if self._min > self._max:
             raise InvalidParameterError(
@@ -222,14 +223,9 @@ class AdaptiveLimiter:
             raise InvalidParameterError("backoff", "a number with 0 < backoff < 1", backoff)
         self._backoff = float(backoff)
         self._probe_windows = _check_count("probe_windows", probe_windows)
-        self.requests_per_second = _check_rate(requests_per_second)
         self._bucket: AsyncLimiter | None = None
-        if self.requests_per_second is None:
-            if burst is not None:
-                raise InvalidParameterError("burst", "None when requests_per_second is None", burst)
-            self.burst: float | None = None
-        else:
-            self.burst = _check_burst(burst, self.requests_per_second)
+        self.requests_per_second, self.burst = check_rate(requests_per_second, burst)
+        if self.requests_per_second is not None and self.burst is not None:
             self._bucket = AsyncLimiter(self.burst, self.burst / self.requests_per_second)
         self._window = float(initial)
         self._ceiling: int | None = None
@@ -460,19 +456,26 @@ def _check_count(name: str, value: object) -> int:
     return value
 
 
-def _check_rate(value: object) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+def check_max_concurrency(value: object) -> int:
+    """An in-flight cap: an integer from 1 to :data:`MAX_CONCURRENCY`."""
+    return check_int(value, "max_concurrency", 1, MAX_CONCURRENCY)
+
+
+def check_rate(rate: object, burst: object) -> tuple[float | None, float | None]:
+    """Check ``requests_per_second`` (None: no limit, else a finite number > 0) and its
+    ``burst`` (None: one second's worth, at least 1; else a finite number >= 1; it must
+    be None without a rate). Returns both as floats; raises :class:`InvalidParameterError`.
+    """
+    if rate is None:
+        if burst is not None:
+            raise InvalidParameterError("burst", "None when requests_per_second is None", burst)
+        return None, None
+    if not is_finite_number(rate) or not rate > 0:
         raise InvalidParameterError(
-            "requests_per_second", "a number > 0, or None for no limit", value
+            "requests_per_second", "a finite number > 0, or None for no limit", rate
         )
-    return float(value)
-
-
-def _check_burst(value: object, rate: float) -> float:
-    if value is None:
-        return max(1.0, rate)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
-        raise InvalidParameterError("burst", "a number >= 1", value)
-    return float(value)
+    if burst is None:
+        return float(rate), max(1.0, float(rate))
+    if not is_finite_number(burst) or burst < 1:
+        raise InvalidParameterError("burst", "a finite number >= 1", burst)
+    return float(rate), float(burst)

@@ -29,7 +29,7 @@ import os
 import socket
 import ssl
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import aiohttp
@@ -50,11 +50,34 @@ from .errors import (
     ResponseTooLargeError,
     TransportError,
 )
+from .validation import is_finite_number
 
 logger = logging.getLogger("proxy_async")
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 """A 1,000-record Interaction page is about 1 MiB; 64 MiB is far beyond any real page."""
+
+
+MAX_TIMEOUT = 86_400.0
+"""The longest timeout accepted, in seconds (a day). An attempt silent that long is
+dead; a larger value is most likely milliseconds given as seconds. Infinity, NaN, zero,
+negatives and bools are refused as well: aiohttp would raise ``OverflowError`` on every
+request for an infinite one. None (no bound) is the way to ask for no timeout."""
+
+
+def _check_seconds(parameter: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if not is_finite_number(value) or not 0 < value <= MAX_TIMEOUT:
+        raise InvalidParameterError(
+            parameter, f"None or a positive number of seconds up to {MAX_TIMEOUT:g}", value
+        )
+    return float(value)
+
+
+def _bound(parameter: str, default: float) -> Any:
+    """An attrs field for one bound, checked (and made a float) as it is set."""
+    return attrs.field(default=default, converter=lambda value: _check_seconds(parameter, value))
 
 
 @attrs.frozen
@@ -64,23 +87,32 @@ class Timeouts:
     ``connect``: opening a connection, waiting for a pooled one included.
     ``read``: the longest silence between two reads of the response.
     ``total``: the whole attempt, from sending to the last body byte.
+
+    Each is None or a finite number of seconds > 0 and at most :data:`MAX_TIMEOUT`;
+    anything else raises :class:`InvalidParameterError` naming ``timeout.<bound>``.
     """
 
-    connect: float | None = 10.0
-    read: float | None = 30.0
-    total: float | None = 60.0
+    connect: float | None = _bound("timeout.connect", 10.0)
+    read: float | None = _bound("timeout.read", 30.0)
+    total: float | None = _bound("timeout.total", 60.0)
 
     @classmethod
     def coerce(cls, value: Timeouts | float | None, default: Timeouts) -> Timeouts:
-        """Accept a Timeouts, a number (the total, other bounds from ``default``), or None."""
+        """Accept a Timeouts, a number (the total, other bounds from ``default``), or None.
+
+        Raises :class:`InvalidParameterError` naming ``timeout`` for anything else,
+        including a number that is not finite, not > 0 or above :data:`MAX_TIMEOUT`.
+        """
         if value is None:
             return default
         if isinstance(value, Timeouts):
             return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        if is_finite_number(value) and 0 < value <= MAX_TIMEOUT:
             return attrs.evolve(default, total=float(value))
         raise InvalidParameterError(
-            "timeout", "a Timeouts, a positive number of seconds or None", value
+            "timeout",
+            f"a Timeouts, a positive number of seconds up to {MAX_TIMEOUT:g}, or None",
+            value,
         )
 
     def to_aiohttp(self) -> aiohttp.ClientTimeout:

@@ -6,9 +6,11 @@ taken as sent (Twilio's own reference examples put ``"string"`` in SID fields).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
+from typing import TypeGuard
 
 from .errors import InvalidParameterError
 
@@ -32,6 +34,36 @@ def has_lone_surrogate(text: str) -> bool:
     the whole text in ``.object``) is ever made, not even as an exception's context.
     """
     return _LONE_SURROGATE.search(text) is not None
+
+
+def is_finite_number(value: object) -> TypeGuard[int | float]:
+    """Whether ``value`` is an int or float (never a bool) that is finite as a float.
+
+    An int too large for a float (``10**400``) is not: arithmetic with it would raise
+    ``OverflowError`` where a float is needed (a timer, a rate).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def check_int(value: object, parameter: str, low: int, high: int | None = None) -> int:
+    """Return ``value`` if it is an int (never a bool) from ``low`` to ``high`` (None: no top).
+
+    Raises :class:`InvalidParameterError` naming ``parameter`` otherwise.
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        expected = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+        raise InvalidParameterError(parameter, expected, value)
+    return value
 
 
 def check_text(value: object, parameter: str) -> str:

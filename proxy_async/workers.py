@@ -50,6 +50,12 @@ Configuration, from the environment, read when ``WorkerSettings`` is first looke
   fails; ``PROXY_ASYNC_RETRY_DELAY`` (default 5): seconds x try before arq runs an
   incomplete batch's job again;
 * ``PROXY_ASYNC_BASE_URL``: another API host (the fake server, a proxy);
+
+Counts (``MAX_CONCURRENCY``, ``MAX_JOBS``, ``BATCH_CONCURRENCY``) are integers from 1 to
+1000 (:data:`~proxy_async.ratelimit.MAX_CONCURRENCY`), ``RETRIES`` from 0 to 100; rates
+and seconds are finite numbers > 0, seconds at most a week; ``ADAPTIVE`` is 1/true/yes/on
+or 0/false/no/off. Anything else raises :class:`~proxy_async.errors.InvalidParameterError`
+naming the variable, so a worker refuses to start rather than run with a guess;
 * ``PROXY_ASYNC_PROXY`` / ``PROXY_ASYNC_CA_BUNDLE``: a forward proxy URL and a CA
   bundle for the workers alone (the CLI's ``--proxy`` / ``--ca-bundle``); without them
   ``HTTPS_PROXY``, ``NO_PROXY``, ``SSL_CERT_FILE``... apply as for any client
@@ -68,6 +74,7 @@ import functools
 import gzip
 import hashlib
 import io
+import math
 import os
 import re
 import shutil
@@ -122,7 +129,12 @@ from .export_manifest import (
     sessions_file_path,
 )
 from .export_state import BlankStateError, ExportState
-from .ratelimit import DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUESTS_PER_SECOND, AdaptiveLimiter
+from .ratelimit import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_REQUESTS_PER_SECOND,
+    MAX_CONCURRENCY,
+    AdaptiveLimiter,
+)
 from .redis_limiter import DEFAULT_KEY, RedisLimiter
 from .retry import RetryPolicy
 from .validation import check_file_path, check_sid
@@ -160,6 +172,15 @@ MAX_BATCH_SIZE = 100_000
 
 DEFAULT_BATCH_CONCURRENCY = 8
 """Sessions one batch walks at once; the worker's limiter is the real bound."""
+
+MAX_WAIT = 7 * 86_400.0
+"""The longest ``PROXY_ASYNC_JOB_TIMEOUT`` or ``PROXY_ASYNC_RETRY_DELAY`` accepted, in
+seconds (a week): a longer one is surely a unit mistake, and arq turns these into
+timers and timedeltas, which overflow for huge values."""
+
+MAX_RETRIES = 100
+"""The most ``PROXY_ASYNC_RETRIES`` accepted: with backoff, 100 retries of one request
+already span hours; more is a typo that would keep a dead session busy for days."""
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_MAX_JOBS = 4
@@ -225,21 +246,23 @@ class WorkerConfig:
         that is not a valid number.
         """
         env = os.environ if environ is None else environ
+        redis_url = env.get("PROXY_ASYNC_REDIS_URL") or DEFAULT_REDIS_URL
+        _check_redis_url(redis_url)
         return cls(
-            redis_url=env.get("PROXY_ASYNC_REDIS_URL") or DEFAULT_REDIS_URL,
+            redis_url=redis_url,
             requests_per_second=_env_number(env, "PROXY_ASYNC_RPS", DEFAULT_REQUESTS_PER_SECOND),
-            max_concurrency=int(
-                _env_number(env, "PROXY_ASYNC_MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY)
+            max_concurrency=_env_int(
+                env, "PROXY_ASYNC_MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY
             ),
-            adaptive=env.get("PROXY_ASYNC_ADAPTIVE", "").lower() in ("1", "true", "yes"),
+            adaptive=_env_flag(env, "PROXY_ASYNC_ADAPTIVE"),
             base_url=env.get("PROXY_ASYNC_BASE_URL") or None,
             retry=_env_retries(env),
-            retry_delay=_env_number(env, "PROXY_ASYNC_RETRY_DELAY", 5.0),
-            batch_concurrency=int(
-                _env_number(env, "PROXY_ASYNC_BATCH_CONCURRENCY", DEFAULT_BATCH_CONCURRENCY)
+            retry_delay=_env_number(env, "PROXY_ASYNC_RETRY_DELAY", 5.0, MAX_WAIT),
+            batch_concurrency=_env_int(
+                env, "PROXY_ASYNC_BATCH_CONCURRENCY", DEFAULT_BATCH_CONCURRENCY, MAX_CONCURRENCY
             ),
-            max_jobs=int(_env_number(env, "PROXY_ASYNC_MAX_JOBS", DEFAULT_MAX_JOBS)),
-            job_timeout=_env_number(env, "PROXY_ASYNC_JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT),
+            max_jobs=_env_int(env, "PROXY_ASYNC_MAX_JOBS", DEFAULT_MAX_JOBS, MAX_CONCURRENCY),
+            job_timeout=_env_number(env, "PROXY_ASYNC_JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT, MAX_WAIT),
             proxy=env.get("PROXY_ASYNC_PROXY") or None,
             ca_bundle=env.get("PROXY_ASYNC_CA_BUNDLE") or None,
             environ=environ,
@@ -280,30 +303,73 @@ class WorkerConfig:
         return options
 
 
+_INTEGER = re.compile(r"[0-9]{1,9}")
+"""An environment integer as written: decimal digits only (no sign, point, space or ``_``)."""
+
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True}
+_FLAGS.update({"0": False, "false": False, "no": False, "off": False, "": False})
+
+
 def _env_retries(env: Mapping[str, str]) -> int | None:
     raw = env.get("PROXY_ASYNC_RETRIES")
     if not raw:
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidParameterError("PROXY_ASYNC_RETRIES", "an integer >= 0", raw) from None
-    if value < 0:
-        raise InvalidParameterError("PROXY_ASYNC_RETRIES", "an integer >= 0", raw)
-    return value
+    return _env_int(env, "PROXY_ASYNC_RETRIES", 0, MAX_RETRIES, low=0)
 
 
-def _env_number(env: Mapping[str, str], name: str, default: float) -> float:
+def _env_int(env: Mapping[str, str], name: str, default: int, high: int, *, low: int = 1) -> int:
+    """The integer in variable ``name`` (unset or empty: ``default``), from ``low`` to ``high``.
+
+    Strict: ``0.1``, ``inf``, ``1e3`` or ``+5`` raise :class:`InvalidParameterError`
+    naming the variable, rather than being rounded into something else.
+    """
     raw = env.get(name)
     if not raw:
         return default
+    expected = f"an integer from {low} to {high}"
+    if _INTEGER.fullmatch(raw) is None:
+        raise InvalidParameterError(name, expected, raw)
+    value = int(raw)
+    if not low <= value <= high:
+        raise InvalidParameterError(name, expected, raw)
+    return value
+
+
+def _env_number(
+    env: Mapping[str, str], name: str, default: float, high: float | None = None
+) -> float:
+    """The finite number > 0 (and at most ``high``) in variable ``name``; unset: ``default``."""
+    raw = env.get(name)
+    if not raw:
+        return default
+    expected = "a finite number > 0" + ("" if high is None else f" and <= {high:g}")
     try:
         value = float(raw)
     except ValueError:
-        raise InvalidParameterError(name, "a number", raw) from None
-    if not value > 0:
-        raise InvalidParameterError(name, "a number > 0", raw)
+        raise InvalidParameterError(name, expected, raw) from None
+    if not math.isfinite(value) or not value > 0 or (high is not None and value > high):
+        raise InvalidParameterError(name, expected, raw)
     return value
+
+
+def _env_flag(env: Mapping[str, str], name: str) -> bool:
+    """A yes/no variable: 1/true/yes/on or 0/false/no/off (any case); unset: no."""
+    raw = env.get(name, "")
+    flag = _FLAGS.get(raw.strip().lower())
+    if flag is None:
+        raise InvalidParameterError(name, "1, true, yes, on or 0, false, no, off", raw)
+    return flag
+
+
+def _check_redis_url(url: str) -> None:
+    """Refuse a Redis URL arq cannot use, naming the variable (the URL is not echoed: it
+    may hold a password)."""
+    try:
+        RedisSettings.from_dsn(url)
+    except (RuntimeError, ValueError):
+        raise InvalidParameterError(
+            "PROXY_ASYNC_REDIS_URL", "a redis://, rediss:// or unix:// URL"
+        ) from None
 
 
 # -- the worker ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -480,3 +481,267 @@ def test_hostile_hosts_bundles_and_proxy_user_info_are_invalid_parameters(
     with pytest.raises(InvalidParameterError) as caught:
         ProxyClient(ACCOUNT_SID, AUTH_TOKEN, **options)
     assert_carries_no("secret-do-not-leak", caught.value)
+
+
+# == limits, timeouts, constructor types, worker variables (issue 11, section 5) ============
+# Each hostile value is refused where it enters, as an InvalidParameterError naming it,
+# or (the CLIs) as one line and exit 2; a small --rps works.
+
+import importlib  # noqa: E402
+
+from proxy_async.adaptive_rate import AdaptiveRateLimiter, RateControl  # noqa: E402
+from proxy_async.ratelimit import MAX_CONCURRENCY, AdaptiveLimiter  # noqa: E402
+from proxy_async.transport import MAX_TIMEOUT, Timeouts  # noqa: E402
+
+# The module, not the function the package exports under the same name.
+export_module = importlib.import_module("proxy_async.export")
+
+HOSTILE_NUMBERS: Sequence[Any] = [math.inf, -math.inf, math.nan, -1, 0, True, 10**400, "3"]
+
+
+@pytest.mark.parametrize("rate", [0.25, 0.01, 1e-6])
+def test_a_rate_ceiling_below_the_default_floor_is_its_own_floor(rate: float) -> None:
+    limiter = AdaptiveRateLimiter(requests_per_second=rate)
+    assert limiter.rate == limiter.ceiling == limiter.min_rate == rate
+    control = RateControl(ceiling=rate)
+    assert control.on_throttle(0.0, 10.0) == rate  # a cut stops at the floor
+    assert RateControl(ceiling=None).min_rate == 0.5
+    with pytest.raises(InvalidParameterError, match="min_rate"):
+        RateControl(ceiling=rate, min_rate=1.0)  # an explicit floor above it is a mistake
+
+
+async def test_the_cli_exports_below_half_a_request_per_second(
+    server: FakeProxyServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", server.account_sid)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", server.auth_token)
+    service = server.service_sids[0]
+    session = server.session_sids(service)[0]
+    out = tmp_path / "o.ndjson"
+    argv = ["export", "--service", service, "--session", session, "--out", str(out)]
+    argv += ["--base-url", server.url, "--rps", "0.25", "--quiet"]
+    assert await asyncio.to_thread(main, argv) == 0  # one request: the first is not delayed
+    assert "Traceback" not in capsys.readouterr().err
+    assert len(out.read_bytes().splitlines()) == 12
+
+
+def test_demo_runs_below_half_a_request_per_second(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["demo", "--sessions", "0", "--latency", "0", "--rps", "0.25", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "d.ndjson")]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "option", [["--concurrency", "10000000"], ["--concurrency", "0"], ["--page-size", "1001"]]
+)
+@pytest.mark.parametrize("command", ["export", "demo"])
+def test_cli_size_options_are_bounded(
+    command: str,
+    option: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    argv = [command, "--out", str(tmp_path / "o.ndjson"), *option]
+    if command == "export":
+        argv += ["--service", SERVICE, "--base-url", "http://127.0.0.1:9"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert option[0] in err
+
+
+@pytest.mark.parametrize("concurrency", [MAX_CONCURRENCY + 1, 10**30, 0, 2.5, True])
+async def test_export_concurrency_is_bounded(concurrency: Any, tmp_path: Path) -> None:
+    async with ProxyClient(ACCOUNT_SID, AUTH_TOKEN, transport=CannedTransport()) as client:
+        with pytest.raises(InvalidParameterError) as caught:
+            await export(client, SERVICE, tmp_path / "o.ndjson", concurrency=concurrency)
+        assert caught.value.parameter == "concurrency"
+        with pytest.raises(InvalidParameterError, match="concurrency"):
+            export_module.stream_pages(client, SERVICE, concurrency=concurrency)
+    assert not (tmp_path / "o.ndjson.state.db").exists()
+
+
+@pytest.mark.parametrize("selected", [True, False])
+async def test_no_more_walkers_start_than_there_are_sessions(
+    selected: bool, server: FakeProxyServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = 0
+    walker = export_module._Walk._walker
+
+    async def counted(self: Any) -> None:
+        nonlocal started
+        started += 1
+        await walker(self)
+
+    monkeypatch.setattr(export_module._Walk, "_walker", counted)
+    service = server.service_sids[0]
+    sessions = server.session_sids(service)[:3] if selected else None
+    async with fake_client(server) as client:
+        summary = await export(
+            client, service, tmp_path / "o.ndjson", sessions=sessions, concurrency=MAX_CONCURRENCY
+        )
+    assert summary.complete
+    assert summary.records == 12 * (3 if selected else 4)
+    assert 1 <= started <= (3 if selected else 4)
+
+
+@pytest.mark.parametrize("value", [*HOSTILE_NUMBERS, MAX_TIMEOUT * 2])
+async def test_timeouts_must_be_finite_positive_and_bounded(value: Any) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        ProxyClient(ACCOUNT_SID, AUTH_TOKEN, timeout=value)
+    assert caught.value.parameter == "timeout"
+    for bound in ("connect", "read", "total"):
+        with pytest.raises(InvalidParameterError) as caught:
+            Timeouts(**{bound: value})
+        assert caught.value.parameter == f"timeout.{bound}"
+    transport = CannedTransport()
+    events: list[AttemptEvent] = []
+    async with counting_client(transport, events) as client:
+        with pytest.raises(InvalidParameterError) as caught:
+            await client.request("GET", LIST, timeout=value)
+        assert caught.value.parameter == "timeout"
+    assert events == []  # refused before any attempt
+    assert Timeouts(connect=None, read=1, total=MAX_TIMEOUT).read == 1.0
+
+
+class SyncLimiter:
+    """Looks like a limiter but its acquire cannot be awaited."""
+
+    max_concurrency = 5
+
+    def acquire(self) -> None:
+        """Not a coroutine."""
+
+    def release(self) -> None:
+        """Nothing held."""
+
+    def observe(self, status: object, headers: object) -> None:
+        """No feedback."""
+
+
+class HugeLimiter(CountingLimiter):
+    """A limiter asking for a pool beyond MAX_CONCURRENCY."""
+
+    @property
+    def max_concurrency(self) -> int:
+        return 10**30
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("environ", 5),
+        ("environ", "PATH"),
+        ("limiter", 5),
+        ("limiter", object()),
+        ("limiter", SyncLimiter()),
+        ("limiter", "HugeLimiter"),
+        ("trace_configs", 5),
+        ("trace_configs", "x"),
+        ("trace_configs", [object()]),
+        ("on_request", 5),
+        ("on_response", "print"),
+        ("transport", 5),
+        ("transport", RateLimiter()),
+        ("max_concurrency", 10**30),
+        ("max_concurrency", MAX_CONCURRENCY + 1),
+        ("max_concurrency", 2.5),
+        ("requests_per_second", math.inf),
+        ("requests_per_second", "30"),
+        ("burst", math.inf),
+        ("burst", math.nan),
+        ("prefetch", "no"),
+        ("prefetch", 1),
+        ("trust_env", None),
+    ],
+)
+def test_constructor_options_of_the_wrong_type_are_refused_at_once(name: str, value: Any) -> None:
+    if value == "HugeLimiter":
+        value = HugeLimiter()
+    with pytest.raises(InvalidParameterError) as caught:
+        ProxyClient(ACCOUNT_SID, AUTH_TOKEN, **{name: value})
+    assert caught.value.parameter == name
+
+
+@pytest.mark.parametrize("value", [math.inf, math.nan, 10**400, MAX_CONCURRENCY + 1, True])
+def test_limiters_refuse_unbounded_sizes_and_rates(value: Any) -> None:
+    makers: list[Callable[[], object]] = [
+        lambda: RateLimiter(max_concurrency=value),
+        lambda: AdaptiveLimiter(max_concurrency=value),
+        lambda: AdaptiveRateLimiter(max_concurrency=value),
+    ]
+    if not isinstance(value, int) or value is True:
+        makers += [
+            lambda: RateLimiter(requests_per_second=value),
+            lambda: RateLimiter(burst=value),
+            lambda: AdaptiveLimiter(requests_per_second=value),
+            lambda: AdaptiveRateLimiter(requests_per_second=value),
+        ]
+    for make in makers:
+        with pytest.raises(InvalidParameterError):
+            make()
+
+
+BAD_VARIABLES = [
+    ("PROXY_ASYNC_MAX_CONCURRENCY", "inf"),
+    ("PROXY_ASYNC_MAX_CONCURRENCY", "1001"),
+    ("PROXY_ASYNC_MAX_CONCURRENCY", "1e3"),
+    ("PROXY_ASYNC_MAX_JOBS", "0.1"),
+    ("PROXY_ASYNC_MAX_JOBS", "0"),
+    ("PROXY_ASYNC_MAX_JOBS", " 4"),
+    ("PROXY_ASYNC_BATCH_CONCURRENCY", "10000000"),
+    ("PROXY_ASYNC_BATCH_CONCURRENCY", "-1"),
+    ("PROXY_ASYNC_RPS", "inf"),
+    ("PROXY_ASYNC_RPS", "nan"),
+    ("PROXY_ASYNC_RPS", "0"),
+    ("PROXY_ASYNC_JOB_TIMEOUT", "inf"),
+    ("PROXY_ASYNC_JOB_TIMEOUT", "1e300"),
+    ("PROXY_ASYNC_RETRY_DELAY", "1e400"),
+    ("PROXY_ASYNC_RETRIES", "1.5"),
+    ("PROXY_ASYNC_RETRIES", "1_000"),
+    ("PROXY_ASYNC_RETRIES", "101"),
+    ("PROXY_ASYNC_ADAPTIVE", "banana"),
+    ("PROXY_ASYNC_REDIS_URL", "nope://secret@host"),
+]
+
+
+@pytest.mark.parametrize(("name", "raw"), BAD_VARIABLES)
+def test_worker_variables_are_parsed_strictly(name: str, raw: str) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        workers.worker_settings({name: raw})
+    assert caught.value.parameter == name
+    assert "secret" not in str(caught.value)
+
+
+def test_worker_variables_in_range_are_taken_as_written() -> None:
+    settings = workers.worker_settings(
+        {
+            "PROXY_ASYNC_MAX_JOBS": "12",
+            "PROXY_ASYNC_JOB_TIMEOUT": "90.5",
+            "PROXY_ASYNC_RPS": "0.25",
+            "PROXY_ASYNC_ADAPTIVE": "off",
+        }
+    )
+    assert (settings.max_jobs, settings.job_timeout) == (12, 90.5)  # type: ignore[attr-defined]
+    config = workers.WorkerConfig.from_env({"PROXY_ASYNC_ADAPTIVE": "TRUE"})
+    assert config.adaptive
+
+
+@pytest.mark.parametrize(("name", "raw"), BAD_VARIABLES[::3])
+def test_the_workers_cli_names_a_bad_variable_in_one_line(
+    name: str, raw: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(name, raw)
+    assert workers.main(["enqueue", SERVICE, "--out", "unused"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert name in err
