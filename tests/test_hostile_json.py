@@ -75,6 +75,10 @@ def test_a_hostile_body_costs_time_linear_in_its_size(shape: str) -> None:
         (b'["\\\\\\"' + b"{" * 600 + b'"]', False),
         # Two backslashes escape each other: the quote after them closes the string.
         (b'["\\\\"' + b",[" * 600 + b"]" * 601, True),
+        # Strings across the 64 KiB windows the scan splits the body in.
+        (b'["' + b"x" * 70_000 + b"[" * 600 + b'"]', False),
+        (b'["' + b"x" * 70_000 + b'"' + b",[" * 600 + b"]" * 601, True),
+        (b"[" + b'"ab",' * 40_000 + b'"' + b"[" * 600 + b'"]', False),
         (b'"' + b"\\" * 1000 + b'"' + b"[" * 600, True),
         (b'"' + b"\\" * 1001 + b'"' + b"[" * 600, False),
     ],
