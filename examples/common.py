@@ -82,8 +82,15 @@ class Settings:
 
 
 def is_blocked(callback: ProxyCallback, banned_words: frozenset[str]) -> bool:
-    """Whether an intercepted message contains a banned word (calls always pass)."""
+    """Whether an intercepted message contains a banned word (calls always pass).
+
+    The words are looked for in the message's ``body``; when ``interactionData`` is not
+    JSON at all, in its whole text, so that data the filter cannot read is not waved
+    through unread.
+    """
     body = callback.message_body
+    if body is None and isinstance(callback.interaction_data, str):
+        body = callback.interaction_data
     if body is None:
         return False
     return any(word in banned_words for word in _WORD.findall(body.casefold()))

@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import attrs
-import orjson
+
+from .errors import InvalidResponseError
 
 
 class OpenEnum(str, enum.Enum):
@@ -102,12 +103,21 @@ class SessionMode(OpenEnum):
 
 
 def decode_data(data: str | None) -> Any:
-    """Decode an Interaction's ``data``: the JSON value, or the string itself if not JSON."""
+    """Decode an Interaction's ``data``: the JSON value, or the string itself if not JSON.
+
+    JSON is read as response bodies are (:func:`proxy_async.conversion.decode_json_text`):
+    a lone surrogate escape (``{"body":"see you \\ud83d"}``, half an emoji) kept, an
+    integer beyond 64 bits exact, a byte order mark skipped. What that refuses (not JSON,
+    ``NaN``, nesting beyond its bound) gives the string itself.
+    """
     if data is None:
         return None
+    # Imported here: conversion imports this module's records at its top.
+    from .conversion import decode_json_text
+
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
+        return decode_json_text(data)
+    except InvalidResponseError:
         return data
 
 

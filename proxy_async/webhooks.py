@@ -493,11 +493,46 @@ def _request_url(request: web.Request, public_url: str | None) -> str:
     return _with_body_hash(public_url, request.raw_path.partition("#")[0].partition("?")[2])
 
 
-def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
-    for key, value in headers:
+def _header(headers: object, name: bytes) -> str | None:
+    """The first ``name`` header of ASGI ``headers`` (byte pairs, names lower-case)."""
+    if isinstance(headers, (str, bytes, bytearray)) or not isinstance(headers, Iterable):
+        raise InvalidParameterError("scope['headers']", "an iterable of (name, value) bytes")
+    for pair in headers:
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise InvalidParameterError("scope['headers']", "an iterable of (name, value) bytes")
+        key, value = pair
+        if not (isinstance(key, bytes) and isinstance(value, bytes)):
+            raise InvalidParameterError("scope['headers']", "an iterable of (name, value) bytes")
         if key.lower() == name:
             return value.decode("latin-1")
     return None
+
+
+def _scope_bytes(scope: Mapping[str, Any], key: str) -> bytes:
+    """``scope[key]`` (bytes, as ASGI gives ``query_string`` and ``raw_path``); b"" if absent."""
+    value = scope.get(key)
+    if value is None:
+        return b""
+    if not isinstance(value, (bytes, bytearray)):
+        raise InvalidParameterError(f"scope[{key!r}]", "bytes, as the ASGI HTTP scope gives it")
+    return bytes(value)
+
+
+def _scope_server_host(scope: Mapping[str, Any]) -> str:
+    """``host[:port]`` from ASGI ``scope["server"]``: a (host, port) pair, port int or None."""
+    server = scope.get("server")
+    if not server:
+        raise InvalidParameterError("scope", "an HTTP scope with a Host header or server")
+    if not (
+        isinstance(server, (tuple, list))
+        and len(server) == 2
+        and isinstance(server[0], str)
+        and (server[1] is None or (isinstance(server[1], int) and not isinstance(server[1], bool)))
+    ):
+        raise InvalidParameterError("scope['server']", "a (host, port) pair")
+    name, port = server
+    host = f"[{name}]" if ":" in name else name
+    return host if port is None else f"{host}:{port}"
 
 
 def asgi_request_url(scope: Mapping[str, Any], *, public_url: str | None = None) -> str:
@@ -509,20 +544,18 @@ def asgi_request_url(scope: Mapping[str, Any], *, public_url: str | None = None)
     ``/a%20b`` would come back as ``/a b`` and never match. Behind a reverse proxy or
     load balancer pass ``public_url`` as for :func:`verify_request`; it is returned with
     Twilio's ``bodySHA256`` carried over from the request. Forwarded headers are ignored.
+    Raises :class:`~proxy_async.errors.InvalidParameterError` naming the part of
+    ``scope`` that is not as the ASGI specification gives it.
     """
-    query = bytes(scope.get("query_string") or b"").decode("latin-1")
+    if not isinstance(scope, Mapping):
+        raise InvalidParameterError("scope", "the ASGI HTTP scope, a mapping")
+    query = _scope_bytes(scope, "query_string").decode("latin-1")
     if public_url is not None:
         return _with_body_hash(public_url, query)
     host = _header(scope.get("headers") or (), b"host")
     if host is None:
-        server = scope.get("server")
-        if not server:
-            raise InvalidParameterError("scope", "an HTTP scope with a Host header or server")
-        name, port = str(server[0]), server[1]
-        host = f"[{name}]" if ":" in name else name
-        if port is not None:
-            host = f"{host}:{port}"
-    raw_path: bytes | None = scope.get("raw_path")
+        host = _scope_server_host(scope)
+    raw_path = _scope_bytes(scope, "raw_path")
     if raw_path:
         path = raw_path.decode("utf-8", "replace").partition("?")[0]
     else:
@@ -610,14 +643,16 @@ def validate_request(
       ``auth_token=None`` to refuse every request not signed with the SharedKey.
 
     Same return and error rules as :func:`validate_signature` (an unknown algorithm is
-    False, and logged); a ``body`` that is not bytes, a secret or header value that is
-    not a str, or neither secret given raises
+    False, and logged); a ``body`` that is not bytes, a secret, ``content_type`` or header
+    value that is not a str, or neither secret given raises
     :class:`~proxy_async.errors.InvalidParameterError`.
     """
     secret, algorithm = _request_secret(auth_token, shared_key, signature_settings)
     url = _checked_url(url)
     if not isinstance(body, bytes):
         raise InvalidParameterError("body", "the raw request body as bytes")
+    if content_type is not None and not isinstance(content_type, str):
+        raise InvalidParameterError("content_type", "the Content-Type header as a str, or None")
     usable = _usable_signature(signature)
     if usable is None or not secret:
         return False
@@ -654,8 +689,14 @@ async def verify_request(
     ``shared_key`` given picks the secret, as :func:`validate_request` says. The body is
     checked as :func:`validate_request` says, and stays readable afterwards
     (``await request.post()``). Returns False for a missing header or bad signature;
-    aiohttp's own errors for an oversized body propagate.
+    aiohttp's own errors for an oversized body propagate (aiohttp answers them with 413).
+    A ``request`` that is not an ``aiohttp.web`` request raises
+    :class:`~proxy_async.errors.InvalidParameterError`.
     """
+    from aiohttp.web import BaseRequest  # here: only aiohttp.web users need it loaded
+
+    if not isinstance(request, BaseRequest):
+        raise InvalidParameterError("request", "an aiohttp.web request")
     settings = request.headers.get(SIGNATURE_SETTINGS_HEADER)
     secret, _ = _request_secret(auth_token, shared_key, settings)
     signature = _usable_signature(request.headers.get(SIGNATURE_HEADER))
@@ -756,7 +797,10 @@ class _FormReader:
             return None
         if not (value.isascii() and value.isdigit()):
             raise InvalidCallbackError(name, "expected a non-negative integer")
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:  # more digits than Python's int conversion limit (4,300)
+            raise InvalidCallbackError(name, "expected an integer of fewer digits") from None
 
     def has_any(self, prefix: str) -> bool:
         return any(name.startswith(prefix) for name in self._values)

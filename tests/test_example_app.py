@@ -193,6 +193,27 @@ async def test_signed_intercept_with_banned_word_is_blocked(
     assert await post_form(http, example.intercept_url, form, signature) == (403, "blocked")
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"body":"my password \\ud83d"}',  # half an emoji: legal JSON orjson refuses
+        '{"body":"my password","segments":123456789012345678901234567890}',
+        '\ufeff{"body":"CVV please"}',  # a byte order mark before the JSON
+        "send your IBAN, not JSON at all",  # unreadable data is filtered as text
+    ],
+    ids=["lone-surrogate", "wide-integer", "bom", "not-json"],
+)
+async def test_banned_words_are_found_in_any_data_json_allows(
+    example: Running, http: aiohttp.ClientSession, data: str
+) -> None:
+    form = [
+        (name, data if name == "interactionData" else value)
+        for name, value in intercept_form("hello")
+    ]
+    signature = twilio_signature(FAKE_AUTH_TOKEN, example.intercept_url, form)
+    assert await post_form(http, example.intercept_url, form, signature) == (403, "blocked")
+
+
 async def test_forged_intercepts_are_refused(example: Running, http: aiohttp.ClientSession) -> None:
     url = example.intercept_url
     form = intercept_form("hello")

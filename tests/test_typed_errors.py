@@ -745,3 +745,160 @@ def test_the_workers_cli_names_a_bad_variable_in_one_line(
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert name in err
+
+
+# Every parameter the two callback parsers read (dates, SIDs, URLs, the integer ttl), and
+# an unknown one that lands in ``extra``.
+CALLBACK_NAMES = [
+    "interactionSid",
+    "interactionData",
+    "interactionDateCreated",
+    "inboundResourceUrl",
+    "inboundParticipantSid",
+    "AccountSid",
+    "From",
+    "To",
+    "ttl",
+    "sessionDateEnded",
+    "outboundParticipantDateCreated",
+    "outboundParticipantSessionSid",
+    "someNewParameter",
+]
+HOSTILE_FORM_VALUES = st.one_of(
+    ODD_TEXT,
+    st.lists(ODD_TEXT, max_size=2),
+    st.sampled_from(
+        [
+            "9" * 5000,  # beyond Python's int conversion limit
+            "١٢٣",  # digits, but not ASCII
+            "2024-13-45T25:61:00Z",
+            "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+            "9999-12-31T23:59:59-23:59",  # after year 9999 in UTC
+            "12:00 " + "x" * 10_000,
+            '{"body":"my password \\ud83d"}',
+            "[" * 100_000,
+        ]
+    ),
+    WRONG_TYPES,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(form=st.dictionaries(st.sampled_from(CALLBACK_NAMES), HOSTILE_FORM_VALUES, max_size=6))
+def test_callback_parsers_raise_only_invalid_callback_errors(form: dict[str, Any]) -> None:
+    base = {"interactionSid": "KI" + "a" * 32, "AccountSid": "AC" + "a" * 32, "From": "+1"}
+    for parse in (webhooks.parse_callback, webhooks.parse_out_of_session_callback):
+        with contextlib.suppress(webhooks.InvalidCallbackError):
+            parse({**base, "To": "+2", **form})
+
+
+@pytest.mark.parametrize("ttl", ["9" * 5000, "9" * 4301, "-1", "1e3", "١٢٣"])
+def test_a_hostile_ttl_is_an_invalid_callback_error_naming_it(ttl: str) -> None:
+    form = {"AccountSid": "AC" + "a" * 32, "From": "+1", "To": "+2", "ttl": ttl}
+    with pytest.raises(webhooks.InvalidCallbackError) as caught:
+        webhooks.parse_out_of_session_callback(form)
+    assert caught.value.parameter == "ttl"
+    assert ttl not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("options", "parameter"),
+    [
+        ({"content_type": b"application/x-www-form-urlencoded"}, "content_type"),
+        ({"content_type": 5}, "content_type"),
+        ({"content_type": None, "body": "a=1"}, "body"),
+        ({"content_type": None, "body": bytearray(b"a=1")}, "body"),
+        ({"content_type": None, "url": b"https://a/"}, "url"),
+        (
+            {"content_type": None, "signature_settings": b"algorithm=HMAC_SHA256"},
+            "signature_settings",
+        ),
+        ({"content_type": None, "shared_key": 5}, "shared_key"),
+        ({"content_type": None, "auth_token": None}, "auth_token"),
+        ({"content_type": None, "auth_token": "tok\ud83d"}, "auth_token"),
+    ],
+)
+@pytest.mark.parametrize("signature", ["bm90IGEgc2lnbmF0dXJl", None, b"bytes"])
+def test_validate_request_names_the_bad_parameter_whatever_the_signature(
+    options: dict[str, Any], parameter: str, signature: Any
+) -> None:
+    arguments: dict[str, Any] = {"auth_token": AUTH_TOKEN, "url": "https://a/cb", "body": b""}
+    arguments.update(options)
+    with pytest.raises(InvalidParameterError) as caught:
+        webhooks.validate_request(
+            arguments.pop("auth_token"),
+            arguments.pop("url"),
+            arguments.pop("body"),
+            signature,
+            **arguments,
+        )
+    assert caught.value.parameter == parameter
+
+
+@pytest.mark.parametrize(
+    ("scope", "parameter"),
+    [
+        (None, "scope"),
+        ([("headers", [])], "scope"),
+        ({"headers": 5}, "scope['headers']"),
+        ({"headers": "host: a"}, "scope['headers']"),
+        ({"headers": [("host", "a")]}, "scope['headers']"),
+        ({"headers": [(b"host",)]}, "scope['headers']"),
+        ({"headers": [(b"host", "a")]}, "scope['headers']"),
+        ({"headers": [None]}, "scope['headers']"),
+        ({"headers": [(b"host", b"a")], "query_string": "a=1"}, "scope['query_string']"),
+        ({"headers": [(b"host", b"a")], "query_string": 5}, "scope['query_string']"),
+        ({"headers": [(b"host", b"a")], "raw_path": "/cb"}, "scope['raw_path']"),
+        ({"server": 5}, "scope['server']"),
+        ({"server": ("a",)}, "scope['server']"),
+        ({"server": (b"a", 80)}, "scope['server']"),
+        ({"server": ("a", "80")}, "scope['server']"),
+        ({"server": None}, "scope"),
+    ],
+)
+def test_asgi_request_url_names_the_bad_part_of_the_scope(scope: Any, parameter: str) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        webhooks.asgi_request_url(scope)
+    assert caught.value.parameter == parameter
+
+
+def test_asgi_request_url_reads_a_well_formed_scope() -> None:
+    # The checks above refuse only what the ASGI specification does not allow.
+    scope = {
+        "scheme": "https",
+        "server": ("::1", 8443),
+        "headers": [[b"x-other", b"1"]],  # lists, as some servers give them
+        "raw_path": bytearray(b"/cb%20x"),
+        "query_string": b"a=1",
+    }
+    assert webhooks.asgi_request_url(scope) == "https://[::1]:8443/cb%20x?a=1"
+    assert webhooks.asgi_request_url({"server": ("h", None), "path": "/a b"}) == "http://h/a%20b"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    scope=st.one_of(
+        WRONG_TYPES,
+        st.dictionaries(
+            st.sampled_from(["headers", "query_string", "raw_path", "server", "path", "scheme"]),
+            st.one_of(
+                WRONG_TYPES,
+                ODD_TEXT,
+                st.lists(st.one_of(WRONG_TYPES, st.tuples(st.binary(), WRONG_TYPES)), max_size=2),
+                st.tuples(ODD_TEXT, st.one_of(st.integers(), WRONG_TYPES)),
+            ),
+            max_size=4,
+        ),
+    ),
+    public_url=st.one_of(st.none(), ODD_TEXT, WRONG_TYPES),
+)
+def test_asgi_request_url_raises_only_typed_errors(scope: Any, public_url: Any) -> None:
+    with contextlib.suppress(InvalidParameterError):
+        webhooks.asgi_request_url(scope, public_url=public_url)
+
+
+@pytest.mark.parametrize("request_", [None, {"headers": {}}, "https://a/cb"])
+def test_verify_request_refuses_what_is_not_an_aiohttp_request(request_: Any) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        run(webhooks.verify_request(request_, AUTH_TOKEN))
+    assert caught.value.parameter == "request"

@@ -514,6 +514,36 @@ def test_extra_params_are_kept_read_only() -> None:
         built.extra["a"] = "c"  # type: ignore[index]
 
 
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        # Half an emoji (concatenated SMS segments): legal JSON that orjson refuses.
+        ('{"body":"my password \\ud83d"}', {"body": "my password \ud83d"}),
+        ('{"body":"a\\ud83d\\ude00b"}', {"body": "a\U0001f600b"}),  # a whole pair
+        (
+            '{"body":"x","n":123456789012345678901234567890}',
+            {"body": "x", "n": 123456789012345678901234567890},
+        ),
+        ('\ufeff{"body":"behind a byte order mark"}', {"body": "behind a byte order mark"}),
+        ('{"body":"first","body":"last"}', {"body": "last"}),
+    ],
+    ids=["lone-surrogate", "surrogate-pair", "wide-integer", "bom", "duplicate-key"],
+)
+def test_interaction_data_is_read_as_response_bodies_are(raw: str, decoded: Any) -> None:
+    cb = parse_callback({"interactionSid": _sid("KI", 1), "interactionData": raw})
+    assert cb.interaction_data == decoded
+    assert type(cb.interaction_data.get("n", 0)) is int
+    assert cb.message_body == decoded["body"]
+    assert cb.interaction_data_raw == raw
+    assert Interaction(sid=None, data=raw).decoded_data == decoded
+
+
+def test_data_holding_a_lone_surrogate_itself_is_read() -> None:
+    # A page's "data" string holding the escape decodes to a str holding U+D83D itself.
+    data = '{"body":"see you \ud83d"}'
+    assert Interaction(sid=None, data=data).decoded_data == {"body": "see you \ud83d"}
+
+
 @pytest.mark.parametrize("raw", ["hello there", "{not json", "{'body': 'single quotes'}", "NaN"])
 def test_non_json_interaction_data_falls_back_to_raw(raw: str) -> None:
     cb = parse_callback({"interactionSid": _sid("KI", 1), "interactionData": raw})
