@@ -27,7 +27,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import NamedTuple, TypeGuard
 
 from .errors import InvalidParameterError
-from .ratelimit import DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUESTS_PER_SECOND, check_max_concurrency
+from .ratelimit import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_REQUESTS_PER_SECOND,
+    MIN_REQUESTS_PER_SECOND,
+    check_max_concurrency,
+)
 from .validation import is_finite_number
 
 logger = logging.getLogger("proxy_async")
@@ -518,7 +523,7 @@ def _floor(min_rate: object, ceiling: float | None) -> float:
     if that is lower, so a ceiling of 0.25/s works; an explicit floor above it is refused."""
     if min_rate is None:
         return DEFAULT_MIN_RATE if ceiling is None else min(DEFAULT_MIN_RATE, ceiling)
-    return _positive("min_rate", min_rate)
+    return _positive("min_rate", _optional_rate("min_rate", min_rate))
 
 
 def _positive(name: str, value: object) -> float:
@@ -536,8 +541,10 @@ def _non_negative(name: str, value: object) -> float:
 def _optional_rate(name: str, value: object) -> float | None:
     if value is None:
         return None
-    if not _is_number(value) or not value > 0:
-        raise InvalidParameterError(name, "a number > 0, or None for no limit", value)
+    if not _is_number(value) or not value >= MIN_REQUESTS_PER_SECOND:
+        raise InvalidParameterError(
+            name, "a number >= 1/86400 (a request a day), or None for no limit", value
+        )
     return float(value)
 
 

@@ -53,6 +53,9 @@ PART_SUFFIX = ".part"
 STATE_SUFFIX = ".state.db"
 """What an export's state is named: ``OUT.state.db``."""
 
+STATE_SIDE_SUFFIXES = tuple(STATE_SUFFIX + side for side in ("-wal", "-shm", "-journal"))
+"""The files SQLite keeps beside the state while it is open (or after a kill)."""
+
 GZIP_LEVEL = 6
 """gzip's own default level: about 8x smaller NDJSON for about 20 MB/s per core."""
 
@@ -194,8 +197,10 @@ class ExportPaths:
 
     def claimable(self) -> set[Path]:
         """The files an existing export to ``output`` may write: :meth:`written` with a
-        sessions file, named as :meth:`resuming` would name it once bytes are in it."""
-        return set(self.resuming(sessions_bytes=1).written(sessions_file=True))
+        sessions file, named as :meth:`resuming` would name it once bytes are in it, and
+        the files SQLite keeps beside its state."""
+        sides = {self.output.with_name(self.output.name + side) for side in STATE_SIDE_SUFFIXES}
+        return set(self.resuming(sessions_bytes=1).written(sessions_file=True)) | sides
 
 
 def _part(path: Path) -> Path:
@@ -209,13 +214,14 @@ def state_of(output: Path) -> Path:
 
 def outputs_naming(path: Path) -> set[Path]:
     """The outputs whose exports may write a file named ``path``, by name alone: ``path``
-    itself, ``X`` for ``X.part`` and ``X.state.db``; and, when ``path`` (without
+    itself, ``X`` for ``X.part``, ``X.state.db`` and SQLite's files beside it
+    (``X.state.db-wal``, ``-shm``, ``-journal``); and, when ``path`` (without
     ``.part``) looks like a sessions file, every output in its directory that has a
     state (the legacy naming is not invertible, so they are listed and checked).
     """
     name = path.name
     found = {path}
-    for suffix in (PART_SUFFIX, STATE_SUFFIX):
+    for suffix in (PART_SUFFIX, STATE_SUFFIX, *STATE_SIDE_SUFFIXES):
         if name.endswith(suffix) and len(name) > len(suffix):
             found.add(path.with_name(name[: -len(suffix)]))
     if is_sessions_name(name.removesuffix(PART_SUFFIX)):

@@ -44,6 +44,11 @@ DEFAULT_MAX_CONCURRENCY = 20
 DEFAULT_ADAPTIVE_MAX_CONCURRENCY = 100
 """Upper bound of an adaptive window: Twilio's default per-account concurrency."""
 
+MIN_REQUESTS_PER_SECOND = 1 / 86_400
+"""The slowest rate accepted: one request a day. A slower one is a typo (``1e-300``
+would wait forever between requests, silently), and a day is also the longest timeout
+(:data:`proxy_async.transport.MAX_TIMEOUT`)."""
+
 MAX_CONCURRENCY = 1000
 """The largest in-flight cap, and the most sessions an export walks at once.
 
@@ -470,9 +475,11 @@ def check_rate(rate: object, burst: object) -> tuple[float | None, float | None]
         if burst is not None:
             raise InvalidParameterError("burst", "None when requests_per_second is None", burst)
         return None, None
-    if not is_finite_number(rate) or not rate > 0:
+    if not is_finite_number(rate) or not rate >= MIN_REQUESTS_PER_SECOND:
         raise InvalidParameterError(
-            "requests_per_second", "a finite number > 0, or None for no limit", rate
+            "requests_per_second",
+            "a finite number >= 1/86400 (a request a day), or None for no limit",
+            rate,
         )
     if burst is None:
         return float(rate), max(1.0, float(rate))

@@ -284,3 +284,20 @@ async def test_an_export_started_under_the_old_sessions_name_resumes_under_it(
     assert not paths.sessions.exists()
     assert not paths.sessions_partial.exists()
     assert len(paths.output.read_bytes().splitlines()) == 1 + 8 * 20
+
+
+async def test_an_output_named_like_another_exports_sqlite_side_file_is_refused(
+    server: FakeProxyServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SQLite keeps ``-wal``/``-shm``/``-journal`` beside the state: they are that export's."""
+    break_one_session(server)
+    first = ExportPaths.for_output(tmp_path / "x.ndjson")
+    assert await cli(server, first.output) == 1
+    capsys.readouterr()
+    sid = server.session_sids(server.service_sids[0])[0]
+    for side in ("-wal", "-shm", "-journal"):
+        taken = first.state.with_name(first.state.name + side)
+        assert await cli(server, taken, "--force", "--session", sid) == 2
+        err = capsys.readouterr().err
+        assert f"{taken} is also a file of the export to {first.output}" in err
+        assert not taken.exists()

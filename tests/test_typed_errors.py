@@ -499,7 +499,7 @@ export_module = importlib.import_module("proxy_async.export")
 HOSTILE_NUMBERS: Sequence[Any] = [math.inf, -math.inf, math.nan, -1, 0, True, 10**400, "3"]
 
 
-@pytest.mark.parametrize("rate", [0.25, 0.01, 1e-6])
+@pytest.mark.parametrize("rate", [0.25, 0.01, 1 / 86_400])
 def test_a_rate_ceiling_below_the_default_floor_is_its_own_floor(rate: float) -> None:
     limiter = AdaptiveRateLimiter(requests_per_second=rate)
     assert limiter.rate == limiter.ceiling == limiter.min_rate == rate
@@ -537,7 +537,14 @@ def test_demo_runs_below_half_a_request_per_second(
 
 
 @pytest.mark.parametrize(
-    "option", [["--concurrency", "10000000"], ["--concurrency", "0"], ["--page-size", "1001"]]
+    "option",
+    [
+        ["--concurrency", "10000000"],
+        ["--concurrency", "0"],
+        ["--page-size", "1001"],
+        ["--rps", "1e-300"],  # accepted once, it waited forever between requests, silently
+        ["--rps", "5e-324"],
+    ],
 )
 @pytest.mark.parametrize("command", ["export", "demo"])
 def test_cli_size_options_are_bounded(
@@ -902,3 +909,15 @@ def test_verify_request_refuses_what_is_not_an_aiohttp_request(request_: Any) ->
     with pytest.raises(InvalidParameterError) as caught:
         run(webhooks.verify_request(request_, AUTH_TOKEN))
     assert caught.value.parameter == "request"
+
+
+@pytest.mark.parametrize("rate", [1e-300, 5e-324, 1 / 86_401])
+def test_a_rate_below_a_request_a_day_is_refused(rate: float) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        ProxyClient(ACCOUNT_SID, AUTH_TOKEN, requests_per_second=rate)
+    assert caught.value.parameter == "requests_per_second"
+    with pytest.raises(InvalidParameterError):
+        AdaptiveRateLimiter(requests_per_second=rate)
+    with pytest.raises(InvalidParameterError):
+        AdaptiveRateLimiter(min_rate=rate)
+    ProxyClient(ACCOUNT_SID, AUTH_TOKEN, requests_per_second=1 / 86_400)  # the slowest taken
