@@ -281,7 +281,7 @@ Twilio's list pages are three levels deep."""
 # is the shortest such (``-9223372036854775809``). One ``bytes.translate`` maps every
 # digit to "0", every byte a number token may follow (``:``, ``,``, ``[``, whitespace,
 # ``-``) to ":", and the rest to "x"; one ``find`` of ":" and 19 zeros then answers.
-# That is about 1 ms on a 1.2 MB page (orjson itself: 2.8 ms). Checking the context
+# That is 1 to 2 ms on a 1.2 MB page, about what orjson takes. Checking the context
 # of every run of 19 digits instead cost 5.5 ms on pages whose SIDs hold long runs of
 # zeros, and a regular expression 10 to 17 ms. A false alarm (19 digits after a space
 # inside a string) only sends that page to the slower parser, which is exact anyway.
@@ -319,8 +319,8 @@ def decode_json(body: bytes) -> Any:
     the last one wins, in both parsers (as in JavaScript's ``JSON.parse``).
     The fallback runs only for bodies orjson refuses or that may hold a run of 19
     digits after ``:``, ``,``, ``[``, whitespace or ``-``. Looking for such runs is the
-    price of never losing digits silently: about 1 ms on a 1.2 MB page of 1,000
-    Interactions, where orjson takes 2.8 ms and building the records 3.5 ms.
+    price of never losing digits silently: 1 to 2 ms on a 1.2 MB page of 1,000
+    Interactions, about what orjson takes to parse it (measured on a noisy machine).
     """
     return _decode_json(body, None)
 
