@@ -30,8 +30,8 @@ from .errors import InvalidParameterError
 from .ratelimit import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_REQUESTS_PER_SECOND,
-    MIN_REQUESTS_PER_SECOND,
     check_max_concurrency,
+    check_requests_per_second,
 )
 from .validation import is_finite_number
 
@@ -539,13 +539,7 @@ def _non_negative(name: str, value: object) -> float:
 
 
 def _optional_rate(name: str, value: object) -> float | None:
-    if value is None:
-        return None
-    if not _is_number(value) or not value >= MIN_REQUESTS_PER_SECOND:
-        raise InvalidParameterError(
-            name, "a number >= 1/86400 (a request a day), or None for no limit", value
-        )
-    return float(value)
+    return None if value is None else check_requests_per_second(name, value)
 
 
 def _fraction(name: str, value: object) -> float:

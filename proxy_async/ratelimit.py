@@ -467,7 +467,7 @@ def check_max_concurrency(value: object) -> int:
 
 
 def check_rate(rate: object, burst: object) -> tuple[float | None, float | None]:
-    """Check ``requests_per_second`` (None: no limit, else a finite number > 0) and its
+    """Check ``requests_per_second`` (None: no limit, else see check_requests_per_second) and its
     ``burst`` (None: one second's worth, at least 1; else a finite number >= 1; it must
     be None without a rate). Returns both as floats; raises :class:`InvalidParameterError`.
     """
@@ -475,14 +475,19 @@ def check_rate(rate: object, burst: object) -> tuple[float | None, float | None]
         if burst is not None:
             raise InvalidParameterError("burst", "None when requests_per_second is None", burst)
         return None, None
-    if not is_finite_number(rate) or not rate >= MIN_REQUESTS_PER_SECOND:
-        raise InvalidParameterError(
-            "requests_per_second",
-            "a finite number >= 1/86400 (a request a day), or None for no limit",
-            rate,
-        )
+    checked = check_requests_per_second("requests_per_second", rate)
     if burst is None:
-        return float(rate), max(1.0, float(rate))
+        return checked, max(1.0, checked)
     if not is_finite_number(burst) or burst < 1:
         raise InvalidParameterError("burst", "a finite number >= 1", burst)
-    return float(rate), float(burst)
+    return checked, float(burst)
+
+
+def check_requests_per_second(name: str, rate: object) -> float:
+    """A request rate: a finite number of requests per second, at least
+    :data:`MIN_REQUESTS_PER_SECOND`; raises :class:`InvalidParameterError` naming ``name``."""
+    if not is_finite_number(rate) or not rate >= MIN_REQUESTS_PER_SECOND:
+        raise InvalidParameterError(
+            name, "a finite number >= 1/86400 (a request a day), or None for no limit", rate
+        )
+    return float(rate)
