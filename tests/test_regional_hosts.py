@@ -137,38 +137,47 @@ LOOK_ALIKES = [
 ]
 
 
+async def error_after_page_1(
+    mock_http: aioresponses,
+    client: ProxyClient,
+    base: str,
+    page_host: str,
+    records: list[dict[str, object]],
+) -> ProxyError:
+    """Stream a list whose page 1 (at ``base``) points to page 2 on ``page_host``; the
+    error the walk ends with."""
+    mock_http.get(
+        f"{base}{LIST}?PageSize=2",
+        payload=list_body(records, f"{page_host}{LIST}{PAGE_2_QUERY}", base),
+    )
+    async with client:
+        session = client.services("KS" + "b" * 32).sessions(SESSION_SID)
+        with pytest.raises(ProxyError) as caught:
+            async for _ in session.interactions.stream(page_size=2):
+                pass
+    return caught.value
+
+
 @pytest.mark.parametrize("page_host", LOOK_ALIKES)
 async def test_look_alike_page_hosts_are_refused_with_nothing_sent(
     mock_http: aioresponses, page_host: str
 ) -> None:
-    mock_http.get(
-        f"{REGIONAL}{LIST}?PageSize=2",
-        payload=list_body(
-            interactions("KI" + "1" * 32), f"{page_host}{LIST}{PAGE_2_QUERY}", REGIONAL
-        ),
-    )
-    async with regional_client() as client:
-        session = client.services("KS" + "b" * 32).sessions(SESSION_SID)
-        with pytest.raises(UnsafePageUrlError) as caught:
-            async for _ in session.interactions.stream(page_size=2):
-                pass
+    records = interactions("KI" + "1" * 32)
+    error = await error_after_page_1(mock_http, regional_client(), REGIONAL, page_host, records)
+    assert isinstance(error, UnsafePageUrlError)
     assert sent_urls(mock_http) == [as_sent(f"{REGIONAL}{LIST}?PageSize=2")]  # page 1 only
-    assert "pw" not in str(caught.value)  # user info is never shown
+    assert "pw" not in str(error)  # user info is never shown
 
 
 async def test_a_custom_base_url_refuses_twilio_page_urls(mock_http: aioresponses) -> None:
     # A server that is not Twilio's handing out Twilio URLs is not what the client was
     # pointed at: nothing goes to, or is rewritten from, the Twilio host.
     local = "http://127.0.0.1:9"
-    mock_http.get(
-        f"{local}{LIST}?PageSize=2",
-        payload=list_body(interactions(), f"https://proxy.twilio.com{LIST}{PAGE_2_QUERY}", local),
+    client = fake_client(local, retry=0, prefetch=False)
+    error = await error_after_page_1(
+        mock_http, client, local, "https://proxy.twilio.com", interactions()
     )
-    async with fake_client(local, retry=0, prefetch=False) as client:
-        session = client.services("KS" + "b" * 32).sessions(SESSION_SID)
-        with pytest.raises(UnsafePageUrlError):
-            async for _ in session.interactions.stream(page_size=2):
-                pass
+    assert isinstance(error, UnsafePageUrlError)
     assert len(sent_urls(mock_http)) == 1
 
 
@@ -239,16 +248,12 @@ async def test_the_fake_server_builds_page_urls_from_the_host_it_was_reached_by(
 
 async def test_a_trailing_dot_host_is_not_the_same_origin(mock_http: aioresponses) -> None:
     local = "http://127.0.0.1:9"
-    mock_http.get(
-        f"{local}{LIST}?PageSize=2",
-        payload=list_body(interactions(), f"http://127.0.0.1.:9{LIST}{PAGE_2_QUERY}", local),
+    client = fake_client(local, retry=0, prefetch=False)
+    error = await error_after_page_1(
+        mock_http, client, local, "http://127.0.0.1.:9", interactions()
     )
-    async with fake_client(local, retry=0, prefetch=False) as client:
-        session = client.services("KS" + "b" * 32).sessions(SESSION_SID)
-        with pytest.raises(UnsafePageUrlError) as caught:
-            async for _ in session.interactions.stream(page_size=2):
-                pass
-    assert "127.0.0.1.:9" in str(caught.value)
+    assert isinstance(error, UnsafePageUrlError)
+    assert "127.0.0.1.:9" in str(error)
     assert sent_urls(mock_http) == [as_sent(f"{local}{LIST}?PageSize=2")]  # nothing else
 
 
@@ -256,16 +261,10 @@ async def test_a_page_url_whose_host_is_not_valid_idna_is_a_typed_server_error(
     mock_http: aioresponses,
 ) -> None:
     for page_host in ("https://proxy.xn--zz.twilio.com", "https://xn--zz.com"):
-        mock_http.get(
-            f"{REGIONAL}{LIST}?PageSize=2",
-            payload=list_body(interactions(), f"{page_host}{LIST}{PAGE_2_QUERY}", REGIONAL),
+        error = await error_after_page_1(
+            mock_http, regional_client(), REGIONAL, page_host, interactions()
         )
-        async with regional_client() as client:
-            session = client.services("KS" + "b" * 32).sessions(SESSION_SID)
-            with pytest.raises(ProxyError) as caught:
-                async for _ in session.interactions.stream(page_size=2):
-                    pass
-        assert isinstance(caught.value, InvalidResponseError | UnsafePageUrlError)
+        assert isinstance(error, InvalidResponseError | UnsafePageUrlError)
     # The first page, once per client; never the bad URL.
     assert sent_urls(mock_http) == [as_sent(f"{REGIONAL}{LIST}?PageSize=2")]
     assert sum(len(calls) for calls in mock_http.requests.values()) == 2
