@@ -75,6 +75,12 @@ def mock_http() -> Iterator[aioresponses]:
         yield mock
 
 
+def set_fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to the fake server's, for CLI runs."""
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
+
+
 @pytest.fixture
 async def client() -> AsyncIterator[ProxyClient]:
     """A client for the public host with fast retries (for mocked HTTP)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import AUTH_TOKEN, assert_no_secret
+from conftest import AUTH_TOKEN, assert_no_secret, set_fake_credentials
 
 from proxy_async import AttemptEvent
 from proxy_async._progress import ProgressDisplay
@@ -42,8 +42,7 @@ def no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def fake_credentials(monkeypatch: pytest.MonkeyPatch, no_credentials: None) -> None:
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
+    set_fake_credentials(monkeypatch)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import trustme
 import yarl
-from conftest import assert_no_secret
+from conftest import assert_no_secret, set_fake_credentials
 
 from proxy_async import (
     AttemptEvent,
@@ -237,8 +237,7 @@ async def test_https_proxy_variable_is_honoured(
     # conftest cleared every proxy variable; the real os.environ is what is read here.
     monkeypatch.setenv("HTTPS_PROXY", forward_proxy.url())
     monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
+    set_fake_credentials(monkeypatch)
     client = ProxyClient.from_env(base_url=https_server.url, requests_per_second=None)
     assert await list_sessions(client, https_server) == 3
     assert await forward_proxy.wait_for_connects(target(https_server), 1) == 1
@@ -816,8 +815,7 @@ async def test_cli_export_goes_through_the_proxy(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
+    set_fake_credentials(monkeypatch)
     for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
     out = tmp_path / "interactions.ndjson"
@@ -860,8 +858,7 @@ async def test_cli_export_names_a_proxy_it_cannot_reach(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
+    set_fake_credentials(monkeypatch)
     fake_dns["nosuchproxy.invalid"] = socket.EAI_NONAME
     common = ["export", "--service", https_server.service_sids[0], "--base-url", https_server.url]
     # A mistyped proxy host stops the export at once (exit 3), naming the proxy.
@@ -1134,8 +1131,7 @@ def test_proxy_hosts_yarl_cannot_decode_are_typed() -> None:
 async def test_cli_refuses_a_fifo_bundle_and_an_idna_host_as_usage_errors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
+    set_fake_credentials(monkeypatch)
     for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "HTTPS_PROXY", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
     fifo = tmp_path / "bundle.fifo"

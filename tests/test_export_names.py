@@ -16,6 +16,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from conftest import set_fake_credentials
 
 from proxy_async import ProxyClient
 from proxy_async.cli import main
@@ -124,8 +125,7 @@ async def server() -> AsyncIterator[FakeProxyServer]:
 def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("TWILIO_API_KEY", "TWILIO_API_SECRET", "TWILIO_EDGE", "TWILIO_REGION"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
+    set_fake_credentials(monkeypatch)
 
 
 async def cli(server: FakeProxyServer, out: Path, *extra: str) -> int:

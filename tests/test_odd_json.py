@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from conftest import load_fixture
+from conftest import load_fixture, set_fake_credentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -300,8 +300,7 @@ async def test_the_issues_page_exports_to_csv_with_a_replacement_character(
 async def test_a_session_that_failed_once_resumes_with_all_three_records(
     odd: OddServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
+    set_fake_credentials(monkeypatch)
     out = tmp_path / "out.ndjson.gz"
     argv = ["export", "--service", SERVICE, "--out", str(out), "--base-url", odd.url]
     odd.failures = 1

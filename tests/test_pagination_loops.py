@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from conftest import assert_no_secret, list_body
+from conftest import assert_no_secret, list_body, set_fake_credentials
 
 from proxy_async import InvalidResponseError, PaginationLoopError, ProxyClient, RetryPolicy
 from proxy_async.cli import main
@@ -293,8 +293,7 @@ async def test_an_export_fails_only_the_looping_session_and_writes_nothing_twice
     assert written() == expected
     # The CLI: the server still loops, so the resume fails that session again (exit 1)
     # and writes none of its records twice.
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
+    set_fake_credentials(monkeypatch)
     argv = ["export", "--service", service, "--out", str(out), "--base-url", server.url]
     argv += ["--page-size", str(PAGE_SIZE), "--resume", "--quiet"]
     assert await asyncio.to_thread(main, argv) == 1

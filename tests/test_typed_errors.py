@@ -17,7 +17,15 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import ACCOUNT_SID, AUTH_TOKEN, SESSION_PATH, fake_client, list_body, load_fixture
+from conftest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    SESSION_PATH,
+    fake_client,
+    list_body,
+    load_fixture,
+    set_fake_credentials,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -367,8 +375,7 @@ async def test_the_cli_exits_1_without_a_traceback_for_a_session_with_a_garbage_
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", server.account_sid)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", server.auth_token)
+    set_fake_credentials(monkeypatch)
     service = server.service_sids[0]
     first = server.session_sids(service)[0]
     server.add_fault(Fault.foreign_next_page("http://[::1/x"), times=None, path_contains=first)
@@ -516,8 +523,7 @@ async def test_the_cli_exports_below_half_a_request_per_second(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", server.account_sid)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", server.auth_token)
+    set_fake_credentials(monkeypatch)
     service = server.service_sids[0]
     session = server.session_sids(service)[0]
     out = tmp_path / "o.ndjson"

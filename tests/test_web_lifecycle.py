@@ -20,6 +20,7 @@ import aiohttp
 import attrs
 import pytest
 from aiohttp import web
+from conftest import set_fake_credentials
 from starlette.applications import Starlette
 from starlette.datastructures import State
 from starlette.requests import Request
@@ -179,8 +180,7 @@ async def test_aiohttp_in_flight_handler_finishes_before_the_client_closes(
 
 
 async def test_aiohttp_client_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
+    set_fake_credentials(monkeypatch)
     async with FakeProxyServer() as server:
         target = Target.of(server)
         # No account_sid: the credentials come from TWILIO_* (the fake checks them).
@@ -272,8 +272,7 @@ async def test_lifespan_builds_a_new_client_each_time_it_starts() -> None:
 
 
 async def test_lifespan_custom_key_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
+    set_fake_credentials(monkeypatch)
     lifespan = proxy_client_lifespan(state_key="twilio")
     async with lifespan(object()) as state:
         client = proxy_client_from_state(state, "twilio")
