@@ -57,7 +57,7 @@ from .export import (
     export,
 )
 from .export_files import STDOUT, ExportPaths
-from .ratelimit import DEFAULT_REQUESTS_PER_SECOND, MAX_CONCURRENCY, MIN_REQUESTS_PER_SECOND
+from .ratelimit import DEFAULT_REQUESTS_PER_SECOND, MAX_CONCURRENCY, check_requests_per_second
 from .validation import MAX_PAGE_SIZE, SID_PATTERNS
 
 EXIT_OK = 0
@@ -330,9 +330,12 @@ def _seconds(value: str) -> float:
 def _rate(value: str) -> float | None:
     what = "0 (no ceiling) or a number >= 1/86400 (a request a day)"
     rate = _number(value, what)
-    if 0 < rate < MIN_REQUESTS_PER_SECOND:
-        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}")
-    return rate or None
+    if rate == 0:
+        return None
+    try:
+        return check_requests_per_second("--rps", rate)
+    except InvalidParameterError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}") from None
 
 
 def _read_sessions_file(name: str) -> list[str]:
