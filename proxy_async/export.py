@@ -58,10 +58,9 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import attrs
-import orjson
 
 from .client import ProxyClient
-from .conversion import encode_json, replace_lone_surrogates
+from .conversion import replace_lone_surrogates
 from .errors import (
     AuthError,
     CertificateVerifyError,
@@ -98,6 +97,7 @@ from .export_state import (
 from .models import Interaction, Page, Session
 from .pagination import SeenRecords
 from .ratelimit import MAX_CONCURRENCY
+from .raw_records import Cells, DecodedRecords, RawRecords
 from .resources import ServiceContext
 from .validation import MAX_PAGE_SIZE, check_file_path, check_int, check_sid
 
@@ -448,7 +448,7 @@ async def _patient_pages(
         try:
             async with contextlib.aclosing(open_pages(url)) as pages:
                 async for page in pages:
-                    repeats = seen.admit(page.raw_items, page.meta.url)
+                    repeats = seen.admit(page.raw_records, page.meta.url)
                     streak = 0
                     yield _without(page, repeats, what) if repeats else page
                     url = page.meta.next_page_url
@@ -464,11 +464,11 @@ def _without(page: Page[T], repeats: tuple[int, ...], what: str) -> Page[T]:
         "%s: skipped %d record(s) already on an earlier page of this list", what, len(repeats)
     )
     skip = set(repeats)
-    kept = [index for index in range(len(page.raw_items)) if index not in skip]
+    kept = [index for index in range(len(page.items)) if index not in skip]
     return Page(
         tuple(page.items[index] for index in kept),
         page.meta,
-        tuple(page.raw_items[index] for index in kept),
+        page.raw_records.subset(kept),
     )
 
 
@@ -713,41 +713,46 @@ async def _cancel_all(tasks: Sequence[asyncio.Future[None]]) -> None:
 
 def raw_records(page: Page[Any]) -> tuple[dict[str, Any], ...]:
     """A page's records exactly as decoded (``Page.raw_items``): what the files hold."""
-    if len(page.raw_items) != len(page.items):
+    return page_records(page).dicts()
+
+
+def page_records(page: Page[Any]) -> RawRecords:
+    """A page's records as sent (``Page.raw_records``), one per item."""
+    records = page.raw_records
+    if len(records) != len(page.items):
         # Only a hand-built Page can lack them; writing nothing would lose records silently.
         raise ExportError("a page came without its raw records (Page.raw_items)")
-    return page.raw_items
+    return records
 
 
 # -- encoding -----------------------------------------------------------------------------
 
 
-def encode_ndjson(records: Sequence[Mapping[str, Any]]) -> bytes:
+def encode_ndjson(records: Sequence[dict[str, Any]]) -> bytes:
     """One JSON object per line, each record serialised exactly as decoded.
 
     Lossless: ``json.loads`` of a line gives the record back. A record orjson cannot
     write (a lone UTF-16 surrogate kept from the server, kept escaped as ``\\ud83d``;
     an integer beyond 64 bits) is written by :func:`~proxy_async.conversion.encode_json`
-    instead; only a page holding one pays for it.
+    instead; only a page holding one pays for it. An export writes a page read by the
+    fast path from each record's own bytes instead (:meth:`RawRecords.ndjson`).
     """
-    try:
-        return b"".join(
-            [orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE) for record in records]
-        )
-    except orjson.JSONEncodeError:
-        return b"".join([encode_json(record) + b"\n" for record in records])
+    return DecodedRecords(records).ndjson()
 
 
-def encode_csv(records: Sequence[Mapping[str, Any]]) -> bytes:
-    """CSV rows in :data:`CSV_COLUMNS` order: values as sent, null as an empty cell.
+def encode_csv(records: Sequence[dict[str, Any]]) -> bytes:
+    """CSV rows in :data:`CSV_COLUMNS` order: values as sent, null as an empty cell."""
+    return _csv_rows(DecodedRecords(records).cells(CSV_COLUMNS))
+
+
+def _csv_rows(rows: Sequence[Cells]) -> bytes:
+    """CSV of ``rows`` (None: an empty cell).
 
     A lone UTF-16 surrogate (half an emoji, kept by :func:`~proxy_async.conversion.decode_json`)
     cannot be written in UTF-8: it becomes U+FFFD, the replacement character.
     """
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(
-        [[_cell(record.get(column)) for column in CSV_COLUMNS] for record in records]
-    )
+    csv.writer(buffer).writerows(rows)
     text = buffer.getvalue()
     try:
         return text.encode()
@@ -757,23 +762,12 @@ def encode_csv(records: Sequence[Mapping[str, Any]]) -> bytes:
 
 def csv_header() -> bytes:
     """The CSV header row."""
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow(CSV_COLUMNS)
-    return buffer.getvalue().encode()
+    return _csv_rows([CSV_COLUMNS])
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    # The typed model admits only strings here; should that change, keep the JSON.
-    return encode_json(value).decode()
-
-
-_ENCODERS: dict[Format, Callable[[Sequence[Mapping[str, Any]]], bytes]] = {
-    "ndjson": encode_ndjson,
-    "csv": encode_csv,
+_ENCODERS: dict[Format, Callable[[RawRecords], bytes]] = {
+    "ndjson": lambda records: records.ndjson(),
+    "csv": lambda records: _csv_rows(records.cells(CSV_COLUMNS)),
 }
 _HEADERS: dict[Format, Callable[[], bytes]] = {"ndjson": lambda: b"", "csv": csv_header}
 
@@ -849,8 +843,8 @@ class _Job:
 
     def _page(self, event: SessionPage) -> None:
         session = self._active[event.session_sid]
-        records = raw_records(event.page)
-        if records:
+        records = page_records(event.page)
+        if len(records):
             self.data.append(self.encode(records))
         self.state.page_written(session, len(records), event.next_page_url)
         if event.done:

@@ -18,6 +18,8 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from .errors import InvalidResponseError
+from .json_codec import decode_json_text
+from .raw_records import DecodedRecords, RawRecords
 
 
 class OpenEnum(str, enum.Enum):
@@ -105,16 +107,13 @@ class SessionMode(OpenEnum):
 def decode_data(data: str | None) -> Any:
     """Decode an Interaction's ``data``: the JSON value, or the string itself if not JSON.
 
-    JSON is read as response bodies are (:func:`proxy_async.conversion.decode_json_text`):
+    JSON is read as response bodies are (:func:`proxy_async.json_codec.decode_json_text`):
     a lone surrogate escape (``{"body":"see you \\ud83d"}``, half an emoji) kept, an
     integer beyond 64 bits exact, a byte order mark skipped. What that refuses (not JSON,
     ``NaN``, nesting beyond its bound) gives the string itself.
     """
     if data is None:
         return None
-    # Imported here: conversion imports this module's records at its top.
-    from .conversion import decode_json_text
-
     try:
         return decode_json_text(data)
     except InvalidResponseError:
@@ -228,15 +227,32 @@ T = TypeVar("T")
 class Page(Generic[T]):
     """One page of a list: its records in server order and its ``meta``.
 
-    ``raw_items`` are the same records as decoded from the JSON, untouched: exports
-    write them so Twilio's field names and values survive exactly, and fields newer
-    than this package stay reachable. They are the objects the JSON parser already
-    built, so keeping them costs no extra parsing.
+    ``raw_items`` are the same records as the server sent them, as decoded JSON
+    objects, untouched: Twilio's field names and values survive exactly, and fields
+    newer than this package stay reachable. ``raw_records`` holds them in whatever
+    form the page was read (:mod:`proxy_async.raw_records`): a page read by the msgspec
+    fast path decodes the dicts only when ``raw_items`` is first read, and exports
+    write each record's own bytes instead. ``Page(items, meta, raw_items)`` takes the
+    dicts or a :class:`~proxy_async.raw_records.RawRecords`.
     """
 
     items: tuple[T, ...]
     meta: PageMeta
-    raw_items: tuple[dict[str, Any], ...] = attrs.field(default=(), repr=False, eq=False)
+    _raw: tuple[dict[str, Any], ...] | RawRecords = attrs.field(
+        default=(), repr=False, eq=False, alias="raw_items"
+    )
+
+    @property
+    def raw_items(self) -> tuple[dict[str, Any], ...]:
+        """The records as decoded JSON objects, in ``items`` order."""
+        raw = self._raw
+        return raw.dicts() if isinstance(raw, RawRecords) else raw
+
+    @property
+    def raw_records(self) -> RawRecords:
+        """The records as sent, in whatever form the page was read."""
+        raw = self._raw
+        return raw if isinstance(raw, RawRecords) else DecodedRecords(raw)
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.items)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncGenerator, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import attrs
 import yarl
 
 from .auth import parse_page_url
-from .conversion import ReceivedPage, decode_json, receive_page, structure
+from .conversion import ReceivedPage, decode_json, receive_body, structure
 from .errors import ForeignPageUrlError, InvalidParameterError, InvalidResponseError
 from .models import Interaction, MessageInteraction, Page, Participant, Session
 from .pagination import PageFetch, walk_items, walk_pages
@@ -119,7 +119,9 @@ class ListResource(Generic[T]):
         """Fetch one record by SID."""
         path = self._member_path(sid)
         response = await self._client.request("GET", path, timeout=timeout)
-        return _decoded(response, "GET", path, lambda body: structure(body, self._spec.model))
+        return _decoded(
+            response, "GET", path, lambda body: structure(decode_json(body), self._spec.model)
+        )
 
     async def _delete(self, sid: str, timeout: Timeouts | float | None) -> None:
         await self._client.request("DELETE", self._member_path(sid), timeout=timeout)
@@ -147,7 +149,7 @@ class ListResource(Generic[T]):
                 response,
                 "GET",
                 self._path,
-                lambda body: receive_page(body, spec.model, spec.list_key, self._path),
+                lambda body: receive_body(body, spec.model, spec.list_key, self._path),
             )
             # Checked on arrival: a page pointing elsewhere is refused before its records
             # are used, so a saved position never holds a URL that leads elsewhere.
@@ -220,7 +222,10 @@ class MessageInteractionList(ListResource[MessageInteraction]):
         form = ([("Body", text)] if text is not None else []) + [("MediaUrl", url) for url in urls]
         response = await self._client.request("POST", self._path, form=form, timeout=timeout)
         return _decoded(
-            response, "POST", self._path, lambda data: structure(data, MessageInteraction)
+            response,
+            "POST",
+            self._path,
+            lambda body: structure(decode_json(body), MessageInteraction),
         )
 
 
@@ -307,10 +312,10 @@ def _check_start_url(url: object) -> str | None:
     return url
 
 
-def _decoded(response: Response, method: str, path: str, build: Callable[[Any], R]) -> R:
+def _decoded(response: Response, method: str, path: str, build: Callable[[bytes], R]) -> R:
     """Decode and structure a body, naming the request in any InvalidResponseError."""
     try:
-        return build(decode_json(response.body))
+        return build(response.body)
     except InvalidResponseError as error:
         error.method, error.path = method, path
         raise

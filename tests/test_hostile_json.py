@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proxy_async import InvalidResponseError
-from proxy_async.conversion import MAX_JSON_DEPTH, _nested_deeper_than, decode_json
+from proxy_async.json_codec import MAX_JSON_DEPTH, _nested_deeper_than, decode_json
 
 MIB = 1 << 20
 

@@ -48,7 +48,7 @@ class LoggedPage:
     def __init__(self, received: ReceivedPage[Interaction], log: list[str]) -> None:
         self.received = received
         self.meta = received.meta
-        self.raw_items = received.raw_items  # the walk compares records by sid
+        self.records = received.records  # the walk compares records by sid
         self.path = received.path
         self.log = log
 
