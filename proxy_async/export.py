@@ -46,8 +46,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
-import io
 import logging
 import os
 import random
@@ -75,6 +73,7 @@ from .errors import (
     ServerError,
     TransportError,
 )
+from .export_csv import csv_text
 from .export_files import (
     FORCE_HINT,
     RESUME_HINT,
@@ -751,9 +750,7 @@ def _csv_rows(rows: Sequence[Cells]) -> bytes:
     A lone UTF-16 surrogate (half an emoji, kept by :func:`~proxy_async.conversion.decode_json`)
     cannot be written in UTF-8: it becomes U+FFFD, the replacement character.
     """
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
-    text = buffer.getvalue()
+    text = csv_text(rows)
     try:
         return text.encode()
     except UnicodeEncodeError:
