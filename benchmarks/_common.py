@@ -78,10 +78,13 @@ def fake_server(
     latency: float = 0.0,
     max_in_flight: int | None = None,
     list_sessions: bool = True,
+    prerender: bool = False,
 ) -> Iterator[ServerInfo]:
     """Run ``python -m proxy_async.testing`` in its own process for the ``with`` block.
 
-    ``list_sessions`` False leaves ``session_sids`` empty instead of reading every
+    ``prerender`` serves each GET answer as bytes rendered on its first request (the
+    client-bound mode: the server's per-request work is then HTTP framing and a
+    cache lookup). ``list_sessions`` False leaves ``session_sids`` empty instead of reading every
     session SID from the server (a million of them, for the export-at-scale benchmark).
     """
     command = [
@@ -100,6 +103,8 @@ def fake_server(
     ]
     if max_in_flight is not None:
         command += ["--max-in-flight", str(max_in_flight)]
+    if prerender:
+        command.append("--prerender")
     with tempfile.TemporaryFile() as errors:
         # The command is this interpreter and numbers: nothing untrusted.
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)  # noqa: S603
@@ -207,12 +212,17 @@ Run = Callable[[], Coroutine[Any, Any, int]]
 
 @dataclass(frozen=True)
 class Contender:
-    """A named way of doing the benchmark's work."""
+    """A named way of doing the benchmark's work.
+
+    ``prepare`` runs before each run (the warm-up too), outside the timing: e.g.
+    deleting the previous run's output files.
+    """
 
     name: str
     run: Run
     warmup: Run | None = None
     extra: Callable[[], dict[str, float]] | None = None
+    prepare: Callable[[], None] | None = None
 
 
 def measure(run: Run, server: ServerInfo | None = None) -> Sample:
@@ -238,6 +248,8 @@ def run_rounds(
     """Warm each contender up, then run them all ``rounds`` times, alternating the order."""
     for contender in contenders:
         if contender.warmup is not None:
+            if contender.prepare is not None:
+                contender.prepare()
             measure(contender.warmup, server)
         if contender.extra is not None:
             contender.extra()  # forget what the warm-up counted
@@ -245,6 +257,8 @@ def run_rounds(
     for number in range(rounds):
         order = list(contenders) if number % 2 == 0 else list(reversed(contenders))
         for contender in order:
+            if contender.prepare is not None:
+                contender.prepare()
             sample = measure(contender.run, server)
             if contender.extra is not None:
                 sample.extra.update(contender.extra())
@@ -254,6 +268,70 @@ def run_rounds(
                 f"{sample.count} in {sample.wall:.2f} s wall, {sample.cpu:.2f} s cpu"
             )
     return samples
+
+
+def paired_ratio(
+    samples: dict[str, list[Sample]], name: str, baseline: str, key: Callable[[Sample], float]
+) -> float:
+    """Median over rounds of ``key(name's run) / key(baseline's run)`` of the same round."""
+    pairs = zip(samples[name], samples[baseline], strict=True)
+    return statistics.median(key(mine) / key(theirs) for mine, theirs in pairs)
+
+
+CLIENT_BOUND_SHARE = 0.8
+"""A run is client-bound when the client's CPU time is at least this share of its wall time."""
+
+
+def bound_by(runs: Sequence[Sample]) -> tuple[float, float, str]:
+    """``(client CPU / wall, server CPU / wall, verdict)``, medians over ``runs``.
+
+    The verdict is "client-bound" when the client process was busy at least
+    :data:`CLIENT_BOUND_SHARE` of the wall time (it set the pace), "server-bound" when
+    the server process was, else "neither" (waiting: latency, a cap, the scheduler).
+    Computed from the measurement, never assumed from the mode.
+    """
+    client = median_of(runs, lambda s: s.cpu / s.wall if s.wall > 0 else 0.0)
+    server = median_of(runs, lambda s: s.server_cpu / s.wall if s.wall > 0 else 0.0)
+    if client >= CLIENT_BOUND_SHARE and client >= server:
+        verdict = "client-bound"
+    elif server >= CLIENT_BOUND_SHARE:
+        verdict = "server-bound"
+    else:
+        verdict = "neither"
+    return client, server, verdict
+
+
+def bound_caption(samples: dict[str, list[Sample]]) -> str:
+    """One line naming, per contender, who set the pace and the CPU shares behind it."""
+    parts = []
+    for name, runs in samples.items():
+        client, server, verdict = bound_by(runs)
+        parts.append(f"{name}: {verdict} (client CPU {client:.0%}, server {server:.0%})")
+    return (
+        "Bound by (median CPU time / wall time of each process; client-bound at >= "
+        f"{CLIENT_BOUND_SHARE:.0%} client): " + "; ".join(parts)
+    )
+
+
+MODES = ("client-bound", "server-bound")
+"""Benchmark modes, in the order they run and are reported: client-bound is the headline."""
+
+
+def add_mode_option(parser: argparse.ArgumentParser) -> None:
+    """``--mode client-bound|server-bound|both`` (default both)."""
+    parser.add_argument(
+        "--mode",
+        choices=(*MODES, "both"),
+        default="both",
+        help="client-bound: pre-rendered pages, no latency, the client sets the pace; "
+        "server-bound: pages built per request (and latency, for export); both: "
+        "client-bound first",
+    )
+
+
+def modes_of(choice: str) -> list[str]:
+    """The modes ``--mode`` selects, client-bound first."""
+    return list(MODES) if choice == "both" else [choice]
 
 
 def median(values: Sequence[float]) -> float:

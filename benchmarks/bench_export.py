@@ -1,10 +1,29 @@
-"""Benchmark 3, bulk export: many sessions streamed concurrently under a server in-flight cap.
+"""Benchmark 3, bulk export: the client's CPU per record, then the server in-flight cap.
 
-The fake server (its own process) answers every request after ``--latency`` seconds and
-answers 429 to any request arriving while more than ``--cap`` are in flight. The ideal
-wall time is ``total pages x latency / cap``: the cap always full, no time lost between
-requests. Reported: wall time against that ideal, and how many requests went over the
-limit (429s seen by the client; should be zero).
+Two modes (``--mode``, default both, client-bound first as the headline):
+
+**Client-bound** (``--cb-*`` options): the server pre-renders each page once and serves
+its bytes, with no latency and no in-flight cap, so the client sets the pace. Over the
+same sessions (default 20 x 1,000 interactions, page size 1000, 4 sessions at a time),
+side by side in one run:
+
+* ``proxy-async stream() x sessions``: the baseline, one task per session over
+  ``stream()``, the client's ``max_concurrency`` at the concurrency;
+* ``proxy-async export() NDJSON`` and ``... CSV``: the real exporter
+  (:func:`proxy_async.export.export`, what ``proxy-async export`` runs) writing a file
+  into a temporary directory, ``concurrency`` sessions at a time; the previous run's
+  files are deleted before each run, outside the timing;
+* ``raw aiohttp+orjson (reference)``: the same pages parsed into dicts.
+
+Reported: records/s, client CPU per record, the export/stream CPU ratios (issue 12's
+target <= 1.3x), server CPU, and who set the pace (CPU time / wall time per process).
+
+**Server-bound** (the options without ``cb``): the fake server (its own process)
+answers every request after ``--latency`` seconds and answers 429 to any request
+arriving while more than ``--cap`` are in flight. The ideal wall time is ``total pages
+x latency / cap``: the cap always full, no time lost between requests. Reported: wall
+time against that ideal, and how many requests went over the limit (429s seen by the
+client; should be zero).
 
 Also reported, because the ideal ignores the server's own costs: the "floor", ``total
 pages x (time of one request sent alone) / cap``, and the speed relative to a raw
@@ -21,19 +40,24 @@ Contenders, each with ``max_concurrency=cap`` and ``requests_per_second=None``:
 * ``proxy-async stream() x sessions``: one asyncio task per session over ``stream()``;
 * ``raw aiohttp+orjson``: the same by hand (a semaphore of ``cap``, a task per session).
 
-``python benchmarks/bench_export.py [--quick] [--sessions N] [--cap N] [--page-size N]``
+``python benchmarks/bench_export.py [--quick] [--mode both] [--cb-sessions N] [--sessions N]
+[--cap N] [--page-size N]``
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import math
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -44,12 +68,18 @@ from _common import (
     Sample,
     ServerInfo,
     Target,
+    add_mode_option,
     base_parser,
+    bound_by,
+    bound_caption,
     fake_server,
     fmt_rate,
     fmt_ratio,
+    median,
     median_of,
+    modes_of,
     optional_module,
+    paired_ratio,
     print_table,
     print_targets,
     run_rounds,
@@ -60,6 +90,8 @@ from proxy_async import AttemptEvent, ProxyClient
 PROXY = "proxy-async stream() x sessions"
 EXPORT = "proxy-async export.stream_interactions()"
 RAW = "raw aiohttp+orjson (reference)"
+EXPORT_NDJSON = "proxy-async export() NDJSON"
+EXPORT_CSV = "proxy-async export() CSV"
 
 
 class StatusCounter:
@@ -201,19 +233,163 @@ def single_request_floor(server: ServerInfo, page_size: int, samples: int = 30) 
     return asyncio.run(run())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the bulk export benchmark and print its table."""
-    parser = base_parser(__doc__.splitlines()[0] if __doc__ else "")
-    parser.add_argument("--sessions", type=int, default=None, help="sessions to export")
-    parser.add_argument("--interactions", type=int, default=1000, help="per session")
-    parser.add_argument("--latency", type=float, default=0.02, help="server latency, seconds")
-    parser.add_argument("--cap", type=int, default=10, help="server in-flight cap = client's")
-    parser.add_argument("--page-size", type=int, default=50, help="PageSize (50: the default)")
-    parser.add_argument(
-        "--export-workers", type=int, default=None, help="export API concurrency (default: cap)"
+def file_export(
+    server: ServerInfo,
+    sessions: Sequence[str],
+    page_size: int,
+    concurrency: int,
+    fmt: str,
+    out: Path,
+    module: Any,
+) -> Run:
+    """``proxy_async.export.export`` writing ``out`` (format ``fmt``), as the CLI does.
+
+    Raises RuntimeError when the export is not complete or wrote another number of
+    records than it reports, so a broken run never yields a figure.
+    """
+
+    async def run() -> int:
+        async with ProxyClient(
+            server.account_sid,
+            server.auth_token,
+            base_url=server.url,
+            max_concurrency=concurrency,
+            requests_per_second=None,
+        ) as client:
+            summary = await module.export(
+                client,
+                server.service_sid,
+                out,
+                sessions=sessions,
+                fmt=fmt,
+                concurrency=concurrency,
+                page_size=page_size,
+            )
+        if not summary.complete or summary.records_this_run != summary.records:
+            raise RuntimeError(f"export incomplete: {summary}")
+        return int(summary.records_this_run)
+
+    return run
+
+
+def emptied(directory: Path) -> Callable[[], None]:
+    """A ``prepare`` step: delete ``directory`` (the previous run's files) and recreate it."""
+
+    def prepare() -> None:
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+
+    return prepare
+
+
+def client_bound(args: argparse.Namespace) -> list[Target]:
+    """The client-bound export comparison: print its table, return its targets."""
+    sessions_count = args.cb_sessions or (10 if args.quick else 20)
+    interactions, page_size = args.cb_interactions, args.cb_page_size
+    concurrency = args.cb_concurrency
+    rounds = args.rounds or (3 if args.quick else 5)
+    module = optional_module("proxy_async.export")
+    print(
+        f"# bench_export client-bound: {sessions_count} sessions x {interactions:,} "
+        f"interactions, page size {page_size}, {concurrency} sessions at a time, pre-rendered "
+        f"pages, no latency, no cap, {rounds} rounds"
     )
-    parser.add_argument("--no-raw", action="store_true", help="skip the raw reference")
-    args = parser.parse_args(argv)
+    with (
+        fake_server(sessions=sessions_count, interactions=interactions, prerender=True) as server,
+        tempfile.TemporaryDirectory(prefix="bench-export-") as scratch,
+    ):
+        sessions = server.session_sids[:sessions_count]
+        counter = StatusCounter()
+        contenders = [
+            Contender(
+                PROXY,
+                proxy_export(server, sessions, page_size, concurrency, counter),
+                proxy_export(server, sessions, page_size, concurrency, counter),
+            )
+        ]
+        if module is not None and hasattr(module, "export"):
+            for name, fmt in ((EXPORT_NDJSON, "ndjson"), (EXPORT_CSV, "csv")):
+                directory = Path(scratch) / fmt
+                run = file_export(
+                    server, sessions, page_size, concurrency, fmt, directory / f"out.{fmt}", module
+                )
+                contenders.append(Contender(name, run, run, prepare=emptied(directory)))
+        else:
+            print("(proxy_async.export.export not found: only stream() and raw ran)")
+        contenders.append(
+            Contender(
+                RAW,
+                raw_export(server, sessions, page_size, concurrency, counter),
+                raw_export(server, sessions, page_size, concurrency, counter),
+            )
+        )
+        samples = run_rounds(contenders, rounds, server, label="client-bound ")
+    rows = []
+    for name, runs in samples.items():
+        rates = [sample.rate for sample in runs]
+        client_share, server_share, verdict = bound_by(runs)
+        rows.append(
+            [
+                name,
+                fmt_rate(median(rates)),
+                f"{fmt_rate(min(rates))}-{fmt_rate(max(rates))}",
+                f"{median_of(runs, lambda s: s.cpu_per_unit) * 1e6:.1f}",
+                fmt_ratio(cpu_vs(samples, name, PROXY)),
+                fmt_ratio(cpu_vs(samples, name, RAW)),
+                f"{median_of(runs, lambda s: s.server_cpu):.2f}",
+                f"{median_of(runs, lambda s: s.server_cpu / s.count) * 1e6:.1f}",
+                f"{median_of(runs, lambda s: s.wall):.2f}",
+                f"{client_share:.0%} / {server_share:.0%}",
+                verdict,
+            ]
+        )
+    total = sessions_count * interactions
+    print_table(
+        f"Client-bound export: {sessions_count} sessions x {interactions:,} interactions "
+        f"({total:,} records), page size {page_size}, {concurrency} at a time "
+        "(pre-rendered pages, no latency)",
+        [
+            "contender",
+            "records/s (median)",
+            "min-max",
+            "client CPU us/record",
+            "CPU vs stream()",
+            "CPU vs raw",
+            "server CPU s",
+            "server CPU us/record",
+            "wall s",
+            "CPU/wall client / server",
+            "bound by",
+        ],
+        rows,
+    )
+    print(bound_caption(samples))
+    targets = [
+        Target(f"client-bound export {label}: client CPU/record / stream()'s", ratio, 1.3, False)
+        for label, ratio in (
+            (label, cpu_vs(samples, name, PROXY))
+            for label, name in (("NDJSON", EXPORT_NDJSON), ("CSV", EXPORT_CSV))
+            if name in samples
+        )
+    ]
+    targets.append(
+        Target(
+            "(info) client-bound stream() x sessions: client CPU/record / raw",
+            cpu_vs(samples, PROXY, RAW),
+            1.5,
+            False,
+        )
+    )
+    return targets
+
+
+def cpu_vs(samples: dict[str, list[Sample]], name: str, baseline: str) -> float:
+    """Median over rounds of ``name``'s client CPU per record over ``baseline``'s."""
+    return paired_ratio(samples, name, baseline, lambda sample: sample.cpu_per_unit)
+
+
+def server_bound(args: argparse.Namespace) -> list[Target]:
+    """The in-flight-cap export benchmark: print its table, return its targets."""
     workers = args.export_workers or args.cap
     sessions_count = args.sessions or (50 if args.quick else 200)
     rounds = args.rounds or 3
@@ -223,7 +399,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     pages = sessions_count * max(1, math.ceil(args.interactions / args.page_size))
     ideal = pages * args.latency / args.cap
     print(
-        f"# bench_export: {sessions_count} sessions x {args.interactions:,} interactions, "
+        f"# bench_export server-bound: {sessions_count} sessions x {args.interactions:,} "
+        "interactions, "
         f"page size {args.page_size}, latency {args.latency * 1000:g} ms, cap {args.cap}, "
         f"{rounds} rounds"
     )
@@ -270,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )
         floor = single_request_floor(server, args.page_size)
-        samples = run_rounds(contenders, rounds, server)
+        samples = run_rounds(contenders, rounds, server, label="server-bound ")
     floor_ideal = pages * floor / args.cap
     rows = []
     for name, runs in samples.items():
@@ -290,7 +467,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ]
         )
     print_table(
-        f"Bulk export: {sessions_count} sessions x {args.interactions:,} interactions, "
+        f"Server-bound bulk export: {sessions_count} sessions x {args.interactions:,} "
+        "interactions, "
         f"{pages:,} pages, latency {args.latency * 1000:g} ms, cap {args.cap}; "
         f"ideal {ideal:.2f} s, floor {floor_ideal:.2f} s",
         [
@@ -334,7 +512,39 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     if module is None:
         print("(proxy_async.export not found: only the stream() tasks contender ran)")
-    print_targets("Bulk export targets (issue 5)", targets)
+    return targets
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the bulk export benchmark and print its tables."""
+    parser = base_parser(__doc__.splitlines()[0] if __doc__ else "")
+    add_mode_option(parser)
+    parser.add_argument(
+        "--cb-sessions", type=int, default=None, help="client-bound: sessions (20; --quick 10)"
+    )
+    parser.add_argument(
+        "--cb-interactions", type=int, default=1000, help="client-bound: per session"
+    )
+    parser.add_argument("--cb-page-size", type=int, default=1000, help="client-bound: PageSize")
+    parser.add_argument(
+        "--cb-concurrency", type=int, default=4, help="client-bound: sessions at a time"
+    )
+    parser.add_argument("--sessions", type=int, default=None, help="server-bound: sessions")
+    parser.add_argument("--interactions", type=int, default=1000, help="server-bound: per session")
+    parser.add_argument("--latency", type=float, default=0.02, help="server latency, seconds")
+    parser.add_argument("--cap", type=int, default=10, help="server in-flight cap = client's")
+    parser.add_argument(
+        "--page-size", type=int, default=50, help="server-bound PageSize (50: the default)"
+    )
+    parser.add_argument(
+        "--export-workers", type=int, default=None, help="export API concurrency (default: cap)"
+    )
+    parser.add_argument("--no-raw", action="store_true", help="server-bound: skip raw reference")
+    args = parser.parse_args(argv)
+    targets: list[Target] = []
+    for mode in modes_of(args.mode):
+        targets += client_bound(args) if mode == "client-bound" else server_bound(args)
+    print_targets("Bulk export targets (issues 5 and 12)", targets)
     return 0
 
 

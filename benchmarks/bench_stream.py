@@ -1,5 +1,16 @@
 """Benchmark 1, stream throughput: one session's Interactions, records per second.
 
+Two modes (``--mode``, default both, client-bound first as the headline):
+
+* ``client-bound``: the server pre-renders each page once (``--prerender``) and then
+  serves its bytes, with no latency and no in-flight cap, so the client sets the pace
+  and its CPU per record is what is compared. Default: one session of 50,000
+  interactions at page size 1000 (issue 12's reference setup). Each contender's
+  warm-up is one full untimed run, which also fills the server's cache.
+* ``server-bound``: the server builds every page per request (its CPU is comparable to
+  the client's, so prefetching hides much of the client's cost). Default: 100,000
+  interactions at page sizes 50 and 1000.
+
 Contenders, alternated over several rounds against a fake server in its own process:
 
 * ``raw aiohttp+orjson``: follow ``meta.next_page_url``, parse each page with orjson and
@@ -8,7 +19,8 @@ Contenders, alternated over several rounds against a fake server in its own proc
 * ``twilio stream_async``: the official SDK through ``AsyncTwilioHttpClient`` (bench venv);
 * ``proxy-async no prefetch`` (only with ``--contenders``): shows what prefetch buys.
 
-``python benchmarks/bench_stream.py [--quick] [--records N] [--page-sizes 50,1000]``
+``python benchmarks/bench_stream.py [--quick] [--mode both] [--records N] [--page-sizes 50,1000]``
+(``--records`` and ``--page-sizes``, when given, apply to both modes).
 """
 
 from __future__ import annotations
@@ -25,13 +37,18 @@ from _common import (
     Sample,
     ServerInfo,
     Target,
+    add_mode_option,
     base_parser,
+    bound_by,
+    bound_caption,
     fake_server,
     fmt_rate,
     fmt_ratio,
     median,
     median_of,
+    modes_of,
     optional_module,
+    paired_ratio,
     print_table,
     print_targets,
     progress,
@@ -119,9 +136,16 @@ def twilio_stream(server: ServerInfo, page_size: int, limit: int | None) -> Run:
     return run
 
 
-def contenders_for(server: ServerInfo, page_size: int, names: Sequence[str]) -> list[Contender]:
-    """The contenders chosen on the command line, at one page size."""
-    warm = min(WARMUP_RECORDS, page_size * 2)
+def contenders_for(
+    server: ServerInfo, page_size: int, names: Sequence[str], *, full_warmup: bool = False
+) -> list[Contender]:
+    """The contenders chosen on the command line, at one page size.
+
+    ``full_warmup`` makes each warm-up a whole untimed run (client-bound mode: it
+    fills the pre-rendering server's cache with every page that contender asks for);
+    otherwise it streams a couple of pages.
+    """
+    warm = None if full_warmup else min(WARMUP_RECORDS, page_size * 2)
     made: list[Contender] = []
     for name in names:
         if name == RAW:
@@ -150,18 +174,24 @@ def contenders_for(server: ServerInfo, page_size: int, names: Sequence[str]) -> 
     return made
 
 
-def paired_ratio(samples: dict[str, list[Sample]], name: str, baseline: str) -> float:
+def rate_ratio(samples: dict[str, list[Sample]], name: str, baseline: str) -> float:
     """Median over rounds of ``name``'s records/s divided by ``baseline``'s, same round."""
-    pairs = zip(samples[name], samples[baseline], strict=True)
-    return median([mine.rate / theirs.rate for mine, theirs in pairs])
+    return paired_ratio(samples, name, baseline, lambda sample: sample.rate)
 
 
-def report(page_size: int, records: int, samples: dict[str, list[Sample]]) -> list[Target]:
-    """Print the table of one page size; return the targets it decides."""
+def cpu_ratio(samples: dict[str, list[Sample]], name: str, baseline: str) -> float:
+    """Median over rounds of ``name``'s client CPU per record over ``baseline``'s, same round."""
+    return paired_ratio(samples, name, baseline, lambda sample: sample.cpu_per_unit)
+
+
+def report_server_bound(
+    page_size: int, records: int, samples: dict[str, list[Sample]]
+) -> list[Target]:
+    """Print the server-bound table of one page size; return the targets it decides."""
     rows = []
     for name, runs in samples.items():
         rates = [sample.rate for sample in runs]
-        vs_raw = fmt_ratio(paired_ratio(samples, name, RAW)) if RAW in samples else "-"
+        vs_raw = fmt_ratio(rate_ratio(samples, name, RAW)) if RAW in samples else "-"
         rows.append(
             [
                 name,
@@ -171,10 +201,12 @@ def report(page_size: int, records: int, samples: dict[str, list[Sample]]) -> li
                 f"{median_of(runs, lambda s: s.cpu_per_unit) * 1e6:.1f}",
                 f"{median_of(runs, lambda s: s.server_cpu):.2f}",
                 f"{median_of(runs, lambda s: s.wall):.2f}",
+                bound_by(runs)[2],
             ]
         )
     print_table(
-        f"Stream throughput: {records:,} interactions, page size {page_size}",
+        f"Server-bound stream throughput: {records:,} interactions, page size {page_size} "
+        "(pages built per request)",
         [
             "contender",
             "records/s (median)",
@@ -183,16 +215,18 @@ def report(page_size: int, records: int, samples: dict[str, list[Sample]]) -> li
             "client CPU us/record",
             "server CPU s",
             "wall s",
+            "bound by",
         ],
         rows,
     )
+    print(bound_caption(samples))
     targets: list[Target] = []
     if page_size == 1000 and PROXY in samples:
         if RAW in samples:
             targets.append(
                 Target(
-                    "stream p1000: proxy-async / raw",
-                    paired_ratio(samples, PROXY, RAW),
+                    "server-bound stream p1000: proxy-async / raw",
+                    rate_ratio(samples, PROXY, RAW),
                     0.8,
                     at_least=True,
                 )
@@ -200,8 +234,8 @@ def report(page_size: int, records: int, samples: dict[str, list[Sample]]) -> li
         if TWILIO in samples:
             targets.append(
                 Target(
-                    "stream p1000: proxy-async / twilio",
-                    paired_ratio(samples, PROXY, TWILIO),
+                    "server-bound stream p1000: proxy-async / twilio",
+                    rate_ratio(samples, PROXY, TWILIO),
                     3.0,
                     at_least=True,
                 )
@@ -209,20 +243,107 @@ def report(page_size: int, records: int, samples: dict[str, list[Sample]]) -> li
     return targets
 
 
+def report_client_bound(
+    page_size: int, records: int, samples: dict[str, list[Sample]]
+) -> list[Target]:
+    """Print the client-bound table of one page size; return the targets it decides."""
+    rows = []
+    for name, runs in samples.items():
+        rates = [sample.rate for sample in runs]
+        client_share, server_share, verdict = bound_by(runs)
+        rows.append(
+            [
+                name,
+                fmt_rate(median(rates)),
+                f"{fmt_rate(min(rates))}-{fmt_rate(max(rates))}",
+                fmt_ratio(rate_ratio(samples, name, RAW)) if RAW in samples else "-",
+                f"{median_of(runs, lambda s: s.cpu_per_unit) * 1e6:.1f}",
+                fmt_ratio(cpu_ratio(samples, name, RAW)) if RAW in samples else "-",
+                f"{median_of(runs, lambda s: s.server_cpu):.2f}",
+                f"{median_of(runs, lambda s: s.server_cpu / s.count) * 1e6:.1f}",
+                f"{median_of(runs, lambda s: s.wall):.2f}",
+                f"{client_share:.0%} / {server_share:.0%}",
+                verdict,
+            ]
+        )
+    print_table(
+        f"Client-bound stream throughput: {records:,} interactions, page size {page_size} "
+        "(pre-rendered pages, no latency)",
+        [
+            "contender",
+            "records/s (median)",
+            "min-max",
+            "vs raw",
+            "client CPU us/record",
+            "CPU vs raw",
+            "server CPU s",
+            "server CPU us/record",
+            "wall s",
+            "CPU/wall client / server",
+            "bound by",
+        ],
+        rows,
+    )
+    print(bound_caption(samples))
+    targets: list[Target] = []
+    if page_size != 1000 or PROXY not in samples:
+        return targets
+    if RAW in samples:
+        targets += [
+            Target(
+                "client-bound stream p1000: proxy-async / raw records/s",
+                rate_ratio(samples, PROXY, RAW),
+                0.8,
+                at_least=True,
+            ),
+            Target(
+                "client-bound stream p1000: client CPU/record proxy-async / raw",
+                cpu_ratio(samples, PROXY, RAW),
+                1.5,
+                at_least=False,
+            ),
+            Target(
+                "(info, moonshot) client CPU/record proxy-async / raw",
+                cpu_ratio(samples, PROXY, RAW),
+                1.0,
+                at_least=False,
+            ),
+        ]
+    if TWILIO in samples:
+        targets.append(
+            Target(
+                "client-bound stream p1000: proxy-async / twilio records/s",
+                rate_ratio(samples, PROXY, TWILIO),
+                4.0,
+                at_least=True,
+            )
+        )
+    return targets
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the stream benchmark and print its tables."""
     parser = base_parser(__doc__.splitlines()[0] if __doc__ else "")
-    parser.add_argument("--records", type=int, default=None, help="interactions in the session")
-    parser.add_argument("--page-sizes", default="50,1000", help="comma-separated page sizes")
+    add_mode_option(parser)
+    parser.add_argument(
+        "--records",
+        type=int,
+        default=None,
+        help="interactions in the session (default: client-bound 50,000, server-bound "
+        "100,000; --quick 20,000)",
+    )
+    parser.add_argument(
+        "--page-sizes",
+        default=None,
+        help="comma-separated page sizes (default: client-bound 1000, server-bound 50,1000)",
+    )
     parser.add_argument(
         "--contenders",
         default="raw,proxy,twilio",
         help=f"comma-separated, from {','.join(CHOICES)}",
     )
     args = parser.parse_args(argv)
-    records = args.records or (20_000 if args.quick else 100_000)
     rounds = args.rounds or (3 if args.quick else 5)
-    page_sizes = [int(size) for size in args.page_sizes.split(",")]
     names = [CHOICES[name.strip()] for name in args.contenders.split(",")]
     twilio_skipped = TWILIO in names and optional_module("twilio.rest") is None
     if twilio_skipped:
@@ -230,16 +351,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         names.remove(TWILIO)
     quiet_twilio_warnings()
     targets: list[Target] = []
-    print(f"# bench_stream: {records:,} records, {rounds} rounds, page sizes {page_sizes}")
-    with fake_server(sessions=1, interactions=records) as server:
-        for page_size in page_sizes:
-            contenders = contenders_for(server, page_size, names)
-            samples = run_rounds(contenders, rounds, server, label=f"p{page_size} ")
-            targets += report(page_size, records, samples)
+    for mode in modes_of(args.mode):
+        client_bound = mode == "client-bound"
+        default_records = 50_000 if client_bound else 100_000
+        records = args.records or (20_000 if args.quick else default_records)
+        sizes_text = args.page_sizes or ("1000" if client_bound else "50,1000")
+        page_sizes = [int(size) for size in sizes_text.split(",")]
+        print(
+            f"# bench_stream {mode}: {records:,} records, {rounds} rounds, page sizes {page_sizes}"
+        )
+        with fake_server(sessions=1, interactions=records, prerender=client_bound) as server:
+            for page_size in page_sizes:
+                contenders = contenders_for(server, page_size, names, full_warmup=client_bound)
+                samples = run_rounds(contenders, rounds, server, label=f"{mode} p{page_size} ")
+                if client_bound:
+                    targets += report_client_bound(page_size, records, samples)
+                else:
+                    targets += report_server_bound(page_size, records, samples)
     if twilio_skipped:
         print(f"(twilio contender skipped: {TWILIO_MISSING})")
     if targets:
-        print_targets("Stream targets (issue 5)", targets)
+        print_targets("Stream targets (issues 5 and 12)", targets)
     return 0
 
 

@@ -370,14 +370,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profiler", choices=("cprofile", "pyinstrument"), default="cprofile")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--repeat", type=int, default=5, help="micro timing repeats")
+    parser.add_argument(
+        "--prerender",
+        action="store_true",
+        help="client-bound: the server serves pre-rendered pages (the warm-up run fills "
+        "its cache), so the profile is not shaped by waiting for page builds",
+    )
     args = parser.parse_args(argv)
     global REPEAT
     REPEAT = max(1, args.repeat)
     records = args.records or (20_000 if args.quick else 100_000)
     requests = args.requests or (1_000 if args.quick else 5_000)
     what = {part.strip() for part in args.what.split(",")}
-    print(f"# profile_client: {records:,} records at page {args.page_size}, {requests:,} fetches")
-    with fake_server(sessions=1, interactions=max(records, 1000)) as server:
+    served = "pre-rendered pages" if args.prerender else "pages built per request"
+    print(
+        f"# profile_client: {records:,} records at page {args.page_size}, {requests:,} "
+        f"fetches, {served}"
+    )
+    with fake_server(
+        sessions=1, interactions=max(records, 1000), prerender=args.prerender
+    ) as server:
         if "stream" in what:
             profiled(
                 stream_job(server, args.page_size),

@@ -2,8 +2,10 @@
 
 ``python benchmarks/run_all.py [--quick] [--rounds N] [--only stream,fetch,export,memory,scale]``
 
-``scale`` (bench_export_scale.py) runs here at 10,000 and 100,000 sessions, killed and
-resumed at 100,000; run the script itself for the 1,000,000-session figures.
+``stream`` and ``export`` run both their modes, client-bound (pre-rendered pages: the
+client sets the pace) first, then server-bound. ``scale`` (bench_export_scale.py) runs
+here at 10,000 and 100,000 sessions, killed and resumed at 100,000; run the script
+itself for the 1,000,000-session figures.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from _common import base_parser
 SMOKE: dict[str, list[str]] = {
     "stream": ["--records", "2000", "--page-sizes", "50,1000", "--rounds", "1"],
     "fetch": ["--requests", "100", "--rounds", "1"],
-    "export": ["--sessions", "4", "--interactions", "100", "--latency", "0.005", "--rounds", "1"],
+    "export": [
+        *["--cb-sessions", "2", "--cb-interactions", "300", "--cb-page-size", "100"],
+        *["--sessions", "4", "--interactions", "100", "--latency", "0.005", "--rounds", "1"],
+    ],
     "memory": ["--records", "3000", "--page-size", "500"],
     "scale": ["--sizes", "300,1000", "--kill-size", "5000", "--per-record", "10x200"],
 }

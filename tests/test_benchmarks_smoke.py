@@ -18,8 +18,26 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 TINY: dict[str, list[str]] = {
     "bench_adaptive.py": ["--seconds", "0.5", "--rounds", "1", "--cap", "4", "--latency", "0.01"],
     "bench_stream.py": ["--records", "1500", "--page-sizes", "50,1000", "--rounds", "1"],
+    "bench_stream.py --mode client-bound": [
+        "--mode",
+        "client-bound",
+        "--records",
+        "1500",
+        "--page-sizes",
+        "1000",
+        "--rounds",
+        "2",
+        "--contenders",
+        "raw,proxy",
+    ],
     "bench_fetch.py": ["--requests", "60", "--rounds", "1"],
     "bench_export.py": [
+        "--cb-sessions",
+        "2",
+        "--cb-interactions",
+        "300",
+        "--cb-page-size",
+        "100",
         "--sessions",
         "3",
         "--interactions",
@@ -46,15 +64,28 @@ TINY: dict[str, list[str]] = {
 EXPECTED: dict[str, list[str]] = {
     "bench_adaptive.py": ["### Adaptive vs fixed window", "| adaptive (start 8C)", "429 share"],
     "bench_stream.py": [
-        "### Stream throughput: 1,500 interactions, page size 50",
-        "### Stream throughput: 1,500 interactions, page size 1000",
+        "### Client-bound stream throughput: 1,500 interactions, page size 1000",
+        "### Server-bound stream throughput: 1,500 interactions, page size 50",
+        "### Server-bound stream throughput: 1,500 interactions, page size 1000",
         "| proxy-async stream()",
         "| raw aiohttp+orjson",
-        "stream p1000: proxy-async / raw",
+        "client-bound stream p1000: client CPU/record proxy-async / raw",
+        "server-bound stream p1000: proxy-async / raw",
+    ],
+    "bench_stream.py --mode client-bound": [
+        "### Client-bound stream throughput: 1,500 interactions, page size 1000",
+        "| proxy-async stream()",
+        "client-bound stream p1000: proxy-async / raw records/s",
+        "Bound by (median CPU time / wall time",
     ],
     "bench_fetch.py": ["### Fetch overhead", "| proxy-async fetch()", "fetch: proxy-async CPU"],
     "bench_export.py": [
-        "### Bulk export: 3 sessions",
+        "### Client-bound export: 2 sessions x 300 interactions (600 records)",
+        "| proxy-async export() NDJSON",
+        "| proxy-async export() CSV",
+        "client-bound export NDJSON: client CPU/record / stream()'s",
+        "client-bound export CSV: client CPU/record / stream()'s",
+        "### Server-bound bulk export: 3 sessions",
         "| proxy-async stream() x sessions",
         "(stream() tasks): requests over the limit",
     ],
@@ -74,14 +105,15 @@ EXPECTED: dict[str, list[str]] = {
 }
 
 
-@pytest.mark.parametrize("script", sorted(TINY))
-def test_benchmark_runs_and_prints_its_table(script: str) -> None:
-    command = [sys.executable, str(BENCHMARKS / script), *TINY[script]]
+@pytest.mark.parametrize("case", sorted(TINY))
+def test_benchmark_runs_and_prints_its_table(case: str) -> None:
+    script = case.split()[0]
+    command = [sys.executable, str(BENCHMARKS / script), *TINY[case]]
     done = subprocess.run(  # noqa: S603 (this interpreter, our own scripts)
         command, capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    for text in EXPECTED[script]:
+    for text in EXPECTED[case]:
         assert text in done.stdout, f"{text!r} missing from:\n{done.stdout[-3000:]}"
     if script != "profile_client.py":
         assert "| target " in done.stdout

@@ -1501,3 +1501,138 @@ def test_cli_help_shows_every_option_with_its_default(capsys: pytest.CaptureFixt
         assert option in text
         assert re.search(rf"{option} \S+ .*?\(default: {re.escape(default)}\)", text), option
     assert "exit status" in text
+
+
+# -- pre-rendered answers (client-bound benchmarks) ---------------------------------------
+
+SAME_HOST = {"Host": "fake.example:8443"}
+"""Sent to both servers so their absolute URLs (taken from Host) are the same."""
+
+
+async def raw_body(http: aiohttp.ClientSession, url: str) -> tuple[int, bytes]:
+    async with http.get(url, headers=SAME_HOST) as resp:
+        return resp.status, await resp.read()
+
+
+def on_server(srv: FakeProxyServer, url: str) -> str:
+    """``url`` (from a body, on SAME_HOST) pointed back at ``srv``."""
+    return url.replace("http://fake.example:8443", srv.url)
+
+
+async def test_prerendered_bodies_are_byte_identical_to_built_ones() -> None:
+    async with (
+        FakeProxyServer(interactions_per_session=25) as plain,
+        FakeProxyServer(interactions_per_session=25, prerender=True) as cached,
+        aiohttp.ClientSession(headers=AUTH) as http,
+    ):
+        assert plain.prerendered is None
+        assert cached.prerendered is not None
+        path = session_path(plain)[2].removeprefix(plain.url) + "/Interactions?PageSize=10"
+        first_plain = await raw_body(http, plain.url + path)
+        first_cached = await raw_body(http, cached.url + path)
+        first_again = await raw_body(http, cached.url + path)
+        assert first_plain[0] == first_cached[0] == first_again[0] == 200
+        assert first_plain[1] == first_cached[1] == first_again[1]
+        next_url = orjson.loads(first_plain[1])["meta"]["next_page_url"]
+        assert "PageToken=" in next_url
+        second_plain = await raw_body(http, on_server(plain, next_url))
+        second_cached = await raw_body(http, on_server(cached, next_url))
+        second_again = await raw_body(http, on_server(cached, next_url))
+        assert second_plain[1] == second_cached[1] == second_again[1]
+        assert second_plain[1] != first_plain[1]
+        assert (cached.prerendered.hits, cached.prerendered.misses) == (2, 2)
+        assert len(cached.prerendered) == 2
+        assert cached.prerendered.size == len(first_plain[1]) + len(second_plain[1])
+
+
+async def test_prerendered_answers_still_check_credentials_and_carry_fresh_headers() -> None:
+    async with FakeProxyServer(prerender=True) as srv, aiohttp.ClientSession() as http:
+        url = session_path(srv)[2] + "/Interactions"
+        ids = []
+        for _ in range(2):
+            async with http.get(url, headers=AUTH) as resp:
+                assert resp.status == 200
+                assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
+                ids.append(resp.headers["Twilio-Request-Id"])
+        assert ids[0] != ids[1]
+        bad = {"Authorization": basic(FAKE_ACCOUNT_SID, "wrong")}
+        async with http.get(url, headers=bad) as resp:
+            assert resp.status == 401
+            assert_error(orjson.loads(await resp.read()), 401, 20003)
+
+
+async def test_prerender_caches_only_successes_and_faults_still_apply(
+    http: aiohttp.ClientSession,
+) -> None:
+    async with FakeProxyServer(prerender=True) as srv:
+        cache = srv.prerendered
+        assert cache is not None
+        _, _, url = session_path(srv)
+        status, body = await get(http, f"{url}/Interactions/KI{'0' * 32}")
+        assert status == 404
+        status, body = await get(http, f"{url}/Interactions", {"PageSize": "0"})
+        assert status == 400
+        assert len(cache) == 0
+        status, body = await get(http, f"{url}/Interactions")
+        assert status == 200
+        srv.add_fault(Fault.empty_page())
+        status, faulted = await get(http, f"{url}/Interactions")
+        assert status == 200
+        assert faulted["interactions"] == []
+        status, again = await get(http, f"{url}/Interactions")
+        assert again == body
+        assert cache.hits == 1
+
+
+async def test_prerendered_answers_follow_deletes_and_creates() -> None:
+    seen: dict[str, list[bytes]] = {}
+    async with aiohttp.ClientSession(headers=AUTH) as http:
+        for name, prerender in (("cached", True), ("plain", False)):
+            async with FakeProxyServer(prerender=prerender) as srv:
+                service, sid, url = session_path(srv)
+                participant = srv.participant_sids(service, sid)[0]
+                listing = f"{url}/Interactions?PageSize=50"
+                messages = f"{url}/Participants/{participant}/MessageInteractions"
+                bodies = [(await raw_body(http, listing))[1], (await raw_body(http, messages))[1]]
+                first = orjson.loads(bodies[0])["interactions"][0]["sid"]
+                async with http.delete(f"{url}/Interactions/{first}") as resp:
+                    assert resp.status == 204
+                bodies.append((await raw_body(http, listing))[1])
+                async with http.post(messages, data={"Body": "hello"}) as resp:
+                    assert resp.status == 201
+                bodies.append((await raw_body(http, messages))[1])
+                srv.delete_session(service, sid)
+                status, _ = await get(http, listing)
+                assert status == 404
+                seen[name] = bodies
+    assert seen["cached"] == seen["plain"]
+    cached = seen["cached"]
+    assert cached[0] != cached[2], "the delete must show in the list"
+    assert cached[1] != cached[3], "the create must show in the list"
+
+
+def test_page_cache_stays_within_its_byte_bound() -> None:
+    from proxy_async.testing._prerender import CacheKey, PageCache, Rendered
+
+    cache = PageCache(max_bytes=25)
+
+    def key(name: str) -> CacheKey:
+        return CacheKey(f"/{name}", "", "http://h", 50)
+
+    cache.put(key("a"), Rendered(b"a" * 10, ()))
+    cache.put(key("b"), Rendered(b"b" * 10, ()))
+    assert cache.get(key("a")) is not None  # now "b" is the least recently used
+    cache.put(key("c"), Rendered(b"c" * 10, ()))
+    assert cache.get(key("b")) is None
+    assert cache.get(key("a")) is not None
+    assert cache.get(key("c")) is not None
+    assert cache.size == 20
+    cache.put(key("huge"), Rendered(b"h" * 26, ()))
+    assert cache.get(key("huge")) is None
+    assert cache.size == 20
+    cache.put(key("a"), Rendered(b"A" * 5, ()))
+    assert cache.size == 15
+    cache.clear()
+    assert (len(cache), cache.size) == (0, 0)
+    with pytest.raises(ValueError, match="max_bytes"):
+        PageCache(max_bytes=-1)

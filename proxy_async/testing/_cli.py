@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import orjson
 
 from ._paging import MAX_PAGE_SIZE
+from ._prerender import DEFAULT_MAX_BYTES
 from ._server import FakeProxyServer
 
 
@@ -150,6 +151,19 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         action="store_true",
         help="add Twilio-Concurrent-Requests (requests in flight) to every response",
     )
+    option(
+        "--prerender",
+        action="store_true",
+        help="serialise each successful GET answer once, then serve the same bytes "
+        "(client-bound benchmarks; creates and deletes empty the cache)",
+    )
+    option(
+        "--prerender-max-mib",
+        type=_int_in(0),
+        default=DEFAULT_MAX_BYTES // (1024 * 1024),
+        metavar="MIB",
+        help="bound of the pre-rendered bodies, least recently used first out",
+    )
     option("--record", action="store_true", help="keep every request in memory")
     option("--json", action="store_true", help="print one JSON line when ready (see below)")
     return parser
@@ -238,6 +252,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m proxy_async.t
         "default_page_size": args.page_size,
         "concurrency_header": args.concurrency_header,
         "record_requests": args.record,
+        "prerender": args.prerender,
+        "prerender_max_bytes": args.prerender_max_mib * 1024 * 1024,
     }
 
     listening = False

@@ -28,6 +28,7 @@ from ._dataset import Dataset, SessionRef
 from ._faults import Fault, FaultKind, FaultQueue
 from ._http import HTML_CONTENT_TYPE, JSON_CONTENT_TYPE, Reply, error, html_page, request_base
 from ._paging import MAX_PAGE_SIZE, PageTokens
+from ._prerender import DEFAULT_MAX_BYTES, CacheKey, PageCache, Rendered
 
 FAKE_ACCOUNT_SID = "AC" + "fa4e" + "0" * 28
 """Account SID the fake server accepts by default."""
@@ -85,10 +86,12 @@ class FakeProxyServer:
     ``create_status`` is the status of a successful MessageInteraction create.
     ``concurrency_header`` adds ``Twilio-Concurrent-Requests`` (the in-flight count)
     to responses; ``record_requests=False`` keeps :attr:`requests` empty for long
-    benchmark runs. ``ssl_context`` (a server-side :class:`ssl.SSLContext`, e.g. from
-    ``trustme``) serves HTTPS instead of HTTP. All of these (and the credentials) are
-    plain attributes that may be changed while the server runs (``ssl_context`` only
-    before :meth:`start`).
+    benchmark runs. ``prerender=True`` serialises each successful GET answer once and
+    then serves the same bytes to the same URL (see below). ``ssl_context`` (a
+    server-side :class:`ssl.SSLContext`, e.g. from ``trustme``) serves HTTPS instead of
+    HTTP. All of these (and the credentials) are plain attributes that may be changed
+    while the server runs (``ssl_context`` only before :meth:`start`; ``prerender``
+    only at construction).
 
     Sessions can be gone in two ways, and a gone session answers 404 (Twilio error
     code 20404) on its own path and every path under it (Participants,
@@ -102,6 +105,17 @@ class FakeProxyServer:
       last of N equal blocks of the sessions (indices ``k * step - 1`` for
       ``k = 1..N``, ``step = sessions_per_service // N``);
       :meth:`vanishing_session_sids` names them.
+
+    Pre-rendering (for client-bound benchmarks, where building pages must not set the
+    pace): a 200 answer to a GET without a fault is cached under its path, raw query
+    string, URL base (from the Host header) and ``default_page_size``, and served
+    byte for byte from then on; authentication, limits, latency, faults and the
+    per-response headers still apply to every request. Any request other than
+    GET/HEAD/OPTIONS (a create or delete) and :meth:`delete_session` empty the cache,
+    so answers never go stale. The cached bodies are bounded by
+    ``prerender_max_bytes`` (default 256 MiB, about 200 pages of 1,000
+    interactions), least recently used first out; :attr:`prerendered` is the cache
+    (None without ``prerender``), with ``hits``, ``misses``, ``size`` (bytes).
 
     Each request goes: recorded, limits decided (on arrival), ``latency`` (for a GET
     without a fault, after the answer is built), armed fault (if any),
@@ -133,6 +147,8 @@ class FakeProxyServer:
         default_page_size: int = 50,
         concurrency_header: bool = False,
         record_requests: bool = True,
+        prerender: bool = False,
+        prerender_max_bytes: int = DEFAULT_MAX_BYTES,
         host: str = "127.0.0.1",
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
@@ -163,6 +179,7 @@ class FakeProxyServer:
         self.concurrency_header = concurrency_header
         self.record_requests = record_requests
         self.api_keys: dict[str, str] = dict(api_keys or {})
+        self.prerendered: PageCache | None = PageCache(prerender_max_bytes) if prerender else None
         self._data = Dataset(
             account_sid=account_sid,
             seed=seed,
@@ -307,6 +324,7 @@ class FakeProxyServer:
         if ref is None or self._data.is_deleted(ref.service, ref.session):
             raise KeyError(f"unknown session {service_sid}/{session_sid}")
         self._data.delete_session(ref)
+        self._forget_rendered()
 
     def participant_sids(self, service_sid: str, session_sid: str) -> list[str]:
         """SIDs of the participants of a session, in list order."""
@@ -497,11 +515,10 @@ class FakeProxyServer:
         arrival: float,
     ) -> tuple[web.StreamResponse, int | None]:
         if fault is None and request.method in _SAFE_METHODS:
-            reply = self._process(request, form, limited)
-            response = self._render(reply)
+            response, status = self._answer_safely(request, limited)
             if await self._pause(arrival + self.latency - time.monotonic()):
                 return self._shutting_down()
-            return response, reply.status
+            return response, status
         if await self._pause(arrival + self.latency - time.monotonic()):
             return self._shutting_down()
         if fault is None:
@@ -644,24 +661,60 @@ class FakeProxyServer:
             return False
         return hmac.compare_digest(password.encode(), expected.encode())
 
-    def _process(self, request: web.Request, form: list[tuple[str, str]], limited: bool) -> Reply:
+    def _refusal(self, request: web.Request, limited: bool) -> Reply | None:
+        """The 401 or 429 that ``request`` gets before routing, or None to route it."""
         if not self._authorized(request.headers.get("Authorization")):
             reply = error(401, 20003, "Authenticate")
             reply.headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
             return reply
         if limited:
             return error(429, 20429, "Too Many Requests")
-        return self._api.dispatch(
-            Call(
-                method=request.method,
-                path=request.path,
-                query=request.query,
-                form=form,
-                base=request_base(request, self._base()),
-                page_size=self.default_page_size,
-                create_status=self.create_status,
-            )
+        return None
+
+    def _process(self, request: web.Request, form: list[tuple[str, str]], limited: bool) -> Reply:
+        refused = self._refusal(request, limited)
+        if refused is not None:
+            return refused
+        if request.method not in _SAFE_METHODS:
+            # A create or delete may change any list or resource body.
+            self._forget_rendered()
+        return self._api.dispatch(self._call(request, form))
+
+    def _call(self, request: web.Request, form: list[tuple[str, str]]) -> Call:
+        return Call(
+            method=request.method,
+            path=request.path,
+            query=request.query,
+            form=form,
+            base=request_base(request, self._base()),
+            page_size=self.default_page_size,
+            create_status=self.create_status,
         )
+
+    def _answer_safely(self, request: web.Request, limited: bool) -> tuple[web.Response, int]:
+        """The response to a GET/HEAD/OPTIONS without a fault, pre-rendered where enabled."""
+        cache = self.prerendered
+        if cache is None or request.method != "GET":
+            reply = self._process(request, [], limited)
+            return self._render(reply), reply.status
+        refused = self._refusal(request, limited)
+        if refused is not None:
+            return self._render(refused), refused.status
+        call = self._call(request, [])
+        key = CacheKey(request.path, request.query_string, call.base, call.page_size)
+        rendered = cache.get(key)
+        if rendered is None:
+            reply = self._api.dispatch(call)
+            if reply.status != 200 or reply.payload is None:
+                return self._render(reply), reply.status
+            rendered = Rendered(orjson.dumps(reply.payload), tuple(reply.headers.items()))
+            cache.put(key, rendered)
+        headers = self._headers(dict(rendered.headers), JSON_CONTENT_TYPE)
+        return web.Response(status=200, body=rendered.body, headers=headers), 200
+
+    def _forget_rendered(self) -> None:
+        if self.prerendered is not None:
+            self.prerendered.clear()
 
 
 def _rewrite(reply: Reply, fault: Fault) -> None:
