@@ -32,7 +32,11 @@ def test_same_text_as_csv_writer(width: int, data: st.DataObject) -> None:
 
 
 def test_a_column_quoted_only_where_needed() -> None:
-    rows = [["KI1", '{"body":"a, b"}', None], ["KI2", "plain", ""], ["KI3", "two\nlines", "x"]]
+    rows: list[list[str | None]] = [
+        ["KI1", '{"body":"a, b"}', None],
+        ["KI2", "plain", ""],
+        ["KI3", "two\nlines", "x"],
+    ]
     assert csv_text(rows) == reference(rows)
     assert csv_text(rows).splitlines()[1] == "KI2,plain,"
 
