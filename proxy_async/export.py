@@ -96,7 +96,7 @@ from .export_state import (
 from .models import Interaction, Page, Session
 from .pagination import SeenRecords
 from .ratelimit import MAX_CONCURRENCY
-from .raw_records import Cells, DecodedRecords, RawRecords
+from .raw_records import Column, DecodedRecords, RawRecords
 from .resources import ServiceContext
 from .validation import MAX_PAGE_SIZE, check_file_path, check_int, check_sid
 
@@ -741,16 +741,16 @@ def encode_ndjson(records: Sequence[dict[str, Any]]) -> bytes:
 
 def encode_csv(records: Sequence[dict[str, Any]]) -> bytes:
     """CSV rows in :data:`CSV_COLUMNS` order: values as sent, null as an empty cell."""
-    return _csv_rows(DecodedRecords(records).cells(CSV_COLUMNS))
+    return _csv_bytes(DecodedRecords(records).columns(CSV_COLUMNS))
 
 
-def _csv_rows(rows: Sequence[Cells]) -> bytes:
-    """CSV of ``rows`` (None: an empty cell).
+def _csv_bytes(columns: Sequence[Column]) -> bytes:
+    """CSV of the records whose fields are ``columns`` (None: an empty cell).
 
     A lone UTF-16 surrogate (half an emoji, kept by :func:`~proxy_async.conversion.decode_json`)
     cannot be written in UTF-8: it becomes U+FFFD, the replacement character.
     """
-    text = csv_text(rows)
+    text = csv_text(columns)
     try:
         return text.encode()
     except UnicodeEncodeError:
@@ -759,12 +759,12 @@ def _csv_rows(rows: Sequence[Cells]) -> bytes:
 
 def csv_header() -> bytes:
     """The CSV header row."""
-    return _csv_rows([CSV_COLUMNS])
+    return _csv_bytes([[name] for name in CSV_COLUMNS])
 
 
 _ENCODERS: dict[Format, Callable[[RawRecords], bytes]] = {
     "ndjson": lambda records: records.ndjson(),
-    "csv": lambda records: _csv_rows(records.cells(CSV_COLUMNS)),
+    "csv": lambda records: _csv_bytes(records.columns(CSV_COLUMNS)),
 }
 _HEADERS: dict[Format, Callable[[], bytes]] = {"ndjson": lambda: b"", "csv": csv_header}
 

@@ -9,7 +9,7 @@ Two forms, one interface (:class:`RawRecords`):
   Dicts are decoded from the body only if someone asks for them.
 
 Either gives the same answers: the same dicts, NDJSON lines that decode to those dicts,
-the same CSV cells (``tests/test_fast_path.py``).
+the same CSV columns (``tests/test_fast_path.py``).
 """
 
 from __future__ import annotations
@@ -19,14 +19,16 @@ from operator import attrgetter, itemgetter
 from typing import Any, Protocol
 
 import orjson
+from msgspec.structs import astuple
 
 from .json_codec import decode_json, encode_json
 
 _SID = itemgetter("sid")
 _MIRROR_SID = attrgetter("sid")
 
-Cells = Sequence[str | None]
-"""One CSV row: a value as sent, or None for a null or absent one (an empty cell)."""
+Column = Sequence[str | None]
+"""One field's values down a page, for CSV: each as sent, or None for a null or absent
+one (an empty cell)."""
 
 
 class RawRecords:
@@ -49,8 +51,8 @@ class RawRecords:
         """One line of JSON per record, ``\\n``-terminated; each decodes to its record."""
         raise NotImplementedError
 
-    def cells(self, columns: Sequence[str]) -> list[Cells]:
-        """Per record, the values of ``columns`` as sent (see :data:`Cells`)."""
+    def columns(self, names: Sequence[str]) -> list[Column]:
+        """Per field of ``names``, its values in record order (see :data:`Column`)."""
         raise NotImplementedError
 
     def subset(self, keep: Sequence[int]) -> RawRecords:
@@ -92,8 +94,8 @@ class DecodedRecords(RawRecords):
         except orjson.JSONEncodeError:
             return b"".join([encode_json(record) + b"\n" for record in self._dicts])
 
-    def cells(self, columns: Sequence[str]) -> list[Cells]:
-        return [[_cell(record.get(column)) for column in columns] for record in self._dicts]
+    def columns(self, names: Sequence[str]) -> list[Column]:
+        return [[_cell(record.get(name)) for record in self._dicts] for name in names]
 
 
 def _cell(value: object) -> str | None:
@@ -170,14 +172,17 @@ class MirroredRecords(RawRecords):
             pieces = [pieces[index] for index in self._keep]
         return b"\n".join(pieces) + b"\n" if pieces else b""
 
-    def cells(self, columns: Sequence[str]) -> list[Cells]:
-        if not self._source.text_fields.issuperset(columns):
-            return DecodedRecords(self.dicts()).cells(columns)
-        if len(columns) == 1:  # attrgetter of one name gives the value, not a tuple
-            (name,) = columns
-            return [(getattr(mirror, name),) for mirror in self._mirrors]
-        getter = attrgetter(*columns)
-        return [getter(mirror) for mirror in self._mirrors]
+    def columns(self, names: Sequence[str]) -> list[Column]:
+        if not self._source.text_fields.issuperset(names):
+            return DecodedRecords(self.dicts()).columns(names)
+        mirrors = self._mirrors
+        if not mirrors:
+            return [[] for _ in names]
+        if tuple(names) == mirrors[0].__struct_fields__:  # every field, in order: C all the way
+            return list(zip(*map(astuple, mirrors), strict=True))
+        if len(names) == 1:
+            return [list(map(attrgetter(names[0]), mirrors))]
+        return list(zip(*map(attrgetter(*names), mirrors), strict=True))
 
     def subset(self, keep: Sequence[int]) -> RawRecords:
         mirrors = self._mirrors
@@ -187,4 +192,4 @@ class MirroredRecords(RawRecords):
         return MirroredRecords(self._body, kept, self._source, positions)
 
 
-__all__ = ["Cells", "DecodedRecords", "MirroredRecords", "RawRecords", "RecordSource"]
+__all__ = ["Column", "DecodedRecords", "MirroredRecords", "RawRecords", "RecordSource"]
