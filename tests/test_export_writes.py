@@ -1,0 +1,48 @@
+"""Committed export chunks reach the file whole, in order, however the kernel takes them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from proxy_async import export_files
+from proxy_async.export_files import ChunkedFile, write_all_of
+
+PIECES = [b"abc", b"", b"defghij", b"k" * 20, b"\n"] * 700  # more than one writev batch
+
+
+def test_short_writes_are_resumed_inside_a_piece(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = os.write
+    calls: list[int] = []
+
+    def short_writev(fd: int, buffers: list[memoryview]) -> int:
+        """Take at most 7 bytes a call, as a kernel may when interrupted."""
+        calls.append(len(buffers))
+        return real_write(fd, b"".join(bytes(buffer) for buffer in buffers)[:7])
+
+    monkeypatch.setattr(export_files.os, "writev", short_writev)
+    path = tmp_path / "out"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        write_all_of(fd, PIECES)
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b"".join(PIECES)
+    assert max(calls) <= export_files._MAX_GATHER
+
+
+def test_a_committed_chunk_is_every_piece_appended(tmp_path: Path) -> None:
+    path = tmp_path / "out.ndjson"
+    chunked = ChunkedFile.open(path, compression=None, create=True)
+    try:
+        for piece in PIECES:
+            chunked.append(piece)
+        size = chunked.commit()
+    finally:
+        chunked.close()
+    assert path.read_bytes() == b"".join(PIECES)
+    assert size == len(b"".join(PIECES))
