@@ -24,7 +24,7 @@ def test_short_writes_are_resumed_inside_a_piece(
         calls.append(len(buffers))
         return real_write(fd, b"".join(bytes(buffer) for buffer in buffers)[:7])
 
-    monkeypatch.setattr(export_files.os, "writev", short_writev)
+    monkeypatch.setattr(os, "writev", short_writev)
     path = tmp_path / "out"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT)
     try:
