@@ -27,6 +27,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from functools import partial
 from types import UnionType
 from typing import Any, Generic, TypeVar, Union, get_args, get_origin
 
@@ -319,12 +320,18 @@ class ReceivedPage(Generic[T]):
         if limit is not None and limit < len(records):
             records = records.subset(range(limit))
         if isinstance(records, MirroredRecords):
-            built = page_decoder(self.model, self.list_key).build(records.mirrors)
-            if built is not None:
-                return Page(tuple(built), self.meta, records)
+            if page_decoder(self.model, self.list_key).accepts(records.mirrors):
+                # Checked, to be built when first read: an export never reads them.
+                return Page(partial(self._build_mirrored, records), self.meta, records)
             # Refused: the reference reads the page again and answers for it.
             records = DecodedRecords(records.dicts())
         return Page(self._build(records.dicts()), self.meta, records)
+
+    def _build_mirrored(self, records: MirroredRecords) -> tuple[T, ...]:
+        built = page_decoder(self.model, self.list_key).build(records.mirrors)
+        if built is None:  # msgspec refused what it accepted: let the reference answer
+            return self._build(records.dicts())
+        return tuple(built)
 
     def _build(self, raw_items: tuple[dict[str, Any], ...]) -> tuple[T, ...]:
         model = self.model

@@ -718,7 +718,7 @@ def raw_records(page: Page[Any]) -> tuple[dict[str, Any], ...]:
 def page_records(page: Page[Any]) -> RawRecords:
     """A page's records as sent (``Page.raw_records``), one per item."""
     records = page.raw_records
-    if len(records) != len(page.items):
+    if len(records) != len(page):
         # Only a hand-built Page can lack them; writing nothing would lose records silently.
         raise ExportError("a page came without its raw records (Page.raw_items)")
     return records

@@ -135,12 +135,11 @@ def _timestamp_getter(cls: type[Any]) -> Callable[[Any], tuple[Any, ...]] | None
 _TZINFO = attrgetter("tzinfo")
 
 
-def _all_utc(records: Sequence[Any], timestamps: Callable[[Any], tuple[Any, ...]]) -> bool:
-    """Whether every timestamp of ``records`` is in UTC (None aside; a datetime is truthy).
+def _all_utc(timestamps: Sequence[datetime | None]) -> bool:
+    """Whether every timestamp is in UTC (None aside; a datetime is always truthy).
 
-    Iterated by map, chain and set, in C: a loop in Python cost twice as much."""
-    values = chain.from_iterable(map(timestamps, records))
-    return set(map(_TZINFO, filter(None, values))) <= _ONLY_UTC
+    Iterated by filter, map and set, in C: a loop in Python cost twice as much."""
+    return set(map(_TZINFO, filter(None, timestamps))) <= _ONLY_UTC
 
 
 _ONLY_UTC = frozenset([UTC])
@@ -179,6 +178,7 @@ class PageDecoder(Generic[T]):
             self._decoder = msgspec.json.Decoder(envelope)
         self._records_type: Any = list[model]  # type: ignore[valid-type]
         self._timestamps = _timestamp_getter(model)
+        self._timestamps_type: Any = list[datetime | None]
         self.text_fields = frozenset(
             name
             for name, type_ in (mirror.__annotations__.items() if mirror is not None else ())
@@ -209,13 +209,28 @@ class PageDecoder(Generic[T]):
         records: list[msgspec.Raw] = getattr(self._raw_decoder.decode(body), self.list_key)
         return records
 
+    def accepts(self, mirrors: Sequence[Any]) -> bool:
+        """Whether :meth:`build` will build ``mirrors`` (from :meth:`decode`) as the
+        reference path would: every timestamp parses and is in UTC. Enums need no
+        check (an :class:`OpenEnum` takes any string); the mirror decode checked every
+        other type. About 0.1 ms for 1,000 records, against 1 to 2 ms for building them.
+        """
+        getter = self._timestamps
+        if getter is None:
+            return True
+        texts = list(chain.from_iterable(map(getter, mirrors)))
+        try:
+            parsed = msgspec.convert(texts, self._timestamps_type)
+        except _REFUSALS:
+            return False
+        return _all_utc(parsed)
+
     def build(self, mirrors: Sequence[Any]) -> list[T] | None:
-        """The records of ``mirrors`` (from :meth:`decode`), or None if this path refuses them."""
+        """The records of ``mirrors`` that :meth:`accepts`, or None if msgspec refuses
+        them after all (never seen: the reference path then answers)."""
         try:
             records: list[T] = msgspec.convert(mirrors, self._records_type, from_attributes=True)
         except _REFUSALS:
-            return None
-        if self._timestamps is not None and not _all_utc(records, self._timestamps):
             return None
         return records
 

@@ -11,7 +11,7 @@ is reported as a bad response instead of becoming an empty record. Structuring f
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -223,24 +223,38 @@ class PageMeta:
 T = TypeVar("T")
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, eq=False)
 class Page(Generic[T]):
     """One page of a list: its records in server order and its ``meta``.
+
+    ``items`` are the typed records. A page read by the msgspec fast path has had every
+    value checked when it arrives but builds ``items`` when they are first read (an
+    export, which writes the records as sent, never reads them); ``Page(items, ...)``
+    also takes a callable returning them.
 
     ``raw_items`` are the same records as the server sent them, as decoded JSON
     objects, untouched: Twilio's field names and values survive exactly, and fields
     newer than this package stay reachable. ``raw_records`` holds them in whatever
-    form the page was read (:mod:`proxy_async.raw_records`): a page read by the msgspec
-    fast path decodes the dicts only when ``raw_items`` is first read, and exports
-    write each record's own bytes instead. ``Page(items, meta, raw_items)`` takes the
-    dicts or a :class:`~proxy_async.raw_records.RawRecords`.
+    form the page was read (:mod:`proxy_async.raw_records`): a fast-path page decodes
+    the dicts only when ``raw_items`` is first read, and exports write each record's
+    own bytes instead. ``raw_items`` takes the dicts or a
+    :class:`~proxy_async.raw_records.RawRecords`.
     """
 
-    items: tuple[T, ...]
+    _items: tuple[T, ...] | Callable[[], tuple[T, ...]] = attrs.field(alias="items", repr=False)
     meta: PageMeta
     _raw: tuple[dict[str, Any], ...] | RawRecords = attrs.field(
-        default=(), repr=False, eq=False, alias="raw_items"
+        default=(), repr=False, alias="raw_items"
     )
+
+    @property
+    def items(self) -> tuple[T, ...]:
+        """The typed records, in server order (built on first read)."""
+        items = self._items
+        if not isinstance(items, tuple):
+            items = items()
+            object.__setattr__(self, "_items", items)  # frozen: caching is not a change
+        return items
 
     @property
     def raw_items(self) -> tuple[dict[str, Any], ...]:
@@ -254,8 +268,23 @@ class Page(Generic[T]):
         raw = self._raw
         return raw if isinstance(raw, RawRecords) else DecodedRecords(raw)
 
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return (self.items, self.meta) == (other.items, other.meta)
+
+    def __hash__(self) -> int:
+        return hash((self.items, self.meta))
+
+    def __repr__(self) -> str:
+        return f"Page(items={self.items!r}, meta={self.meta!r})"
+
     def __iter__(self) -> Iterator[T]:
         return iter(self.items)
 
     def __len__(self) -> int:
-        return len(self.items)
+        """The number of records (without building them)."""
+        items, raw = self._items, self._raw
+        if isinstance(items, tuple) or not isinstance(raw, RawRecords):
+            return len(self.items)
+        return len(raw)  # one record as sent per record to build

@@ -128,7 +128,7 @@ async def walk_pages(
                     await asyncio.sleep(0)
             page = received.structure()
             if remaining is not None:
-                remaining -= len(page.items)
+                remaining -= len(page)
             yield page
             if next_url is None:
                 return

@@ -209,9 +209,13 @@ def check_page(body: bytes, model: type[Any]) -> bool:
     slow = reference(body, model)
     decoder = page_decoder(model, LIST_KEY)
     mirrored = decoder.decode(body)
-    built = None if mirrored is None else decoder.build(mirrored.mirrors)
-    if mirrored is not None and built is not None:
+    accepted = mirrored is not None and decoder.accepts(mirrored.mirrors)
+    built = decoder.build(mirrored.mirrors) if mirrored is not None and accepted else None
+    if accepted:
+        assert built is not None, "build refused mirrors that accepts() took"
         assert isinstance(slow, Page), f"the fast path took a page the reference refuses: {slow}"
+        assert mirrored is not None
+        assert built is not None
         assert mirrored.meta == slow.meta
         assert_identical(mirrored.meta, slow.meta)
         assert len(built) == len(slow.items)
@@ -331,3 +335,37 @@ async def test_stream_and_export_pages_take_the_fast_path(tmp_path: Any) -> None
             orjson.loads(line) for line in page.raw_records.ndjson().splitlines()
         )
         assert [record.sid for record in page.items] == [raw["sid"] for raw in page.raw_items]
+
+
+async def test_an_export_checks_every_record_but_builds_none(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exporter writes records as sent: it never needs them built, only checked."""
+    from proxy_async.export import export
+    from proxy_async.fast_path import PageDecoder
+
+    calls = {"accepts": 0, "build": 0}
+    real_accepts, real_build = PageDecoder.accepts, PageDecoder.build
+
+    def accepts(self: PageDecoder[Any], mirrors: Any) -> bool:
+        calls["accepts"] += 1
+        return real_accepts(self, mirrors)
+
+    def build(self: PageDecoder[Any], mirrors: Any) -> Any:
+        calls["build"] += 1
+        return real_build(self, mirrors)
+
+    monkeypatch.setattr(PageDecoder, "accepts", accepts)
+    monkeypatch.setattr(PageDecoder, "build", build)
+    async with FakeProxyServer(sessions_per_service=2, interactions_per_session=30) as server:
+        service_sid = server.service_sids[0]
+        async with ProxyClient(
+            server.account_sid, server.auth_token, base_url=server.url
+        ) as client:
+            summary = await export(client, service_sid, tmp_path / "out.ndjson", page_size=7)
+    assert summary.complete
+    assert summary.records == 60
+    # Interaction pages (5 a session) and the Sessions listing page were all checked;
+    # only the listing's Sessions were built (the exporter reads their SIDs).
+    assert calls["accepts"] == 11
+    assert calls["build"] == 1
