@@ -37,7 +37,7 @@ from cattrs.errors import ClassValidationError
 from cattrs.gen import make_dict_structure_fn
 
 from .errors import InvalidResponseError
-from .fast_path import page_decoder
+from .fast_path import page_decoder, record_decoder
 from .json_codec import (
     MAX_JSON_DEPTH,
     decode_json,
@@ -350,6 +350,19 @@ class ReceivedPage(Generic[T]):
             raise  # unreachable unless a hook is nondeterministic
 
 
+def structure_body(body: bytes, model: type[T]) -> T:
+    """Structure one record's response body (a fetch, a create) into ``model``.
+
+    The msgspec fast path if it takes the body (:mod:`proxy_async.fast_path`), else
+    :func:`~proxy_async.json_codec.decode_json` and :func:`structure`, which name what is
+    wrong (:class:`InvalidResponseError`).
+    """
+    record = record_decoder(model).decode(body)
+    if record is None:
+        return structure(decode_json(body), model)
+    return record
+
+
 def receive_body(body: bytes, model: type[T], list_key: str, path: str = "") -> ReceivedPage[T]:
     """Check a list response body ``{"<list_key>": [...], "meta": {...}}``; records come later.
 
@@ -451,5 +464,6 @@ __all__ = [
     "receive_page",
     "replace_lone_surrogates",
     "structure",
+    "structure_body",
     "structure_page",
 ]

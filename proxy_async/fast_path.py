@@ -153,61 +153,20 @@ class MirroredPage:
     mirrors: list[Any]
 
 
-class PageDecoder(Generic[T]):
-    """Decodes list pages ``{"<list_key>": [<model>...], "meta": {...}}`` on this path.
+class RecordBuilder(Generic[T]):
+    """Checks and builds ``model`` records from their mirrors (see the module docstring)."""
 
-    :meth:`decode` refuses (returns None) any page the reference path might read
-    differently; :meth:`build` likewise for the records. Build one per (model,
-    list_key) with :func:`page_decoder`: making the msgspec types costs milliseconds.
-    """
-
-    def __init__(self, model: type[T], list_key: str) -> None:
-        mirror = mirror_of(model)
-        meta_mirror = mirror_of(PageMeta)
+    def __init__(self, model: type[T]) -> None:
         self.model = model
-        self.list_key = list_key
-        self.usable = mirror is not None and meta_mirror is not None and list_key.isidentifier()
-        self._decoder: msgspec.json.Decoder[Any] | None = None
-        if self.usable:
-            envelope = msgspec.defstruct(
-                f"{model.__name__}PageMirror",
-                [(list_key, list[mirror]), ("meta", meta_mirror)],  # type: ignore[valid-type]
-                forbid_unknown_fields=True,
-                module=__name__,
-            )
-            self._decoder = msgspec.json.Decoder(envelope)
+        self.mirror = mirror_of(model)
         self._records_type: Any = list[model]  # type: ignore[valid-type]
         self._timestamps = _timestamp_getter(model)
         self._timestamps_type: Any = list[datetime | None]
         self.text_fields = frozenset(
             name
-            for name, type_ in (mirror.__annotations__.items() if mirror is not None else ())
+            for name, type_ in (self.mirror.__annotations__.items() if self.mirror else ())
             if type_ in _TEXT_TYPES
         )
-        # The body was checked whole by the mirror decode; this one only cuts it up.
-        self._raw_decoder = msgspec.json.Decoder(
-            msgspec.defstruct(
-                f"{model.__name__}PageBytes",
-                [(list_key if self.usable else "records", list[msgspec.Raw])],
-                module=__name__,
-            )
-        )
-
-    def decode(self, body: bytes) -> MirroredPage | None:
-        """The page's meta and mirrors, or None if this path refuses ``body``."""
-        if self._decoder is None:
-            return None
-        try:
-            envelope = self._decoder.decode(body)
-            meta = msgspec.convert(envelope.meta, PageMeta, from_attributes=True)
-        except _REFUSALS:
-            return None
-        return MirroredPage(meta, getattr(envelope, self.list_key))
-
-    def record_bytes(self, body: bytes) -> list[msgspec.Raw]:
-        """Each record's bytes in ``body`` (a page :meth:`decode` accepted), as buffers."""
-        records: list[msgspec.Raw] = getattr(self._raw_decoder.decode(body), self.list_key)
-        return records
 
     def accepts(self, mirrors: Sequence[Any]) -> bool:
         """Whether :meth:`build` will build ``mirrors`` (from :meth:`decode`) as the
@@ -235,7 +194,86 @@ class PageDecoder(Generic[T]):
         return records
 
 
+class RecordDecoder(RecordBuilder[T]):
+    """Decodes one record's body (a fetch, a create) on this path, or refuses it."""
+
+    def __init__(self, model: type[T]) -> None:
+        super().__init__(model)
+        self._decoder = None if self.mirror is None else msgspec.json.Decoder(self.mirror)
+
+    def decode(self, body: bytes) -> T | None:
+        """The record, or None if this path refuses ``body``."""
+        if self._decoder is None:
+            return None
+        try:
+            mirror = self._decoder.decode(body)
+        except _REFUSALS:
+            return None
+        mirrors = [mirror]
+        built = self.build(mirrors) if self.accepts(mirrors) else None
+        return None if built is None else built[0]
+
+
+class PageDecoder(RecordBuilder[T]):
+    """Decodes list pages ``{"<list_key>": [<model>...], "meta": {...}}`` on this path.
+
+    :meth:`decode` refuses (returns None) any page the reference path might read
+    differently; :meth:`accepts` likewise for the records. Build one per (model,
+    list_key) with :func:`page_decoder`: making the msgspec types costs milliseconds.
+    """
+
+    def __init__(self, model: type[T], list_key: str) -> None:
+        super().__init__(model)
+        mirror, meta_mirror = self.mirror, mirror_of(PageMeta)
+        self.list_key = list_key
+        self.usable = mirror is not None and meta_mirror is not None and list_key.isidentifier()
+        self._decoder: msgspec.json.Decoder[Any] | None = None
+        if self.usable:
+            envelope = msgspec.defstruct(
+                f"{model.__name__}PageMirror",
+                [(list_key, list[mirror]), ("meta", meta_mirror)],  # type: ignore[valid-type]
+                forbid_unknown_fields=True,
+                module=__name__,
+            )
+            self._decoder = msgspec.json.Decoder(envelope)
+        # The body was checked whole by the mirror decode; this one only cuts it up.
+        self._raw_decoder = msgspec.json.Decoder(
+            msgspec.defstruct(
+                f"{model.__name__}PageBytes",
+                [(list_key if self.usable else "records", list[msgspec.Raw])],
+                module=__name__,
+            )
+        )
+
+    def decode(self, body: bytes) -> MirroredPage | None:
+        """The page's meta and mirrors, or None if this path refuses ``body``."""
+        if self._decoder is None:
+            return None
+        try:
+            envelope = self._decoder.decode(body)
+            meta = msgspec.convert(envelope.meta, PageMeta, from_attributes=True)
+        except _REFUSALS:
+            return None
+        return MirroredPage(meta, getattr(envelope, self.list_key))
+
+    def record_bytes(self, body: bytes) -> list[msgspec.Raw]:
+        """Each record's bytes in ``body`` (a page :meth:`decode` accepted), as buffers."""
+        records: list[msgspec.Raw] = getattr(self._raw_decoder.decode(body), self.list_key)
+        return records
+
+
 _DECODERS: dict[tuple[type[Any], str], PageDecoder[Any]] = {}
+
+
+_RECORD_DECODERS: dict[type[Any], RecordDecoder[Any]] = {}
+
+
+def record_decoder(model: type[T]) -> RecordDecoder[T]:
+    """The (cached) :class:`RecordDecoder` of ``model``."""
+    decoder = _RECORD_DECODERS.get(model)
+    if decoder is None:
+        decoder = _RECORD_DECODERS[model] = RecordDecoder(model)
+    return decoder
 
 
 def page_decoder(model: type[T], list_key: str) -> PageDecoder[T]:
@@ -250,6 +288,9 @@ __all__ = [
     "MAX_TIMESTAMP_LENGTH",
     "MirroredPage",
     "PageDecoder",
+    "RecordBuilder",
+    "RecordDecoder",
     "mirror_of",
     "page_decoder",
+    "record_decoder",
 ]

@@ -17,7 +17,7 @@ import attrs
 import yarl
 
 from .auth import parse_page_url
-from .conversion import ReceivedPage, decode_json, receive_body, structure
+from .conversion import ReceivedPage, receive_body, structure_body
 from .errors import ForeignPageUrlError, InvalidParameterError, InvalidResponseError
 from .models import Interaction, MessageInteraction, Page, Participant, Session
 from .pagination import PageFetch, walk_items, walk_pages
@@ -119,9 +119,7 @@ class ListResource(Generic[T]):
         """Fetch one record by SID."""
         path = self._member_path(sid)
         response = await self._client.request("GET", path, timeout=timeout)
-        return _decoded(
-            response, "GET", path, lambda body: structure(decode_json(body), self._spec.model)
-        )
+        return _decoded(response, "GET", path, lambda body: structure_body(body, self._spec.model))
 
     async def _delete(self, sid: str, timeout: Timeouts | float | None) -> None:
         await self._client.request("DELETE", self._member_path(sid), timeout=timeout)
@@ -225,7 +223,7 @@ class MessageInteractionList(ListResource[MessageInteraction]):
             response,
             "POST",
             self._path,
-            lambda body: structure(decode_json(body), MessageInteraction),
+            lambda body: structure_body(body, MessageInteraction),
         )
 
 
