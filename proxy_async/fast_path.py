@@ -209,9 +209,17 @@ class RecordDecoder(RecordBuilder[T]):
             mirror = self._decoder.decode(body)
         except _REFUSALS:
             return None
-        mirrors = [mirror]
-        built = self.build(mirrors) if self.accepts(mirrors) else None
-        return None if built is None else built[0]
+        # As accepts() and build() do for a page, without their list types: msgspec
+        # looks a generic alias up on every call, a class once.
+        try:
+            if self._timestamps is not None:
+                for text in self._timestamps(mirror):
+                    if text is not None and msgspec.convert(text, datetime).tzinfo is not UTC:
+                        return None
+            record: T = msgspec.convert(mirror, self.model, from_attributes=True)
+        except _REFUSALS:
+            return None
+        return record
 
 
 class PageDecoder(RecordBuilder[T]):
