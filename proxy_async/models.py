@@ -11,7 +11,7 @@ is reported as a bad response instead of becoming an empty record. Structuring f
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -223,6 +223,13 @@ class PageMeta:
 T = TypeVar("T")
 
 
+def _items_or_builder(
+    items: Sequence[T] | Callable[[], Sequence[T]],
+) -> tuple[T, ...] | Callable[[], Sequence[T]]:
+    """A builder (a callable) as given; records as a tuple."""
+    return items if callable(items) else tuple(items)
+
+
 @attrs.frozen(slots=True, eq=False)
 class Page(Generic[T]):
     """One page of a list: its records in server order and its ``meta``.
@@ -241,7 +248,9 @@ class Page(Generic[T]):
     :class:`~proxy_async.raw_records.RawRecords`.
     """
 
-    _items: tuple[T, ...] | Callable[[], tuple[T, ...]] = attrs.field(alias="items", repr=False)
+    _items: tuple[T, ...] | Callable[[], Sequence[T]] = attrs.field(
+        alias="items", repr=False, converter=_items_or_builder
+    )
     meta: PageMeta
     _raw: tuple[dict[str, Any], ...] | RawRecords = attrs.field(
         default=(), repr=False, alias="raw_items"
@@ -252,7 +261,7 @@ class Page(Generic[T]):
         """The typed records, in server order (built on first read)."""
         items = self._items
         if not isinstance(items, tuple):
-            items = items()
+            items = tuple(items())
             object.__setattr__(self, "_items", items)  # frozen: caching is not a change
         return items
 
@@ -278,6 +287,10 @@ class Page(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Page(items={self.items!r}, meta={self.meta!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled and copied with its records built: a builder holds the page's decoder.
+        return (type(self), (self.items, self.meta, self._raw))
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.items)

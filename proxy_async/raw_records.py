@@ -172,7 +172,13 @@ class MirroredRecords(RawRecords):
             pieces = [pieces[index] for index in self._keep]
         return b"\n".join(pieces) + b"\n" if pieces else b""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled and copied as the dicts: the mirror classes and decoder are not picklable.
+        return (DecodedRecords, (self.dicts(),))
+
     def columns(self, names: Sequence[str]) -> list[Column]:
+        if not names:
+            return []
         if not self._source.text_fields.issuperset(names):
             return DecodedRecords(self.dicts()).columns(names)
         mirrors = self._mirrors
