@@ -68,9 +68,11 @@ DEFAULT_MAX_EMPTY_PAGES = 10
 LOOP_SIDS_SHOWN = 5
 """Repeated record SIDs named in a :class:`PaginationLoopError` message (all are in ``sids``)."""
 
-DEFAULT_MAX_SEEN_SIDS = 250_000
-"""Record SIDs a walk remembers for rule 3: at most about 18 MiB (7.4 MiB per 100,000
-measured with tracemalloc, CPython 3.12); beyond it the oldest pages' SIDs are forgotten."""
+DEFAULT_MAX_SEEN_SIDS = 100_000
+"""Record SIDs a walk remembers for rule 3: about 13 MiB (133 bytes a SID with the set,
+measured). 250,000 (issue 11) took a 1,000,000-record stream's RSS growth past the
+50 MiB it must stay under (issue 12); a cycle of 100,000 records with fresh page
+tokens is still caught."""
 
 PageFetch = Callable[[str | None], Awaitable[ReceivedPage[T]]]
 """``fetch(None)`` gets the first page; ``fetch(url)`` follows an absolute page URL.
@@ -184,7 +186,7 @@ class SeenRecords:
     SID with the set, measured), not as 64-bit fingerprints (77 bytes): the exporter
     leaves out a record whose SID was seen, and a sid collision, however
     unlikely, would then lose a record. Once more than ``max_sids`` are held the
-    oldest pages are forgotten, whole, so memory is bounded (about 32 MiB at the
+    oldest pages are forgotten, whole, so memory is bounded (about 13 MiB at the
     default) and the newest page is always kept. Partial repeats (see :meth:`admit`)
     are only reported.
     """
