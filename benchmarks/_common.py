@@ -468,3 +468,42 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     )
     parser.add_argument("--rounds", type=int, default=None, help="timed rounds per contender")
     return parser
+
+
+def client_bound_columns(rate_ratios: Sequence[str], cpu_ratios: Sequence[str]) -> list[str]:
+    """The column titles of a client-bound table, with its ratio columns where they go."""
+    return [
+        "contender",
+        "records/s (median)",
+        "min-max",
+        *rate_ratios,
+        "client CPU us/record",
+        *cpu_ratios,
+        "server CPU s",
+        "server CPU us/record",
+        "wall s",
+        "CPU/wall client / server",
+        "bound by",
+    ]
+
+
+def client_bound_row(
+    name: str, runs: Sequence[Sample], rate_ratios: Sequence[str], cpu_ratios: Sequence[str]
+) -> list[str]:
+    """One contender's cells of a client-bound table (see :func:`client_bound_columns`),
+    its ratio cells given already formatted."""
+    rates = [sample.rate for sample in runs]
+    client_share, server_share, verdict = bound_by(runs)
+    return [
+        name,
+        fmt_rate(median(rates)),
+        f"{fmt_rate(min(rates))}-{fmt_rate(max(rates))}",
+        *rate_ratios,
+        f"{median_of(runs, lambda s: s.cpu_per_unit) * 1e6:.1f}",
+        *cpu_ratios,
+        f"{median_of(runs, lambda s: s.server_cpu):.2f}",
+        f"{median_of(runs, lambda s: s.server_cpu / s.count) * 1e6:.1f}",
+        f"{median_of(runs, lambda s: s.wall):.2f}",
+        f"{client_share:.0%} / {server_share:.0%}",
+        verdict,
+    ]

@@ -70,12 +70,12 @@ from _common import (
     Target,
     add_mode_option,
     base_parser,
-    bound_by,
     bound_caption,
+    client_bound_columns,
+    client_bound_row,
     fake_server,
     fmt_rate,
     fmt_ratio,
-    median,
     median_of,
     modes_of,
     optional_module,
@@ -324,43 +324,21 @@ def client_bound(args: argparse.Namespace) -> list[Target]:
             )
         )
         samples = run_rounds(contenders, rounds, server, label="client-bound ")
-    rows = []
-    for name, runs in samples.items():
-        rates = [sample.rate for sample in runs]
-        client_share, server_share, verdict = bound_by(runs)
-        rows.append(
-            [
-                name,
-                fmt_rate(median(rates)),
-                f"{fmt_rate(min(rates))}-{fmt_rate(max(rates))}",
-                f"{median_of(runs, lambda s: s.cpu_per_unit) * 1e6:.1f}",
-                fmt_ratio(cpu_vs(samples, name, PROXY)),
-                fmt_ratio(cpu_vs(samples, name, RAW)),
-                f"{median_of(runs, lambda s: s.server_cpu):.2f}",
-                f"{median_of(runs, lambda s: s.server_cpu / s.count) * 1e6:.1f}",
-                f"{median_of(runs, lambda s: s.wall):.2f}",
-                f"{client_share:.0%} / {server_share:.0%}",
-                verdict,
-            ]
+    rows = [
+        client_bound_row(
+            name,
+            runs,
+            [],
+            [fmt_ratio(cpu_vs(samples, name, PROXY)), fmt_ratio(cpu_vs(samples, name, RAW))],
         )
+        for name, runs in samples.items()
+    ]
     total = sessions_count * interactions
     print_table(
         f"Client-bound export: {sessions_count} sessions x {interactions:,} interactions "
         f"({total:,} records), page size {page_size}, {concurrency} at a time "
         "(pre-rendered pages, no latency)",
-        [
-            "contender",
-            "records/s (median)",
-            "min-max",
-            "client CPU us/record",
-            "CPU vs stream()",
-            "CPU vs raw",
-            "server CPU s",
-            "server CPU us/record",
-            "wall s",
-            "CPU/wall client / server",
-            "bound by",
-        ],
+        client_bound_columns([], ["CPU vs stream()", "CPU vs raw"]),
         rows,
     )
     print(bound_caption(samples))

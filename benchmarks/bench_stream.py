@@ -41,6 +41,8 @@ from _common import (
     base_parser,
     bound_by,
     bound_caption,
+    client_bound_columns,
+    client_bound_row,
     fake_server,
     fmt_rate,
     fmt_ratio,
@@ -220,104 +222,66 @@ def report_server_bound(
         rows,
     )
     print(bound_caption(samples))
-    targets: list[Target] = []
-    if page_size == 1000 and PROXY in samples:
-        if RAW in samples:
-            targets.append(
-                Target(
-                    "server-bound stream p1000: proxy-async / raw",
-                    rate_ratio(samples, PROXY, RAW),
-                    0.8,
-                    at_least=True,
-                )
-            )
-        if TWILIO in samples:
-            targets.append(
-                Target(
-                    "server-bound stream p1000: proxy-async / twilio",
-                    rate_ratio(samples, PROXY, TWILIO),
-                    3.0,
-                    at_least=True,
-                )
-            )
-    return targets
+    if page_size != 1000:
+        return []
+    return rate_targets(
+        samples, "server-bound stream p1000: proxy-async / {}", {RAW: 0.8, TWILIO: 3.0}
+    )
+
+
+def rate_targets(
+    samples: dict[str, list[Sample]], label: str, wanted: dict[str, float]
+) -> list[Target]:
+    """proxy-async's records/s over each contender's in ``wanted`` that ran, at least as given;
+    ``label`` names the contender with ``{}`` (raw, twilio)."""
+    return [
+        Target(
+            label.format("raw" if other == RAW else "twilio"),
+            rate_ratio(samples, PROXY, other),
+            least,
+            at_least=True,
+        )
+        for other, least in wanted.items()
+        if PROXY in samples and other in samples
+    ]
 
 
 def report_client_bound(
     page_size: int, records: int, samples: dict[str, list[Sample]]
 ) -> list[Target]:
     """Print the client-bound table of one page size; return the targets it decides."""
-    rows = []
-    for name, runs in samples.items():
-        rates = [sample.rate for sample in runs]
-        client_share, server_share, verdict = bound_by(runs)
-        rows.append(
-            [
-                name,
-                fmt_rate(median(rates)),
-                f"{fmt_rate(min(rates))}-{fmt_rate(max(rates))}",
-                fmt_ratio(rate_ratio(samples, name, RAW)) if RAW in samples else "-",
-                f"{median_of(runs, lambda s: s.cpu_per_unit) * 1e6:.1f}",
-                fmt_ratio(cpu_ratio(samples, name, RAW)) if RAW in samples else "-",
-                f"{median_of(runs, lambda s: s.server_cpu):.2f}",
-                f"{median_of(runs, lambda s: s.server_cpu / s.count) * 1e6:.1f}",
-                f"{median_of(runs, lambda s: s.wall):.2f}",
-                f"{client_share:.0%} / {server_share:.0%}",
-                verdict,
-            ]
+    with_raw = RAW in samples
+    rows = [
+        client_bound_row(
+            name,
+            runs,
+            [fmt_ratio(rate_ratio(samples, name, RAW)) if with_raw else "-"],
+            [fmt_ratio(cpu_ratio(samples, name, RAW)) if with_raw else "-"],
         )
+        for name, runs in samples.items()
+    ]
     print_table(
         f"Client-bound stream throughput: {records:,} interactions, page size {page_size} "
         "(pre-rendered pages, no latency)",
-        [
-            "contender",
-            "records/s (median)",
-            "min-max",
-            "vs raw",
-            "client CPU us/record",
-            "CPU vs raw",
-            "server CPU s",
-            "server CPU us/record",
-            "wall s",
-            "CPU/wall client / server",
-            "bound by",
-        ],
+        client_bound_columns(["vs raw"], ["CPU vs raw"]),
         rows,
     )
     print(bound_caption(samples))
-    targets: list[Target] = []
     if page_size != 1000 or PROXY not in samples:
-        return targets
+        return []
+    targets = rate_targets(
+        samples, "client-bound stream p1000: proxy-async / {} records/s", {RAW: 0.8, TWILIO: 4.0}
+    )
     if RAW in samples:
+        ratio = cpu_ratio(samples, PROXY, RAW)
         targets += [
             Target(
-                "client-bound stream p1000: proxy-async / raw records/s",
-                rate_ratio(samples, PROXY, RAW),
-                0.8,
-                at_least=True,
+                "client-bound stream p1000: client CPU/record proxy-async / raw", ratio, 1.5, False
             ),
             Target(
-                "client-bound stream p1000: client CPU/record proxy-async / raw",
-                cpu_ratio(samples, PROXY, RAW),
-                1.5,
-                at_least=False,
-            ),
-            Target(
-                "(info, moonshot) client CPU/record proxy-async / raw",
-                cpu_ratio(samples, PROXY, RAW),
-                1.0,
-                at_least=False,
+                "(info, moonshot) client CPU/record proxy-async / raw", ratio, 1.0, at_least=False
             ),
         ]
-    if TWILIO in samples:
-        targets.append(
-            Target(
-                "client-bound stream p1000: proxy-async / twilio records/s",
-                rate_ratio(samples, PROXY, TWILIO),
-                4.0,
-                at_least=True,
-            )
-        )
     return targets
 
 
