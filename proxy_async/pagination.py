@@ -108,15 +108,17 @@ async def walk_pages(
         while True:
             seen.add(received.meta.url)
             next_url = received.meta.next_page_url
+            next_token = None if next_url is None else page_token(next_url)
             if next_url is not None and (remaining is None or len(received) < remaining):
-                _check_advances(received, next_url, seen, tokens)
+                _check_advances(received, next_url, next_token, seen, tokens)
             records.admit(received.records, received.meta.url, received.path)
             if remaining is not None and len(received) >= remaining:
                 yield received.structure(limit=remaining)
                 return
             if next_url is not None:
                 seen.add(next_url)
-                _note_token(tokens, next_url)
+                if next_token is not None:
+                    tokens.add(next_token)
                 if len(received):
                     empty_in_a_row = 0
                 else:
@@ -164,12 +166,17 @@ def _note_token(tokens: set[str], url: str) -> None:
 
 
 def _check_advances(
-    received: ReceivedPage[Any], next_url: str, seen: set[str], tokens: set[str]
+    received: ReceivedPage[Any],
+    next_url: str,
+    next_token: str | None,
+    seen: set[str],
+    tokens: set[str],
 ) -> None:
-    """Rules 1 and 2 of the module docstring, for the page ``received``."""
+    """Rules 1 and 2 of the module docstring, for the page ``received`` (``next_token``:
+    the ``PageToken`` of its ``next_url``)."""
     if next_url in seen:
         raise PaginationLoopError(next_url, path=_list_path(received.path, received.meta.url))
-    token = page_token(next_url) if len(received) else None
+    token = next_token if len(received) else None
     if token is not None and token in tokens:
         raise PaginationLoopError(
             next_url,

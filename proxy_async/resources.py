@@ -136,8 +136,12 @@ class ListResource(Generic[T]):
         first_params = {} if page_size is None else {"PageSize": str(page_size)}
         spec = self._spec
 
+        # The next_page_url last checked on arrival: the walk's usual next request, which
+        # need not be parsed and checked a second time (only a caller's start_url is).
+        arrived: list[str | None] = [None]
+
         async def fetch(url: str | None) -> ReceivedPage[T]:
-            if url is not None:
+            if url is not None and url != arrived[0]:
                 self._check_page_url(url, "start_url")
             target = self._path if url is None else url
             response = await self._client.request(
@@ -153,6 +157,7 @@ class ListResource(Generic[T]):
             # are used, so a saved position never holds a URL that leads elsewhere.
             if received.meta.next_page_url is not None:
                 self._check_page_url(received.meta.next_page_url, "meta.next_page_url")
+                arrived[0] = received.meta.next_page_url
             return received
 
         return fetch
