@@ -145,6 +145,12 @@ which is harmless since a 429 was not processed."""
 CSV_COLUMNS: tuple[str, ...] = tuple(field.name for field in attrs.fields(Interaction))
 """CSV header: the Interaction fields of the Proxy v1 spec, in spec order."""
 
+EXPORT_MAX_SEEN_SIDS = 250_000
+"""Record SIDs the exporter remembers per list, to leave out a record the server sends
+again (about 32 MiB at most, 133 bytes a SID). More than a stream's loop guard keeps
+(:data:`~proxy_async.pagination.DEFAULT_MAX_SEEN_SIDS`): here a forgotten SID means a
+record written twice, so the window stays where issue 11 set it."""
+
 FATAL_ERRORS: tuple[type[ProxyError], ...] = (
     AuthError,
     ClientClosedError,
@@ -439,10 +445,11 @@ async def _patient_pages(
     seen are also kept here, across the restarts, so a server repeating records before
     and after a 429 is caught too (:class:`PaginationLoopError`). A record whose SID
     was already on a page of this list is left out of the page yielded, so nothing is
-    written twice; each time, a warning counts them.
+    written twice; each time, a warning counts them. Repeats are caught within the
+    last :data:`EXPORT_MAX_SEEN_SIDS` records of the list.
     """
     url, streak = start_url, 0
-    seen = SeenRecords()
+    seen = SeenRecords(EXPORT_MAX_SEEN_SIDS)
     while True:
         try:
             async with contextlib.aclosing(open_pages(url)) as pages:

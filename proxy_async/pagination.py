@@ -221,7 +221,8 @@ class SeenRecords:
         :class:`PaginationLoopError` if the page is not empty and every one of its
         records was seen before (rule 3); the page is then not remembered. A page whose
         records are not all objects with a hashable ``sid`` is not compared (building
-        its records names what is wrong). ``path`` (default: the URL's) names the list.
+        its records names what is wrong); nor is one holding a record whose ``sid`` is
+        null. ``path`` (default: the URL's) names the list.
         Costs two set operations a record: 0.25 to 0.4 ms for a page of 1,000 (measured).
         """
         if not len(records):
@@ -229,7 +230,9 @@ class SeenRecords:
         if not isinstance(records, RawRecords):
             records = DecodedRecords(records)
         sids = records.sids()
-        if sids is None:
+        if sids is None or None in sids:
+            # A record without a SID cannot be told from another: comparing two null
+            # SIDs would leave out a record that was never seen.
             return ()
         known = self._known
         if known.isdisjoint(sids):
