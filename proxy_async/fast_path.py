@@ -9,7 +9,7 @@ and error messages. ``tests/test_fast_path.py`` checks with hypothesis, on rando
 malformed pages, that whatever this path accepts the reference path builds identically.
 
 How a page is read, in two C passes (measured on a 1,000-Interaction page of 1.2 MB:
-about 2.5 ms, against 6.7 ms for orjson and the generated cattrs hooks):
+about 2.8 ms, against 6.7 ms for orjson and the generated cattrs hooks):
 
 1. ``msgspec.json`` decodes the body into *mirrors*: ``msgspec.Struct`` classes made
    here from each record class's attrs fields (:func:`mirror_of`), with
