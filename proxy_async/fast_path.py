@@ -18,14 +18,20 @@ about 2.8 ms, against 6.7 ms for orjson and the generated cattrs hooks):
    inside a skipped one (it does not range-check skipped numbers: ``1e400``, nor
    validate skipped UTF-8). A mirror keeps each value as sent: enums and timestamps
    stay strings. That is what the exporter writes to CSV.
-2. ``msgspec.convert`` builds the attrs records from the mirrors' attributes,
+2. :meth:`RecordBuilder.accepts` parses the page's timestamps and checks them (below)
+   when the page arrives; then ``msgspec.convert`` builds the attrs records from the
+   mirrors' attributes when they are first read (:class:`~proxy_async.models.Page`),
    parsing enums (through :meth:`OpenEnum._missing_`, as the reference does) and
-   timestamps.
+   timestamps. Nothing can fail in that build that ``accepts`` let through, so an
+   exporter, which writes the records as sent, checks every page and builds none.
+
+A fetched or created record (one object, not a page) goes the same way in one call
+(:class:`RecordDecoder`).
 
 msgspec reads RFC 3339 timestamps where the reference reads ISO 8601 with
 ``datetime.fromisoformat``; they agree on what both accept except in two ways, both
 refused here: msgspec keeps a non-UTC offset or no offset at all where the reference
-converts to UTC (checked after step 2: every timestamp must be in UTC), and it rounds
+converts to UTC (checked in step 2: every timestamp must be in UTC), and it rounds
 digits beyond the sixth of a fraction of a second where the reference truncates (a
 mirror's timestamp is at most 27 characters: ``YYYY-MM-DDTHH:MM:SS`` and ``Z`` leave 7
 for a fraction, ``.`` and 6 digits; with ``+00:00``, 2).
