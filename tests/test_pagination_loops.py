@@ -24,6 +24,7 @@ from proxy_async.conversion import ReceivedPage, receive_page
 from proxy_async.export import SessionsFailedError, export, stream_interactions
 from proxy_async.models import Interaction
 from proxy_async.pagination import SeenRecords, page_token, walk_items, walk_pages
+from proxy_async.raw_records import DecodedRecords
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
 
 PAGE_SIZE = 2
@@ -448,3 +449,17 @@ async def test_the_testers_cycle_stops_the_stream_and_fails_only_its_session_in_
     written = sorted(json.loads(line)["sid"] for line in lines)
     assert written == sorted({*sids, "KI" + "d" * 31 + "0", "KI" + "d" * 31 + "1"})  # once each
     assert f"session {CYCLING}: skipped 1 record(s) already on an earlier page" in caplog.text
+
+
+def test_the_walks_fingerprint_guard_names_the_real_sids() -> None:
+    """A walk keeps 64-bit fingerprints, yet its error names the SIDs themselves."""
+    seen = SeenRecords(fingerprints=True)
+    first = DecodedRecords([{"sid": "KI" + "a" * 32}, {"sid": "KI" + "b" * 32}])
+    assert seen.admit(first, "u0") == ()
+    assert seen.admit(
+        DecodedRecords([{"sid": "KI" + "c" * 32}, {"sid": "KI" + "a" * 32}]), "u1"
+    ) == (1,)
+    with pytest.raises(PaginationLoopError) as caught:
+        seen.admit(DecodedRecords([{"sid": "KI" + "b" * 32}, {"sid": "KI" + "c" * 32}]), "u2")
+    assert caught.value.sids == ("KI" + "b" * 32, "KI" + "c" * 32)
+    assert len(seen) == 3
