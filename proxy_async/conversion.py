@@ -28,8 +28,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from functools import partial
-from types import UnionType
-from typing import Any, Generic, TypeVar, Union, get_args, get_origin
+from typing import Any, Generic, TypeVar
 
 import attrs
 import cattrs
@@ -38,6 +37,7 @@ from cattrs.gen import make_dict_structure_fn
 
 from .errors import InvalidResponseError
 from .fast_path import page_decoder, record_decoder
+from .field_types import is_optional, unwrap_optional, without_none
 from .json_codec import (
     MAX_JSON_DEPTH,
     decode_json,
@@ -140,19 +140,9 @@ def _optional_str(value: object, _: type) -> str | None:
     raise TypeError(f"expected a string or null, got {type(value).__name__}")
 
 
-def _is_optional(type_: Any) -> bool:
-    args = get_args(type_)
-    return len(args) == 2 and type(None) in args and get_origin(type_) in (Union, UnionType)
-
-
-def _without_none(optional_type: Any) -> Any:
-    """``X`` of ``X | None``."""
-    return next(arg for arg in get_args(optional_type) if arg is not type(None))
-
-
 def _optional_hook_factory(type_: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
     """One hook per ``X | None``, bound to X's hook once instead of dispatching per value."""
-    inner_type = _without_none(type_)
+    inner_type = without_none(type_)
     if inner_type is str:
         return _optional_str
     inner = conv.get_structure_hook(inner_type)
@@ -191,8 +181,7 @@ _CONVERT_OPTIONAL_STRING_MAP = "    if v{n} is not None: v{n} = string_map(v{n},
 
 def _field_code(type_: Any) -> str | None:
     """The statements for one field's type, or None if the generator does not know it."""
-    optional = _is_optional(type_)
-    inner = _without_none(type_) if optional else type_
+    inner, optional = unwrap_optional(type_)
     if inner is str:
         return _CHECK_OPTIONAL_STR if optional else _CHECK_STR
     if inner is int:
@@ -238,7 +227,7 @@ def _record_hook_factory(cls: type[Any], conv: cattrs.Converter) -> Callable[[An
             names[f"default_{index}"] = field.default
             lines.append(f"    v{index} = o.get({key}, default_{index})\n")
         if code is _CONVERT_OPTIONAL_ENUM:
-            enum_type = _without_none(field.type)
+            enum_type = without_none(field.type)
             names[f"enum_{index}"] = enum_type
             names[f"members_{index}"] = enum_type._value2member_map_
         lines.append(code.format(n=index, q=key))
@@ -262,7 +251,7 @@ def _build(detailed: bool) -> cattrs.Converter:
     conv.register_structure_hook(str, _strict_str)
     conv.register_structure_hook(int, _strict_int)
     conv.register_structure_hook(OpenEnum, _open_enum)
-    conv.register_structure_hook_factory(_is_optional, _optional_hook_factory)
+    conv.register_structure_hook_factory(is_optional, _optional_hook_factory)
     conv.register_structure_hook(datetime, lambda value, _: parse_datetime(value))
     conv.register_structure_hook_func(lambda type_: type_ == dict[str, str], _string_map)
     if not detailed:

@@ -46,12 +46,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from operator import attrgetter
-from types import UnionType
-from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Generic, TypeVar
 
 import attrs
 import msgspec
 
+from .field_types import unwrap_optional
 from .models import OpenEnum, PageMeta
 
 T = TypeVar("T")
@@ -72,9 +72,7 @@ _REFUSALS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, Value
 
 def _mirror_type(type_: Any) -> Any:
     """The mirror's type for a record field's type, or None if this path does not know it."""
-    args = get_args(type_)
-    optional = len(args) == 2 and type(None) in args and get_origin(type_) in (Union, UnionType)
-    inner = next(arg for arg in args if arg is not type(None)) if optional else type_
+    inner, optional = unwrap_optional(type_)
     mirrored: Any
     if inner is str or inner is int:
         mirrored = inner
@@ -130,7 +128,7 @@ def _timestamp_getters(cls: type[Any]) -> tuple[Callable[[Any], Any], ...]:
     return tuple(
         attrgetter(field.name)
         for field in attrs.fields(attrs.resolve_types(cls))
-        if datetime in (field.type, *get_args(field.type))
+        if unwrap_optional(field.type)[0] is datetime
     )
 
 
