@@ -34,7 +34,7 @@ one (an empty cell)."""
 class RawRecords:
     """The records of one page, as sent. Subclasses say how they hold them."""
 
-    __slots__ = ()
+    __slots__ = ("_sids",)
 
     def __len__(self) -> int:
         raise NotImplementedError
@@ -44,7 +44,17 @@ class RawRecords:
         raise NotImplementedError
 
     def sids(self) -> tuple[Hashable, ...] | None:
-        """Each record's ``sid`` value, or None if a record has no hashable one."""
+        """Each record's ``sid`` value, or None if a record has no hashable one.
+
+        Read once: an export's walk checks the page for loops, then the exporter for
+        repeated records, both from these."""
+        try:
+            return self._sids
+        except AttributeError:
+            self._sids: tuple[Hashable, ...] | None = self._read_sids()
+            return self._sids
+
+    def _read_sids(self) -> tuple[Hashable, ...] | None:
         raise NotImplementedError
 
     def ndjson(self) -> bytes:
@@ -75,7 +85,7 @@ class DecodedRecords(RawRecords):
     def dicts(self) -> tuple[dict[str, Any], ...]:
         return self._dicts
 
-    def sids(self) -> tuple[Hashable, ...] | None:
+    def _read_sids(self) -> tuple[Hashable, ...] | None:
         try:
             sids: tuple[Hashable, ...] = tuple(map(_SID, self._dicts))
             hash(sids)  # every SID must be hashable to be compared
@@ -156,7 +166,7 @@ class MirroredRecords(RawRecords):
             self._dicts = tuple(dicts if keep is None else [dicts[index] for index in keep])
         return self._dicts
 
-    def sids(self) -> tuple[Hashable, ...] | None:
+    def _read_sids(self) -> tuple[Hashable, ...] | None:
         # A mirror's sid is a str or None, as the record's: always hashable.
         return tuple(map(_MIRROR_SID, self._mirrors))
 
