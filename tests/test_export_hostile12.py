@@ -11,7 +11,6 @@ import csv
 import gzip
 import io
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from proxy_async import ProxyClient
 from proxy_async.conversion import receive_body
 from proxy_async.errors import ForeignPageUrlError
 from proxy_async.export import CSV_COLUMNS, EXPORT_MAX_SEEN_SIDS, export
-from proxy_async.export_files import write_all_of
 from proxy_async.json_codec import decode_json
 from proxy_async.models import Interaction
 from proxy_async.pagination import SeenRecords
@@ -172,28 +170,6 @@ def test_an_escaped_line_separator_stays_escaped_in_ndjson() -> None:
     assert len(line.decode().splitlines()) == 1
     assert json.loads(line) == decode_json(body)["interactions"][0]
     assert len(DecodedRecords(received.records.dicts()).ndjson().decode().splitlines()) == 2
-
-
-# PASSES today: more than 1,024 pieces, short writes resumed inside a piece.
-def test_writev_many_pieces_and_short_writes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    pieces = [bytes([i % 251]) * (i % 7) for i in range(3000)]
-    real_write = os.write
-
-    def short_writev(fd: int, buffers: list[memoryview]) -> int:
-        assert len(buffers) <= 1024
-        data = b"".join(bytes(b) for b in buffers)
-        return real_write(fd, data[: max(1, len(data) // 3)])
-
-    monkeypatch.setattr(os, "writev", short_writev)
-    path = tmp_path / "f"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
-    try:
-        write_all_of(fd, pieces)
-    finally:
-        os.close(fd)
-    assert path.read_bytes() == b"".join(pieces)
 
 
 # PASSES today: skipping the re-check of an arrived next_page_url is per pages() call;

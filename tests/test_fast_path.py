@@ -155,6 +155,15 @@ def records(draw: st.DrawFn, model: type[Any]) -> dict[str, Any]:
     return record
 
 
+def encoded_with_odd_tokens(draw: st.DrawFn, value: Any) -> bytes:
+    """``value`` written by one of :func:`encodings`, each placeholder then replaced by
+    an odd JSON token."""
+    body: bytes = draw(encodings())(value)
+    while PLACEHOLDER_JSON in body:
+        body = body.replace(PLACEHOLDER_JSON, draw(st.sampled_from(ODD_TOKENS)), 1)
+    return body
+
+
 @st.composite
 def page_bodies(draw: st.DrawFn, model: type[Any]) -> bytes:
     """A list page's bytes, with any placeholder replaced by an odd JSON token."""
@@ -167,9 +176,7 @@ def page_bodies(draw: st.DrawFn, model: type[Any]) -> bytes:
     page: dict[str, Any] = {LIST_KEY: items, "meta": meta}
     if draw(st.integers(0, 19)) == 0:
         page["extra"] = draw(json_values)
-    body: bytes = draw(encodings())(page)
-    while PLACEHOLDER_JSON in body:
-        body = body.replace(PLACEHOLDER_JSON, draw(st.sampled_from(ODD_TOKENS)), 1)
+    body = encoded_with_odd_tokens(draw, page)
     if draw(st.integers(0, 19)) == 0:
         body = b"\xef\xbb\xbf" + body  # a byte order mark
     return body
@@ -254,15 +261,18 @@ def test_fast_path_accepts_only_what_the_reference_builds_identically(data: st.D
 @FUZZ
 @given(text=datetime_texts() | st.text(alphabet="0123456789-:+TtZz., ", max_size=34))
 def test_timestamps_read_alike_or_go_to_the_reference(text: str) -> None:
-    for field in ("date_created", "date_updated"):
-        record = {**VALID_MESSAGE_INTERACTION, field: text}
-        check_page(orjson.dumps({LIST_KEY: [record], "meta": VALID_META}), MessageInteraction)
+    check_each_field(("date_created", "date_updated"), text)
 
 
 @FUZZ
 @given(text=enum_texts() | st.text(max_size=12))
 def test_enum_values_read_alike_or_go_to_the_reference(text: str) -> None:
-    for field in ("type", "inbound_resource_status", "outbound_resource_status"):
+    check_each_field(("type", "inbound_resource_status", "outbound_resource_status"), text)
+
+
+def check_each_field(fields: tuple[str, ...], text: str) -> None:
+    """:func:`check_page` of a one-record page with ``text`` in each of ``fields`` in turn."""
+    for field in fields:
         record = {**VALID_MESSAGE_INTERACTION, field: text}
         check_page(orjson.dumps({LIST_KEY: [record], "meta": VALID_META}), MessageInteraction)
 
@@ -270,11 +280,7 @@ def test_enum_values_read_alike_or_go_to_the_reference(text: str) -> None:
 @st.composite
 def record_bodies_bytes(draw: st.DrawFn, model: type[Any]) -> bytes:
     """One record's body (a fetch or create response), or any JSON, as bytes."""
-    value = draw(records(model) | json_values)
-    body: bytes = draw(encodings())(value)
-    while PLACEHOLDER_JSON in body:
-        body = body.replace(PLACEHOLDER_JSON, draw(st.sampled_from(ODD_TOKENS)), 1)
-    return body
+    return encoded_with_odd_tokens(draw, draw(records(model) | json_values))
 
 
 def check_record(body: bytes, model: type[Any]) -> bool:
