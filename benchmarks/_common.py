@@ -30,6 +30,8 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxy_async import ProxyClient
+
 SERVER_START_TIMEOUT = 30.0
 """Seconds to wait for the fake server's ready line."""
 
@@ -507,3 +509,14 @@ def client_bound_row(
         f"{client_share:.0%} / {server_share:.0%}",
         verdict,
     ]
+
+
+def proxy_client(server: ServerInfo, **options: Any) -> ProxyClient:
+    """A proxy-async client on the fake server, rate limit off, with ``options``."""
+    return ProxyClient(
+        server.account_sid,
+        server.auth_token,
+        base_url=server.url,
+        requests_per_second=None,
+        **options,
+    )

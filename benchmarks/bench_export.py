@@ -82,6 +82,7 @@ from _common import (
     paired_ratio,
     print_table,
     print_targets,
+    proxy_client,
     run_rounds,
 )
 
@@ -113,14 +114,7 @@ class StatusCounter:
 
 def client_for(server: ServerInfo, cap: int, counter: StatusCounter) -> ProxyClient:
     """A proxy-async client at the server's in-flight cap, counting answers, no rate limit."""
-    return ProxyClient(
-        server.account_sid,
-        server.auth_token,
-        base_url=server.url,
-        max_concurrency=cap,
-        requests_per_second=None,
-        on_response=counter,
-    )
+    return proxy_client(server, max_concurrency=cap, on_response=counter)
 
 
 def proxy_export(
@@ -249,13 +243,7 @@ def file_export(
     """
 
     async def run() -> int:
-        async with ProxyClient(
-            server.account_sid,
-            server.auth_token,
-            base_url=server.url,
-            max_concurrency=concurrency,
-            requests_per_second=None,
-        ) as client:
+        async with proxy_client(server, max_concurrency=concurrency) as client:
             summary = await module.export(
                 client,
                 server.service_sid,

@@ -42,12 +42,13 @@ from _common import (
     print_table,
     print_targets,
     progress,
+    proxy_client,
     quiet_twilio_warnings,
     run_rounds,
     twilio_client,
 )
 
-from proxy_async import ProxyClient, Timeouts
+from proxy_async import Timeouts
 from proxy_async.client import USER_AGENT
 
 RAW = "raw aiohttp+orjson"
@@ -111,13 +112,7 @@ def proxy_fetch(server: ServerInfo, sids: Sequence[str], concurrency: int) -> Ru
     """proxy-async ``fetch()`` for every SID, all at once."""
 
     async def run() -> int:
-        async with ProxyClient(
-            server.account_sid,
-            server.auth_token,
-            base_url=server.url,
-            requests_per_second=None,
-            max_concurrency=concurrency,
-        ) as client:
+        async with proxy_client(server, max_concurrency=concurrency) as client:
             interactions = (
                 client.services(server.service_sid).sessions(server.session_sids[0]).interactions
             )

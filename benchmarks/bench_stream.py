@@ -54,12 +54,11 @@ from _common import (
     print_table,
     print_targets,
     progress,
+    proxy_client,
     quiet_twilio_warnings,
     run_rounds,
     twilio_client,
 )
-
-from proxy_async import ProxyClient
 
 RAW = "raw aiohttp+orjson"
 PROXY = "proxy-async stream()"
@@ -98,13 +97,7 @@ def proxy_stream(server: ServerInfo, page_size: int, limit: int | None, prefetch
 
     async def run() -> int:
         count = 0
-        async with ProxyClient(
-            server.account_sid,
-            server.auth_token,
-            base_url=server.url,
-            requests_per_second=None,
-            prefetch=prefetch,
-        ) as client:
+        async with proxy_client(server, prefetch=prefetch) as client:
             session = client.services(server.service_sid).sessions(server.session_sids[0])
             async for _interaction in session.interactions.stream(page_size=page_size, limit=limit):
                 count += 1

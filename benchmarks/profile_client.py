@@ -30,7 +30,7 @@ import aiohttp
 import attrs
 import orjson
 import yarl
-from _common import ServerInfo, base_parser, fake_server, optional_module, print_table
+from _common import ServerInfo, base_parser, fake_server, optional_module, print_table, proxy_client
 
 from proxy_async import AttemptEvent, Interaction, ProxyClient, ResourceStatus
 from proxy_async.auth import Origin
@@ -146,23 +146,12 @@ def profiled(
     print_profile(profile, title, units, unit, top)
 
 
-def client_for(server: ServerInfo, **options: Any) -> ProxyClient:
-    """A proxy-async client on the fake server, rate limit off."""
-    return ProxyClient(
-        server.account_sid,
-        server.auth_token,
-        base_url=server.url,
-        requests_per_second=None,
-        **options,
-    )
-
-
 def stream_job(server: ServerInfo, page_size: int) -> Callable[[], Coroutine[Any, Any, int]]:
     """Stream the whole session once."""
 
     async def job() -> int:
         count = 0
-        async with client_for(server) as client:
+        async with proxy_client(server) as client:
             session = client.services(server.service_sid).sessions(server.session_sids[0])
             async for _interaction in session.interactions.stream(page_size=page_size):
                 count += 1
@@ -175,7 +164,7 @@ def fetch_job(server: ServerInfo, sids: Sequence[str]) -> Callable[[], Coroutine
     """Fetch every SID concurrently (connection cap 100)."""
 
     async def job() -> int:
-        async with client_for(server, max_concurrency=100) as client:
+        async with proxy_client(server, max_concurrency=100) as client:
             interactions = (
                 client.services(server.service_sid).sessions(server.session_sids[0]).interactions
             )
