@@ -127,8 +127,8 @@ class RecordSource(Protocol):
     def text_fields(self) -> frozenset[str]:
         """The mirror's fields whose values are JSON strings or null."""
 
-    def record_bytes(self, body: bytes) -> Sequence[Any]:
-        """Each record's bytes in ``body``, as buffers."""
+    def record_bytes(self, body: bytes) -> list[Any]:
+        """Each record's bytes in ``body``, as buffers, in a new list."""
 
 
 class MirroredRecords(RawRecords):
@@ -180,7 +180,12 @@ class MirroredRecords(RawRecords):
         pieces = self._source.record_bytes(body)
         if self._keep is not None:
             pieces = [pieces[index] for index in self._keep]
-        return b"\n".join(pieces) + b"\n" if pieces else b""
+        if not pieces:
+            return b""
+        # The last line's \n from the join itself: ``+ b"\n"`` copied the page's bytes
+        # once more, into fresh memory (1 ms a 1.2 MB page with its page faults, measured).
+        pieces.append(b"")
+        return b"\n".join(pieces)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled and copied as the dicts: the mirror classes and decoder are not picklable.
