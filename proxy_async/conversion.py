@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from functools import partial
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -311,16 +310,10 @@ class ReceivedPage(Generic[T]):
         if isinstance(records, MirroredRecords):
             if page_decoder(self.model, self.list_key).accepts(records.mirrors):
                 # Checked, to be built when first read: an export never reads them.
-                return Page(partial(self._build_mirrored, records), self.meta, records)
+                return Page(_MirroredBuild(self, records), self.meta, records)
             # Refused: the reference reads the page again and answers for it.
             records = DecodedRecords(records.dicts())
         return Page(self._build(records.dicts()), self.meta, records)
-
-    def _build_mirrored(self, records: MirroredRecords) -> tuple[T, ...]:
-        built = page_decoder(self.model, self.list_key).build(records.mirrors)
-        if built is None:  # msgspec refused what it accepted: let the reference answer
-            return self._build(records.dicts())
-        return tuple(built)
 
     def _build(self, raw_items: tuple[dict[str, Any], ...]) -> tuple[T, ...]:
         model = self.model
@@ -337,6 +330,36 @@ class ReceivedPage(Generic[T]):
                     error.method, error.path = "GET", self.path
                 raise
             raise  # unreachable unless a hook is nondeterministic
+
+
+class _MirroredBuild(Generic[T]):
+    """Builds the records of a page the fast path accepted: all at once when
+    ``Page.items`` is first read, or a few at a time (:meth:`chunks`) for
+    ``Page.iter_items``. Should msgspec refuse what it accepted (never seen), the
+    reference path answers for the page."""
+
+    __slots__ = ("_page", "_records")
+
+    def __init__(self, page: ReceivedPage[T], records: MirroredRecords) -> None:
+        self._page = page
+        self._records = records
+
+    def __call__(self) -> tuple[T, ...]:
+        built = page_decoder(self._page.model, self._page.list_key).build(self._records.mirrors)
+        if built is None:
+            return self._page._build(self._records.dicts())
+        return tuple(built)
+
+    def chunks(self, size: int) -> Iterator[Sequence[T]]:
+        """The records in order, ``size`` at a time."""
+        builder = page_decoder(self._page.model, self._page.list_key)
+        mirrors = self._records.mirrors
+        for start in range(0, len(mirrors), size):
+            built = builder.build(mirrors[start : start + size])
+            if built is None:
+                yield self._page._build(self._records.dicts())[start:]
+                return
+            yield built
 
 
 def structure_body(body: bytes, model: type[T]) -> T:

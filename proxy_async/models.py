@@ -230,6 +230,10 @@ def _items_or_builder(
     return items if callable(items) else tuple(items)
 
 
+ITEM_CHUNK = 64
+"""Records :meth:`Page.iter_items` builds at a time (32 to 250 measured alike)."""
+
+
 @attrs.frozen(slots=True, eq=False)
 class Page(Generic[T]):
     """One page of a list: its records in server order and its ``meta``.
@@ -294,6 +298,23 @@ class Page(Generic[T]):
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.items)
+
+    def iter_items(self) -> Iterator[T]:
+        """The typed records one by one, as :attr:`items` would give them.
+
+        A fast-path page whose :attr:`items` were not read yet builds its records
+        :data:`ITEM_CHUNK` at a time and keeps none: what a stream does with each page.
+        Fewer records alive at once leave Python's cycle collector less to look at
+        (it tracks every record object): a stream of 200,000 records took 4 to 5% less
+        CPU than when each page built its 1,000 records at once (measured, issue 12).
+        """
+        items = self._items
+        chunks = getattr(items, "chunks", None)
+        if isinstance(items, tuple) or chunks is None:
+            yield from self.items
+            return
+        for chunk in chunks(ITEM_CHUNK):
+            yield from chunk
 
     def __len__(self) -> int:
         """The number of records (without building them)."""

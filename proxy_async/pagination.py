@@ -335,7 +335,7 @@ async def walk_items(
     # as soon as the caller stops.
     async with contextlib.aclosing(pages):
         async for page in pages:
-            for item in page.items:
+            for item in page.iter_items():
                 yield item
 
 

@@ -46,7 +46,7 @@ from proxy_async.errors import InvalidResponseError
 from proxy_async.export import CSV_COLUMNS
 from proxy_async.fast_path import MAX_TIMESTAMP_LENGTH, mirror_of, page_decoder, record_decoder
 from proxy_async.json_codec import decode_json
-from proxy_async.models import MessageInteraction, OpenEnum, Page, PageMeta
+from proxy_async.models import Interaction, MessageInteraction, OpenEnum, Page, PageMeta
 from proxy_async.raw_records import DecodedRecords, MirroredRecords
 from proxy_async.testing import FakeProxyServer
 
@@ -248,6 +248,10 @@ def check_page(body: bytes, model: type[Any]) -> bool:
         for mine, theirs in zip(outcome.items, slow.items, strict=True):
             assert_identical(mine, theirs)
         assert outcome.raw_items == slow.raw_items
+        # A stream's way: built a chunk at a time from a page whose items were never read.
+        fresh = structure_page(body, model, LIST_KEY)
+        for mine, theirs in zip(fresh.iter_items(), slow.items, strict=True):
+            assert_identical(mine, theirs)
     return built is not None
 
 
@@ -420,3 +424,75 @@ async def test_an_export_checks_every_record_but_builds_none(
     # only the listing's Sessions were built (the exporter reads their SIDs).
     assert calls["accepts"] == 11
     assert calls["build"] == 1
+
+
+async def fake_server_page(interactions: int) -> Page[Any]:
+    """The first page of one session of ``interactions`` records, from the fake server."""
+    async with FakeProxyServer(
+        sessions_per_service=1, interactions_per_session=interactions
+    ) as server:
+        service_sid = server.service_sids[0]
+        session_sid = server.session_sids(service_sid)[0]
+        async with ProxyClient(
+            server.account_sid, server.auth_token, base_url=server.url
+        ) as client:
+            resource = client.services(service_sid).sessions(session_sid).interactions
+            async for page in resource.pages(page_size=interactions):
+                return page
+    raise AssertionError("no page")
+
+
+async def test_iter_items_builds_a_chunk_at_a_time_and_keeps_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a stream yields: the records of ``items``, built 64 at a time, none kept."""
+    from proxy_async.fast_path import PageDecoder
+
+    page = await fake_server_page(150)
+    sizes: list[int] = []
+    real_build = PageDecoder.build
+
+    def build(self: PageDecoder[Any], mirrors: Any) -> Any:
+        sizes.append(len(mirrors))
+        return real_build(self, mirrors)
+
+    monkeypatch.setattr(PageDecoder, "build", build)
+    streamed = list(page.iter_items())
+    assert sizes == [64, 64, 22]
+    items = page.items  # built now, all at once, and kept from here on
+    assert sizes == [64, 64, 22, 150]
+    assert len(streamed) == 150
+    for mine, theirs in zip(streamed, items, strict=True):
+        assert_identical(mine, theirs)
+    assert list(page.iter_items()) == list(items)
+    assert all(a is b for a, b in zip(page.iter_items(), items, strict=True))
+    assert sizes == [64, 64, 22, 150]
+
+
+async def test_iter_items_hands_over_to_the_reference_mid_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Should msgspec refuse a chunk it had accepted, the reference path builds the page
+    and the records from that chunk on are yielded from it: each exactly once."""
+    from proxy_async.fast_path import PageDecoder
+
+    page = await fake_server_page(150)
+    expected = list(page.raw_items)
+    calls = 0
+    real_build = PageDecoder.build
+
+    def build(self: PageDecoder[Any], mirrors: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return None if calls == 2 else real_build(self, mirrors)
+
+    monkeypatch.setattr(PageDecoder, "build", build)
+    streamed = list(page.iter_items())
+    assert [record.sid for record in streamed] == [raw["sid"] for raw in expected]
+    assert calls == 2
+    reference_items = reference(
+        orjson.dumps({LIST_KEY: expected, "meta": attrs.asdict(page.meta)}), Interaction
+    )
+    assert isinstance(reference_items, Page)
+    for mine, theirs in zip(streamed, reference_items.items, strict=True):
+        assert_identical(mine, theirs)
