@@ -22,6 +22,7 @@ import platform
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -156,6 +157,7 @@ class ProxyClient:
         self._base_url = parse_base_url(
             base_url or (regional_host(edge, region) if edge or region else DEFAULT_BASE_URL)
         )
+        self._base_text = str(self._base_url)  # str(URL) re-renders it on every request
         # Every option is checked here, even one a given limiter or transport makes
         # unused: a wrong type found at the first request is found too late.
         check_max_concurrency(max_concurrency)
@@ -270,7 +272,7 @@ class ProxyClient:
     @property
     def base_url(self) -> str:
         """Scheme, host, port (and optional path prefix) every request goes to."""
-        return str(self._base_url)
+        return self._base_text
 
     @property
     def limiter(self) -> Limiter:
@@ -323,22 +325,17 @@ class ProxyClient:
             None if form is None else check_form(form, "form"),
             Timeouts.coerce(timeout, self._timeouts),
         )
-        path = request.path
-
-        async def attempt(number: int) -> Response:
-            return await self._attempt(request, number)
-
         return await call_with_retries(
-            attempt,
+            partial(self._attempt, request),
             self._retry,
             method=method,
-            path=path,
+            path=request.path,
             on_delete_gone=(lambda: Response(204, {}, b"")) if method == "DELETE" else None,
         )
 
     def _url_for(self, target: str, params: dict[str, str] | None) -> yarl.URL:
         if isinstance(target, str) and target.startswith("/"):
-            url = yarl.URL(f"{self._base_url}{check_path(target)}", encoded=True)
+            url = yarl.URL(f"{self._base_text}{check_path(target)}", encoded=True)
         else:
             # A server-provided page URL is followed exactly as given (encoded=True keeps
             # its bytes), but only to the origin the credentials belong to.
@@ -349,18 +346,19 @@ class ProxyClient:
         return url.update_query(params) if params else url
 
     async def _attempt(self, request: Request, number: int) -> Response:
-        event = AttemptEvent(request.method, request.path, number)
         await self._limiter.acquire()
         started = time.perf_counter()
         try:
             if self._closed:
                 raise ClientClosedError()
             if self._on_request is not None:
-                await _call_hook(self._on_request, event)
+                await _call_hook(
+                    self._on_request, AttemptEvent(request.method, request.path, number)
+                )
             response = await self._transport.send(request)
         except TransportError as error:
             self._limiter.observe(None, None)
-            await self._report(event, started, None, error)
+            await self._report(request, number, started, None, error)
             if self._closed and request.method != "POST":
                 raise ClientClosedError(
                     "the client was closed while this request was in flight"
@@ -369,7 +367,7 @@ class ProxyClient:
         finally:
             self._limiter.release()
         self._limiter.observe(response.status, response.headers)
-        await self._report(event, started, response.status, None)
+        await self._report(request, number, started, response.status, None)
         if 200 <= response.status < 300:
             return response
         raise ApiError.from_response(
@@ -382,8 +380,14 @@ class ProxyClient:
         )
 
     async def _report(
-        self, event: AttemptEvent, started: float, status: int | None, error: BaseException | None
+        self,
+        request: Request,
+        number: int,
+        started: float,
+        status: int | None,
+        error: BaseException | None,
     ) -> None:
+        """Log the attempt and call the response hook (an event is built only for it)."""
         elapsed = time.perf_counter() - started
         if error is None and status is not None and status < 400:
             level = logging.DEBUG
@@ -391,26 +395,26 @@ class ProxyClient:
             level = logging.INFO
         if logger.isEnabledFor(level):
             outcome = str(status) if status is not None else type(error).__name__
+            method, path = request.method, request.path
             logger.log(
                 level,
                 "%s %s -> %s (attempt %d, %.1f ms)",
-                event.method,
-                event.path,
+                method,
+                path,
                 outcome,
-                event.attempt,
+                number,
                 elapsed * 1000,
                 extra={
-                    "http_method": event.method,
-                    "http_path": event.path,
+                    "http_method": method,
+                    "http_path": path,
                     "http_status": status,
-                    "attempt": event.attempt,
+                    "attempt": number,
                     "elapsed": elapsed,
                 },
             )
         if self._on_response is not None:
-            await _call_hook(
-                self._on_response, attrs.evolve(event, status=status, elapsed=elapsed, error=error)
-            )
+            event = AttemptEvent(request.method, request.path, number, status, elapsed, error)
+            await _call_hook(self._on_response, event)
 
 
 async def _call_hook(hook: Hook, event: AttemptEvent) -> None:

@@ -210,16 +210,16 @@ class RecordDecoder(RecordBuilder[T]):
             mirror = self._decoder.decode(body)
         except _REFUSALS:
             return None
-        # As accepts() and build() do for a page, without their list types: msgspec
-        # looks a generic alias up on every call, a class once.
+        # As accepts() and build() do for a page, in one convert: the record is built,
+        # its timestamps parsed on the way, then each must be in UTC (accepts' rule).
         try:
-            for getter in self._timestamps:
-                text = getter(mirror)
-                if text is not None and msgspec.convert(text, datetime).tzinfo is not UTC:
-                    return None
             record: T = msgspec.convert(mirror, self.model, from_attributes=True)
         except _REFUSALS:
             return None
+        for getter in self._timestamps:
+            timestamp = getter(record)
+            if timestamp is not None and timestamp.tzinfo is not UTC:
+                return None
         return record
 
 
