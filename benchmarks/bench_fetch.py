@@ -215,8 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"(twilio contender skipped: {TWILIO_MISSING})")
     if PROXY in samples:
         ratio = paired_cpu_ratio(samples, PROXY, RAW)
-        targets = [Target("fetch: proxy-async CPU/request / raw", ratio, 1.5, at_least=False)]
-        print_targets("Fetch targets (issue 5)", targets)
+        targets = [Target("fetch: proxy-async CPU/request / raw", ratio, 1.1, at_least=False)]
+        print_targets("Fetch targets (issue 12; issue 5 asked <= 1.5x)", targets)
     return 0
 
 
