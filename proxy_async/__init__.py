@@ -74,6 +74,7 @@ from .models import (
     SessionMode,
     SessionStatus,
 )
+from .pagination import SeenRecords
 from .ratelimit import AdaptiveLimiter, Limiter, RateLimiter
 from .redis_limiter import RedisLimiter  # imports redis only when one is created
 from .resources import (
@@ -151,6 +152,7 @@ __all__ = [
     "ResponseError",
     "ResponseTooLargeError",
     "RetryPolicy",
+    "SeenRecords",
     "ServerError",
     "ServiceContext",
     "Session",

@@ -299,6 +299,12 @@ class ReceivedPage(Generic[T]):
         """The records as dicts (decoded on first use for a fast-path page)."""
         return self.records.dicts()
 
+    def without(self, positions: Sequence[int]) -> ReceivedPage[T]:
+        """This page without the records at ``positions``."""
+        skip = set(positions)
+        keep = [index for index in range(len(self.records)) if index not in skip]
+        return attrs.evolve(self, records=self.records.subset(keep))
+
     def structure(self, limit: int | None = None) -> Page[T]:
         """Build the page's records (only the first ``limit`` of them, if given).
 

