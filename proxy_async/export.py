@@ -73,7 +73,7 @@ from .errors import (
     ServerError,
     TransportError,
 )
-from .export_csv import csv_text
+from .export_csv import CSV_CHUNK_RECORDS, csv_text_chunked
 from .export_files import (
     FORCE_HINT,
     RESUME_HINT,
@@ -735,16 +735,17 @@ def encode_ndjson(records: Sequence[dict[str, Any]]) -> bytes:
 
 def encode_csv(records: Sequence[dict[str, Any]]) -> bytes:
     """CSV rows in :data:`CSV_COLUMNS` order: values as sent, null as an empty cell."""
-    return _csv_bytes(DecodedRecords(records).columns(CSV_COLUMNS))
+    return _csv_bytes(DecodedRecords(records).column_chunks(CSV_COLUMNS, CSV_CHUNK_RECORDS))
 
 
-def _csv_bytes(columns: Sequence[Column]) -> bytes:
-    """CSV of the records whose fields are ``columns`` (None: an empty cell).
+def _csv_bytes(chunks: Iterable[Sequence[Column]]) -> bytes:
+    """CSV of the records whose fields are the columns of ``chunks`` (None: an empty
+    cell), chunk after chunk (:func:`~proxy_async.export_csv.csv_text_chunked`).
 
     A lone UTF-16 surrogate (half an emoji, kept by :func:`~proxy_async.conversion.decode_json`)
     cannot be written in UTF-8: it becomes U+FFFD, the replacement character.
     """
-    text = csv_text(columns)
+    text = csv_text_chunked(chunks)
     try:
         return text.encode()
     except UnicodeEncodeError:
@@ -753,12 +754,12 @@ def _csv_bytes(columns: Sequence[Column]) -> bytes:
 
 def csv_header() -> bytes:
     """The CSV header row."""
-    return _csv_bytes([[name] for name in CSV_COLUMNS])
+    return _csv_bytes([[[name] for name in CSV_COLUMNS]])
 
 
 _ENCODERS: dict[Format, Callable[[RawRecords], bytes]] = {
     "ndjson": lambda records: records.ndjson(),
-    "csv": lambda records: _csv_bytes(records.columns(CSV_COLUMNS)),
+    "csv": lambda records: _csv_bytes(records.column_chunks(CSV_COLUMNS, CSV_CHUNK_RECORDS)),
 }
 _HEADERS: dict[Format, Callable[[], bytes]] = {"ndjson": lambda: b"", "csv": csv_header}
 

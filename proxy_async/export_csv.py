@@ -9,15 +9,28 @@ statuses). A column whose every cell holds a quote (``data``: JSON text) is quot
 whole with two ``replace`` calls; only a column of mixed cells is quoted cell by cell.
 About 2.6 ms for the same page; the output is identical (``tests/test_export_csv.py``
 checks it against ``csv.writer`` with hypothesis).
+
+Each pass over a column touches every one of its cells, and a page's 19,000 cells (1.5
+MB of strings) no longer fit in the CPU's cache once the next pages have arrived. So an
+export takes a page :data:`CSV_CHUNK_RECORDS` records at a time
+(:func:`csv_text_chunked`): every pass over a chunk finds it in the cache. A page held
+back behind 5 others: 2.5-2.7 ms whole, 2.1 ms in chunks of 128 (64 and 256 alike).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import repeat
 from typing import cast
 
 LINE_TERMINATOR = "\r\n"
+
+CSV_CHUNK_RECORDS = 128
+"""Records an export writes to CSV at a time (see the module docstring)."""
+
+Columns = Sequence[Sequence[str | None]]
+"""Column-major cells: one sequence of cells per field, all of one length; a cell is text,
+or None for an empty cell."""
 
 # What makes the excel dialect quote a field: its delimiter, its quote character and the
 # characters of its line terminator (CPython's Modules/_csv.c).
@@ -28,15 +41,23 @@ _QUOTE = '"'
 _SEPARATOR = "\x00"
 
 
-def csv_text(columns: Sequence[Sequence[str | None]]) -> str:
-    """The CSV lines of the records whose fields are ``columns`` (column-major: one
-    sequence of cells per field, all of one length; a cell is text, or None for an empty
-    cell), each line ended by ``\\r\\n``. At least two columns: ``csv.writer`` quotes a
-    lone empty field, and no export writes one-column rows."""
-    if not columns or not columns[0]:
+def csv_text(columns: Columns) -> str:
+    """The CSV lines of the records whose fields are ``columns`` (:data:`Columns`), each
+    line ended by ``\\r\\n``. At least two columns: ``csv.writer`` quotes a lone empty
+    field, and no export writes one-column rows."""
+    return csv_text_chunked([columns])
+
+
+def csv_text_chunked(chunks: Iterable[Columns]) -> str:
+    """:func:`csv_text` of the records of every chunk in turn (each chunk: the columns of
+    some records), as one text."""
+    lines: list[str] = []
+    for columns in chunks:
+        if columns and columns[0]:
+            texts = [_column_text(column) for column in columns]
+            lines.extend(map(",".join, zip(*texts, strict=True)))
+    if not lines:
         return ""
-    texts = [_column_text(column) for column in columns]
-    lines = list(map(",".join, zip(*texts, strict=True)))
     # The last line's terminator from the join itself: ``+ "\r\n"`` copied the whole
     # page's text once more (a megabyte, 0.3 ms a page, measured).
     lines.append("")
@@ -68,4 +89,4 @@ def _quoted(cell: str) -> str:
     return cell
 
 
-__all__ = ["LINE_TERMINATOR", "csv_text"]
+__all__ = ["CSV_CHUNK_RECORDS", "LINE_TERMINATOR", "Columns", "csv_text", "csv_text_chunked"]

@@ -14,7 +14,7 @@ the same CSV columns (``tests/test_fast_path.py``).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from operator import attrgetter, itemgetter
 from typing import Any, Protocol
 
@@ -63,6 +63,16 @@ class RawRecords:
 
     def columns(self, names: Sequence[str]) -> list[Column]:
         """Per field of ``names``, its values in record order (see :data:`Column`)."""
+        return self._columns_of(names, 0, len(self))
+
+    def column_chunks(self, names: Sequence[str], size: int) -> Iterator[list[Column]]:
+        """:meth:`columns` of ``size`` records at a time, in order (a CSV writer's way:
+        see :mod:`proxy_async.export_csv`)."""
+        for start in range(0, len(self), size):
+            yield self._columns_of(names, start, start + size)
+
+    def _columns_of(self, names: Sequence[str], start: int, stop: int) -> list[Column]:
+        """:meth:`columns` of the records at positions ``start`` to ``stop``."""
         raise NotImplementedError
 
     def subset(self, keep: Sequence[int]) -> RawRecords:
@@ -104,8 +114,9 @@ class DecodedRecords(RawRecords):
         except orjson.JSONEncodeError:
             return b"".join([encode_json(record) + b"\n" for record in self._dicts])
 
-    def columns(self, names: Sequence[str]) -> list[Column]:
-        return [[_cell(record.get(name)) for record in self._dicts] for name in names]
+    def _columns_of(self, names: Sequence[str], start: int, stop: int) -> list[Column]:
+        records = self._dicts[start:stop]
+        return [[_cell(record.get(name)) for record in records] for name in names]
 
 
 def _cell(value: object) -> str | None:
@@ -191,12 +202,12 @@ class MirroredRecords(RawRecords):
         # Pickled and copied as the dicts: the mirror classes and decoder are not picklable.
         return (DecodedRecords, (self.dicts(),))
 
-    def columns(self, names: Sequence[str]) -> list[Column]:
+    def _columns_of(self, names: Sequence[str], start: int, stop: int) -> list[Column]:
         if not names:
             return []
         if not self._source.text_fields.issuperset(names):
-            return DecodedRecords(self.dicts()).columns(names)
-        mirrors = self._mirrors
+            return DecodedRecords(self.dicts())._columns_of(names, start, stop)
+        mirrors = self._mirrors[start:stop]
         if not mirrors:
             return [[] for _ in names]
         if tuple(names) == mirrors[0].__struct_fields__:  # every field, in order: C all the way
