@@ -382,16 +382,23 @@ def test_mirrors_follow_the_record_classes() -> None:
         assert set(hints) == set(mirror.__struct_fields__)
 
 
-async def test_stream_and_export_pages_take_the_fast_path(tmp_path: Any) -> None:
-    """Pages from the fake server go through the fast path end to end."""
-    async with FakeProxyServer(sessions_per_service=1, interactions_per_session=30) as server:
+async def fake_server_pages(interactions: int, *, page_size: int) -> list[Page[Any]]:
+    """Every page of one session of ``interactions`` records, from the fake server."""
+    async with FakeProxyServer(
+        sessions_per_service=1, interactions_per_session=interactions
+    ) as server:
         service_sid = server.service_sids[0]
         session_sid = server.session_sids(service_sid)[0]
         async with ProxyClient(
             server.account_sid, server.auth_token, base_url=server.url
         ) as client:
-            interactions = client.services(service_sid).sessions(session_sid).interactions
-            pages = [page async for page in interactions.pages(page_size=7)]
+            resource = client.services(service_sid).sessions(session_sid).interactions
+            return [page async for page in resource.pages(page_size=page_size)]
+
+
+async def test_stream_and_export_pages_take_the_fast_path(tmp_path: Any) -> None:
+    """Pages from the fake server go through the fast path end to end."""
+    pages = await fake_server_pages(30, page_size=7)
     assert sum(len(page) for page in pages) == 30
     for page in pages:
         assert isinstance(page.raw_records, MirroredRecords)
@@ -436,19 +443,9 @@ async def test_an_export_checks_every_record_but_builds_none(
 
 
 async def fake_server_page(interactions: int) -> Page[Any]:
-    """The first page of one session of ``interactions`` records, from the fake server."""
-    async with FakeProxyServer(
-        sessions_per_service=1, interactions_per_session=interactions
-    ) as server:
-        service_sid = server.service_sids[0]
-        session_sid = server.session_sids(service_sid)[0]
-        async with ProxyClient(
-            server.account_sid, server.auth_token, base_url=server.url
-        ) as client:
-            resource = client.services(service_sid).sessions(session_sid).interactions
-            async for page in resource.pages(page_size=interactions):
-                return page
-    raise AssertionError("no page")
+    """The one page of one session of ``interactions`` records, from the fake server."""
+    [page] = await fake_server_pages(interactions, page_size=interactions)
+    return page
 
 
 async def test_iter_items_builds_a_chunk_at_a_time_and_keeps_none(
