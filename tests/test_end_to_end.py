@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections.abc import AsyncIterator
 
 import pytest
 from conftest import fake_client
 
 from proxy_async import (
+    AttemptEvent,
     Interaction,
     MessageInteraction,
     NotFoundError,
@@ -237,23 +239,44 @@ async def test_rate_limit_holds_at_the_server(server: FakeProxyServer) -> None:
     session_sid = server.session_sids(service)[0]
     sids = server.interaction_sids(service, session_sid)
     rate, burst, count = 40.0, 4.0, 80
+    admitted: dict[str, float] = {}  # path -> when the limiter let the request go
+
+    def note_admission(event: AttemptEvent) -> None:
+        admitted[event.path] = time.monotonic()  # the server stamps arrivals on this clock
+
     async with client_for(
-        server, requests_per_second=rate, burst=burst, max_concurrency=50
+        server,
+        requests_per_second=rate,
+        burst=burst,
+        max_concurrency=50,
+        on_request=note_admission,
     ) as client:
         interactions = client.services(service).sessions(session_sid).interactions
         results = await asyncio.gather(
             *(interactions.fetch(sids[i % len(sids)]) for i in range(count))
         )
     assert [r.sid for r in results] == [sids[i % len(sids)] for i in range(count)]
-    arrivals = sorted(r.time for r in server.requests)
-    assert len(arrivals) == count
-    elapsed = arrivals[-1] - arrivals[0]
-    assert elapsed >= (count - burst) / rate * 0.9
+    arrived = {r.path: r.time for r in server.requests}
+    assert len(arrived) == len(admitted) == count  # one request per SID, none repeated
+    arrivals = sorted(arrived.values())
+    assert arrivals[-1] - arrivals[0] >= (count - burst) / rate * 0.9
     window = 0.5
-    for i, start in enumerate(arrivals):
-        in_window = sum(1 for t in arrivals[i:] if t - start < window)
-        # a bucket admits at most burst + rate * window in any window (+1 for timer rounding)
-        assert in_window <= burst + rate * window + 1, (start, in_window)
+    # A bucket admits at most burst + rate * window in any window (+1 for timer rounding).
+    assert most_in_a_window(sorted(admitted.values()), window) <= burst + rate * window + 1
+    # At the server, requests admitted apart can arrive closer together by the spread of
+    # their transit from limiter to handler (on a loaded machine the event loop runs
+    # late and delivers several at once): the same bound, over the window plus that spread.
+    transits = [arrived[path] - admitted[path] for path in admitted]
+    spread = max(transits) - min(transits)
+    assert most_in_a_window(arrivals, window) <= burst + rate * (window + spread) + 1, spread
+
+
+def most_in_a_window(times: list[float], window: float) -> int:
+    """The most of the sorted ``times`` that fall in any half-open window of this length."""
+    return max(
+        (sum(1 for t in times[i:] if t - start < window) for i, start in enumerate(times)),
+        default=0,
+    )
 
 
 async def test_concurrency_cap_holds_at_the_server() -> None:
