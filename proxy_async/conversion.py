@@ -300,7 +300,14 @@ class ReceivedPage(Generic[T]):
         return self.records.dicts()
 
     def without(self, positions: Sequence[int]) -> ReceivedPage[T]:
-        """This page without the records at ``positions``."""
+        """This page without the records at ``positions``, once the whole page passed
+        the checks of :meth:`structure`.
+
+        Raises :class:`InvalidResponseError` for a bad record, even one left out, named
+        by its place on the page as sent: as a page not cut down. Pages with repeats
+        are rare (a healthy listing has none), so checking one twice costs nothing.
+        """
+        self.structure()
         skip = set(positions)
         keep = [index for index in range(len(self.records)) if index not in skip]
         return attrs.evolve(self, records=self.records.subset(keep))
