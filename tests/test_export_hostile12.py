@@ -61,8 +61,10 @@ class _Server:
         return web.Response(body=body, content_type="application/json")
 
 
-async def _export(pages: list[Body], out: Path, fmt: str) -> Any:
-    server = _Server(pages)
+async def _export(pages: list[Body], out: Path, fmt: str, server: _Server | None = None) -> Any:
+    """Export one session whose pages are ``pages``, served by ``server`` (default: a
+    ``_Server`` of them)."""
+    server = server or _Server(pages)
     app = web.Application()
     app.router.add_get("/{tail:.*}", server.handle)
     runner = web.AppRunner(app)

@@ -4,11 +4,15 @@ behave exactly as the code before them did."""
 from __future__ import annotations
 
 import contextlib
+import json
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from aiohttp import web
 from conftest import list_body
+from test_export_hostile12 import _csv_writer_bytes, _export, _page, _r, _reference, _Server
 
 from proxy_async import InvalidResponseError
 from proxy_async.conversion import ReceivedPage, receive_body
@@ -60,3 +64,39 @@ async def test_records_left_out_as_repeats_are_still_checked(second: list[dict[s
     expected = await walk_error(two_pages(second))
     got = await walk_error(two_pages(second), seen_records=SeenRecords())
     assert str(got) == str(expected)
+
+
+class _ThrottledOnce(_Server):
+    """The pages of ``_Server``; the first request for page 1 is answered 429."""
+
+    throttled = False
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.query.get("Page") == "1" and not self.throttled:
+            self.throttled = True
+            return web.json_response(
+                {"code": 20429, "message": "Too many requests", "status": 429},
+                status=429,
+                headers={"Retry-After": "0"},
+            )
+        return await super().handle(request)
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "csv"])
+async def test_a_record_repeated_across_a_429_restart_is_written_once(
+    tmp_path: Path, fmt: str
+) -> None:
+    """The walk taken up again after a 429 gets the first walk's SIDs: the repeat is left
+    out, the new record on the same page is written."""
+    pages = [_page([_r("KI1"), _r("KI2")]), _page([_r("KI2", data="again"), _r("KI3")])]
+    server = _ThrottledOnce(pages)
+    out = tmp_path / f"o.{fmt}"
+    summary = await _export(pages, out, fmt, server)
+    assert server.throttled
+    assert summary.complete
+    expected = _reference(pages)
+    assert [record["sid"] for record in expected] == ["KI1", "KI2", "KI3"]
+    if fmt == "csv":
+        assert out.read_bytes() == _csv_writer_bytes(expected)
+    else:
+        assert [json.loads(line) for line in out.read_bytes().splitlines()] == expected
