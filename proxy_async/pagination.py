@@ -240,6 +240,11 @@ class SeenRecords:
         """The number of SIDs remembered."""
         return self._held
 
+    @property
+    def fingerprints(self) -> bool:
+        """Whether SIDs are kept as 64-bit fingerprints (a loop guard's), not exactly."""
+        return self._fingerprints
+
     def admit(
         self, records: RawRecords | Sequence[dict[str, Any]], url: str, path: str = ""
     ) -> tuple[int, ...]:

@@ -82,8 +82,12 @@ class ListResource(Generic[T]):
         Arguments are checked now, before anything is sent.
         """
         limit = check_limit(limit)
-        if seen_records is not None and not isinstance(seen_records, SeenRecords):
-            raise InvalidParameterError("seen_records", "None or a SeenRecords", seen_records)
+        if seen_records is not None and (
+            not isinstance(seen_records, SeenRecords) or seen_records.fingerprints
+        ):
+            # Records are left out on a match: a fingerprint collision would drop one.
+            expected = "None or a SeenRecords keeping exact SIDs (fingerprints=False)"
+            raise InvalidParameterError("seen_records", expected, seen_records)
         if seen_records is not None and limit is not None:
             # The walk remembers whole pages: the unread rest of a truncated page would
             # count as seen, and a later walk would leave those records out.

@@ -507,11 +507,14 @@ async def test_pages_given_seen_records_leave_out_what_an_earlier_walk_yielded(
 
 
 async def test_seen_records_are_checked_where_they_enter() -> None:
-    """Not a SeenRecords, or with a limit (a truncated page is remembered whole): refused
-    before anything is sent."""
+    """Not a SeenRecords, one keeping fingerprints, or with a limit (a truncated page is
+    remembered whole): refused before anything is sent."""
     async with ProxyClient(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN) as client:
         interactions = client.services(SERVICE).sessions(CYCLING).interactions
         with pytest.raises(InvalidParameterError, match="seen_records"):
             interactions.pages(seen_records=set())  # type: ignore[arg-type]
         with pytest.raises(InvalidParameterError, match="seen_records"):
             interactions.pages(limit=3, seen_records=SeenRecords())
+        # Records are left out on a match: a fingerprint collision must never drop one.
+        with pytest.raises(InvalidParameterError, match="exact SIDs"):
+            interactions.pages(seen_records=SeenRecords(fingerprints=True))
