@@ -310,6 +310,8 @@ def bound_caption(samples: dict[str, list[Sample]]) -> str:
         client, server, verdict = bound_by(runs)
         parts.append(f"{name}: {verdict} (client CPU {client:.0%}, server {server:.0%})")
     return (
+        "Ratio columns are medians of per-round ratios (each round's contenders ran back "
+        "to back), so they need not equal the ratio of the median columns.\n\n"
         "Bound by (median CPU time / wall time of each process; client-bound at >= "
         f"{CLIENT_BOUND_SHARE:.0%} client): " + "; ".join(parts)
     )

@@ -240,6 +240,12 @@ class SeenRecords:
         """The number of SIDs remembered."""
         return self._held
 
+    def __repr__(self) -> str:
+        return (
+            f"SeenRecords(max_sids={self.max_sids}, fingerprints={self._fingerprints}, "
+            f"held={self._held})"
+        )
+
     @property
     def fingerprints(self) -> bool:
         """Whether SIDs are kept as 64-bit fingerprints (a loop guard's), not exactly."""
