@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import typing
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -200,6 +201,19 @@ def assert_identical(fast: Any, slow: Any) -> None:
             assert (mine.value, mine.is_known) == (theirs.value, theirs.is_known), field.name
 
 
+def assert_all_identical(fast: Iterable[Any], slow: Iterable[Any]) -> None:
+    """:func:`assert_identical` record by record; as many records on each side."""
+    for mine, theirs in zip(fast, slow, strict=True):
+        assert_identical(mine, theirs)
+
+
+def assert_same_refusal(outcome: object, slow: InvalidResponseError) -> None:
+    """The fast path's whole answer refused the input as the reference did: the same
+    error, message and field."""
+    assert isinstance(outcome, InvalidResponseError)
+    assert (str(outcome), outcome.field) == (str(slow), slow.field)
+
+
 def assert_same_records_as_sent(fast: MirroredRecords, slow: DecodedRecords) -> None:
     assert fast.dicts() == slow.dicts()
     assert fast.sids() == slow.sids()
@@ -241,26 +255,21 @@ def check_page(body: bytes, model: type[Any]) -> bool:
         assert mirrored.meta == slow.meta
         assert_identical(mirrored.meta, slow.meta)
         assert len(built) == len(slow.items)
-        for mine, theirs in zip(built, slow.items, strict=True):
-            assert_identical(mine, theirs)
+        assert_all_identical(built, slow.items)
         fast_records = MirroredRecords(body, mirrored.mirrors, decoder)
         assert_same_records_as_sent(fast_records, DecodedRecords(slow.raw_items))
     # Whichever path answers, structure_page of the bytes answers as the reference does.
     outcome = attempt(lambda: structure_page(body, model, LIST_KEY))
     if isinstance(slow, InvalidResponseError):
-        assert isinstance(outcome, InvalidResponseError)
-        assert str(outcome) == str(slow)
-        assert outcome.field == slow.field
+        assert_same_refusal(outcome, slow)
     else:
         assert isinstance(outcome, Page)
         assert outcome.meta == slow.meta
-        for mine, theirs in zip(outcome.items, slow.items, strict=True):
-            assert_identical(mine, theirs)
+        assert_all_identical(outcome.items, slow.items)
         assert outcome.raw_items == slow.raw_items
         # A stream's way: built a chunk at a time from a page whose items were never read.
         fresh = structure_page(body, model, LIST_KEY)
-        for mine, theirs in zip(fresh.iter_items(), slow.items, strict=True):
-            assert_identical(mine, theirs)
+        assert_all_identical(fresh.iter_items(), slow.items)
     return built is not None
 
 
@@ -306,8 +315,7 @@ def check_record(body: bytes, model: type[Any]) -> bool:
         assert_identical(fast, slow)
     outcome = attempt(lambda: structure_body(body, model))
     if isinstance(slow, InvalidResponseError):
-        assert isinstance(outcome, InvalidResponseError)
-        assert (str(outcome), outcome.field) == (str(slow), slow.field)
+        assert_same_refusal(outcome, slow)
     else:
         assert_identical(outcome, slow)
     return fast is not None
@@ -468,8 +476,7 @@ async def test_iter_items_builds_a_chunk_at_a_time_and_keeps_none(
     items = page.items  # built now, all at once, and kept from here on
     assert sizes == [64, 64, 22, 150]
     assert len(streamed) == 150
-    for mine, theirs in zip(streamed, items, strict=True):
-        assert_identical(mine, theirs)
+    assert_all_identical(streamed, items)
     assert list(page.iter_items()) == list(items)
     assert all(a is b for a, b in zip(page.iter_items(), items, strict=True))
     assert sizes == [64, 64, 22, 150]
@@ -500,5 +507,4 @@ async def test_iter_items_hands_over_to_the_reference_mid_page(
         orjson.dumps({LIST_KEY: expected, "meta": attrs.asdict(page.meta)}), Interaction
     )
     assert isinstance(reference_items, Page)
-    for mine, theirs in zip(streamed, reference_items.items, strict=True):
-        assert_identical(mine, theirs)
+    assert_all_identical(streamed, reference_items.items)
