@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import io
 import os
 import subprocess
 import sys
@@ -15,10 +14,7 @@ import orjson
 import pytest
 from conftest import AUTH_TOKEN, assert_no_secret, set_fake_credentials
 
-from proxy_async import AttemptEvent
-from proxy_async._progress import ProgressDisplay
 from proxy_async.cli import main
-from proxy_async.export import ExportProgress
 from proxy_async.export_files import ExportPaths
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
 
@@ -307,80 +303,6 @@ async def test_an_unknown_service_exits_3(
     argv = ["export", "--service", SERVICE, "--out", str(out), "--base-url", server.url]
     assert await run_cli(*argv) == 3
     assert f"cannot list the sessions of {SERVICE}" in capsys.readouterr().err
-
-
-# -- progress display -------------------------------------------------------------------------
-
-
-def snapshot(done: int, records: int) -> ExportProgress:
-    return ExportProgress(
-        sessions_total=10,
-        sessions_done=done,
-        sessions_failed=1,
-        records=records,
-        records_this_run=records,
-        elapsed=1.0,
-        resumed=False,
-    )
-
-
-def test_progress_redraws_one_line_on_a_tty() -> None:
-    stream = io.StringIO()
-    now = [100.0]
-    display = ProgressDisplay(stream, tty=True, clock=lambda: now[0])
-    display.on_response(AttemptEvent("GET", "/x", 1, 200))
-    display.on_response(AttemptEvent("GET", "/x", 1, 429))
-    display.on_response(AttemptEvent("GET", "/x", 2, 200))
-    display.update(snapshot(3, 5000))
-    now[0] = 102.0
-    display.draw()
-    display.update(snapshot(4, 9000))
-    now[0] = 103.0
-    display.close()
-    text = stream.getvalue()
-    assert text.count("\r") == 2
-    assert text.count("\n") == 1
-    assert text.endswith("\n")
-    assert "\x1b[K" in text
-    last = text.split("\r")[-1]
-    assert "sessions 4/10 done (1 failed)" in last
-    assert "records 9,000" in last
-    assert "3,000 rec/s" in last  # 9,000 records in 3 s
-    assert "retries 1" in last
-    assert "429s 1" in last
-
-
-def test_progress_writes_plain_lines_elsewhere() -> None:
-    stream = io.StringIO()
-    display = ProgressDisplay(stream, tty=False)
-    assert display.interval == 5.0
-    display.draw()
-    display.update(snapshot(10, 100))
-    display.close()
-    lines = stream.getvalue().splitlines()
-    assert "listing sessions" in lines[0]
-    assert "sessions 10/10 done" in lines[1]
-    assert "\r" not in stream.getvalue()
-
-
-def test_progress_says_while_the_listing_runs_and_counts_missing_sessions() -> None:
-    stream = io.StringIO()
-    display = ProgressDisplay(stream, tty=False)
-    display.update(
-        ExportProgress(
-            sessions_total=12_000,
-            sessions_done=9_500,
-            sessions_failed=0,
-            records=9_500,
-            records_this_run=9_500,
-            elapsed=1.0,
-            resumed=False,
-            sessions_missing=2,
-            listing_done=False,
-        )
-    )
-    display.close()
-    assert "sessions 9,500 done (2 missing) of 12,000 listed so far" in stream.getvalue()
 
 
 async def test_a_csv_gz_name_chooses_csv_and_gzip(
