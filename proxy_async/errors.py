@@ -476,7 +476,36 @@ class ExportStateError(ExportError):
     resume asks for other parameters than the saved state's, the state is unreadable,
     the output names a directory, or another export is writing the same file. Nothing
     was changed on disk.
+
+    The message names its remedy as the Python argument (``resume=True``,
+    ``overwrite=True``); :meth:`for_command_line` names the command line's flag
+    (``--resume``, ``--force``) instead. Raise it with the placeholders
+    :data:`RESUME_REMEDY` and :data:`FORCE_REMEDY` in the message.
     """
+
+    def __init__(self, message: str) -> None:
+        self.template = message
+        super().__init__(_with_remedies(message, _PYTHON_REMEDIES))
+
+    def for_command_line(self) -> str:
+        """The message with the command line's flags as remedies."""
+        return _with_remedies(self.template, _COMMAND_LINE_REMEDIES)
+
+
+RESUME_REMEDY = "{resume}"
+"""Placeholder for "continue the export" in an :class:`ExportStateError` message."""
+
+FORCE_REMEDY = "{force}"
+"""Placeholder for "discard the export and start over" in an :class:`ExportStateError`."""
+
+_PYTHON_REMEDIES = {RESUME_REMEDY: "resume=True", FORCE_REMEDY: "overwrite=True"}
+_COMMAND_LINE_REMEDIES = {RESUME_REMEDY: "--resume", FORCE_REMEDY: "--force"}
+
+
+def _with_remedies(template: str, remedies: dict[str, str]) -> str:
+    for placeholder, remedy in remedies.items():
+        template = template.replace(placeholder, remedy)
+    return template
 
 
 class ExportWriteError(ExportError):

@@ -60,6 +60,8 @@ import attrs
 from .client import ProxyClient
 from .conversion import replace_lone_surrogates
 from .errors import (
+    FORCE_REMEDY,
+    RESUME_REMEDY,
     AuthError,
     CertificateVerifyError,
     ClientClosedError,
@@ -75,8 +77,6 @@ from .errors import (
 )
 from .export_csv import CSV_CHUNK_RECORDS, csv_text_chunked
 from .export_files import (
-    FORCE_HINT,
-    RESUME_HINT,
     STDOUT,
     ChunkedFile,
     Compression,
@@ -1220,12 +1220,12 @@ def _refuse_existing(paths: ExportPaths, params: ExportParams, *, overwrite: boo
     if unfinished:
         raise ExportStateError(
             f"an earlier export to {paths.output} did not finish; continue it with "
-            f"{RESUME_HINT}, or discard it with {FORCE_HINT}"
+            f"{RESUME_REMEDY}, or discard it with {FORCE_REMEDY}"
         )
     for path in paths.written(sessions_file=params.sessions_file):
         if path.exists() and not (blank and path == paths.state):
             raise ExportStateError(
-                f"{path} already exists; use {FORCE_HINT} to replace it once the new export "
+                f"{path} already exists; use {FORCE_REMEDY} to replace it once the new export "
                 "is complete"
             )
 
@@ -1396,7 +1396,7 @@ def _check_same_export(
     if differences:
         raise ExportStateError(
             f"{paths.state} was made with " + "; ".join(differences) + ". Resume with "
-            f"the original options, or discard it with {FORCE_HINT}"
+            f"the original options, or discard it with {FORCE_REMEDY}"
         )
 
 

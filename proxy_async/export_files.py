@@ -31,7 +31,7 @@ from typing import Literal
 
 import attrs
 
-from .errors import ExportStateError
+from .errors import FORCE_REMEDY, ExportStateError
 from .validation import check_file_path
 
 Compression = Literal["gzip"]
@@ -40,12 +40,6 @@ Compression = Literal["gzip"]
 STDOUT = "-"
 """The ``out`` that writes records to standard output (no state file, no resume)."""
 
-FORCE_HINT = "--force (overwrite=True)"
-"""How an error message tells to discard an export: the CLI option and the
-:func:`~proxy_async.export.export` argument, as both read the same messages."""
-
-RESUME_HINT = "--resume (resume=True)"
-"""How an error message tells to continue an export (see :data:`FORCE_HINT`)."""
 
 PART_SUFFIX = ".part"
 """What a data file is named while it is written: ``OUT.part``."""
@@ -277,7 +271,7 @@ class ChunkedFile:
                 raise
             raise ExportStateError(
                 f"{path} is missing although the export's state says it was written; "
-                f"start over with {FORCE_HINT}"
+                f"start over with {FORCE_REMEDY}"
             ) from None
         size = os.fstat(fd).st_size
         os.lseek(fd, size, os.SEEK_SET)
@@ -300,7 +294,7 @@ class ChunkedFile:
         if size < length:
             raise ExportStateError(
                 f"{self.name} holds {size} bytes but the export's state covers {length}: it "
-                f"was changed by something else; start over with {FORCE_HINT}"
+                f"was changed by something else; start over with {FORCE_REMEDY}"
             )
         os.ftruncate(self._fd, length)
         os.lseek(self._fd, length, os.SEEK_SET)

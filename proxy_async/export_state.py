@@ -49,8 +49,8 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeAlias, TypeVar
 import attrs
 import orjson
 
-from .errors import ExportStateError, ExportWriteError
-from .export_files import FORCE_HINT, Compression
+from .errors import FORCE_REMEDY, ExportStateError, ExportWriteError
+from .export_files import Compression
 from .validation import check_sid
 
 SCHEMA_VERSION = 2
@@ -653,7 +653,7 @@ def _check_identity(db: sqlite3.Connection, path: Path) -> None:
         raise ExportStateError(
             f"{path} has state version {version}; this proxy-async reads version "
             f"{SCHEMA_VERSION}. Finish it with the proxy-async that started it, or start "
-            f"over with {FORCE_HINT}"
+            f"over with {FORCE_REMEDY}"
         )
 
 
@@ -705,7 +705,7 @@ def _refusal(path: Path | None, error: sqlite3.Error) -> ExportStateError | Expo
     if name.startswith(("SQLITE_FULL", "SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_IOERR")):
         return ExportWriteError(f"cannot write the export state {path}: {error}")
     return ExportStateError(
-        f"the export state {path} is unusable ({error}); start over with {FORCE_HINT}"
+        f"the export state {path} is unusable ({error}); start over with {FORCE_REMEDY}"
     )
 
 

@@ -147,11 +147,19 @@ SID_PATTERNS: dict[str, re.Pattern[str]] = {
 """Pattern of each SID kind this client accepts from callers (two letters + 32 hex)."""
 
 
+def sid_kind(prefix: str) -> str:
+    """``"a KS SID"``, ``"an AC SID"``: the article goes with the first letter as spoken."""
+    article = "an" if prefix[0] in "AEFHILMNORSX" else "a"
+    return f"{article} {prefix} SID"
+
+
 def check_sid(value: object, prefix: str, parameter: str) -> str:
     """Return ``value`` if it is a ``prefix`` SID, else raise :class:`InvalidParameterError`."""
     pattern = SID_PATTERNS[prefix]
     if not isinstance(value, str) or pattern.fullmatch(value) is None:
-        raise InvalidParameterError(parameter, f"a {prefix} SID matching ^{prefix}{_HEX32}$", value)
+        raise InvalidParameterError(
+            parameter, f"{sid_kind(prefix)} matching ^{prefix}{_HEX32}$", value
+        )
     return value
 
 

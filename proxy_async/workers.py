@@ -3,12 +3,12 @@
 With Redis running, start any number of workers (processes, on any machines that
 share the output directory)::
 
-    arq proxy_async.workers.WorkerSettings
+    proxy-async workers run          # or: arq proxy_async.workers.WorkerSettings
 
 then list a Service into batches of sessions, one arq job each, and join the results::
 
-    python -m proxy_async.workers enqueue KS... --out exports/ --wait
-    python -m proxy_async.workers merge --out exports/ --to interactions.ndjson
+    proxy-async workers enqueue KS... --out exports/ --wait
+    proxy-async workers merge --out exports/ --to interactions.ndjson
 
 **Enqueue** pages through the Service's Sessions (1,000 a page) and records everything
 in the manifest ``OUT/manifest.<format>.db`` (:mod:`proxy_async.export_manifest`): the
@@ -66,10 +66,8 @@ Needs the optional extra: ``pip install 'proxy-async[arq]'``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import gzip
 import hashlib
@@ -79,7 +77,6 @@ import os
 import re
 import shutil
 import sys
-import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -87,22 +84,20 @@ from typing import Any, BinaryIO
 import attrs
 
 try:
-    from arq.connections import ArqRedis, RedisSettings, create_pool
+    from arq.connections import ArqRedis, RedisSettings
     from arq.constants import result_key_prefix
     from arq.jobs import Job, JobStatus
     from arq.worker import Function, Retry, func
-    from redis.exceptions import RedisError
 except ImportError as error:  # pragma: no cover - depends on the installed extras
     raise ImportError("proxy_async.workers needs arq: pip install 'proxy-async[arq]'") from error
 
 from .client import ProxyClient
-from .errors import ExportStateError, InvalidParameterError, ProxyError
+from .errors import ExportStateError, InvalidParameterError
 from .export import (
     DEFAULT_PAGE_SIZE,
     FORMATS,
     LISTING_PAGE_SIZE,
     Format,
-    SessionDiscoveryError,
     check_format,
     check_page_size,
     encode_ndjson,
@@ -201,8 +196,6 @@ MISSING_SHOWN = 5
 
 _LIMITER_KEY = "proxy_async_limiter"
 _COPY_CHUNK = 1 << 20
-_REDIS_CONNECT_RETRIES = 0
-"""The CLI fails at once, in one line, when Redis does not answer (arq would log each retry)."""
 
 
 @attrs.frozen
@@ -999,143 +992,12 @@ def _recode(reader: io.BufferedIOBase, sink: BinaryIO, gzip_out: bool, skip_head
 # -- command line -------------------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m proxy_async.workers",
-        description="List a Proxy Service's sessions into batches, one arq job each, and "
-        "join the results. Run workers with: arq proxy_async.workers.WorkerSettings",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    enqueue = commands.add_parser("enqueue", help="list the sessions and queue their batches")
-    enqueue.add_argument("service", metavar="SERVICE_SID")
-    enqueue.add_argument("--out", required=True, metavar="DIR", help="the batch files go here")
-    enqueue.add_argument(
-        "--batch-size",
-        type=int,
-        default=DEFAULT_BATCH_SIZE,
-        metavar="N",
-        help=f"sessions per job and file (default {DEFAULT_BATCH_SIZE})",
-    )
-    enqueue.add_argument("--gzip", action="store_true", help="gzip the batch files")
-    enqueue.add_argument("--wait", action="store_true", help="wait for every job to finish")
-    enqueue.add_argument(
-        "--retry-failed",
-        action="store_true",
-        help="queue again the batches whose job failed for good (they resume)",
-    )
-    merge = commands.add_parser("merge", help="join the batch files into one")
-    merge.add_argument("--out", required=True, metavar="DIR", help="as given to enqueue")
-    merge.add_argument(
-        "--to", required=True, metavar="FILE", help="the joined file (gzip if it ends in .gz)"
-    )
-    for command in (enqueue, merge):
-        command.add_argument("--format", choices=FORMATS, default="ndjson")
-    enqueue.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE, metavar="N")
-    enqueue.add_argument(
-        "--redis", default=None, metavar="URL", help="default: $PROXY_ASYNC_REDIS_URL"
-    )
-    return parser
-
-
-class _RedisUnreachable(Exception):
-    def __init__(self, url: str, error: BaseException) -> None:
-        super().__init__(f"cannot use Redis at {_safe_url(url)}: {error or type(error).__name__}")
-
-
-def _safe_url(url: str) -> str:
-    """``url`` with its password (if any) masked."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-
-
-async def _enqueue(args: argparse.Namespace) -> int:
-    config = WorkerConfig.from_env()
-    url = args.redis or config.redis_url
-    try:
-        settings = dataclasses.replace(
-            RedisSettings.from_dsn(url), conn_retries=_REDIS_CONNECT_RETRIES
-        )
-        redis = await create_pool(settings)
-    except (RedisError, OSError, ValueError) as error:
-        raise _RedisUnreachable(url, error) from None
-    try:
-        async with ProxyClient.from_env(
-            requests_per_second=config.requests_per_second, **config.client_options()
-        ) as client:
-            done = await enqueue_service(
-                redis,
-                client,
-                args.service,
-                args.out,
-                fmt=args.format,
-                page_size=args.page_size,
-                batch_size=args.batch_size,
-                compression="gzip" if args.gzip else None,
-                retry_failed=args.retry_failed,
-            )
-        retried = f" ({done.retried_jobs} failed ones again)" if done.retried_jobs else ""
-        print(
-            f"{done.sessions} sessions of {done.service_sid} in {done.batches} batches: "
-            f"{done.new_jobs} jobs queued{retried}, {len(done.job_ids) - done.new_jobs} "
-            "already known"
-        )
-        if not args.wait:
-            return 0
-        await wait_for_jobs(redis, done.job_ids, poll_delay=1.0)
-        failed = [
-            ident
-            for ident in done.job_ids
-            if (info := await Job(ident, redis).result_info()) is not None and not info.success
-        ]
-        print(f"{len(done.job_ids) - len(failed)} jobs done, {len(failed)} failed")
-        return 1 if failed else 0
-    except RedisError as error:
-        raise _RedisUnreachable(url, error) from None
-    finally:
-        with contextlib.suppress(RedisError, OSError):
-            await redis.aclose()
-
-
-def _merge(args: argparse.Namespace) -> int:
-    done = merge_exports(args.out, args.to, fmt=args.format)
-    missing = ""
-    if done.missing:
-        names = ", ".join(done.missing_sids)
-        more = ", …" if done.missing > len(done.missing_sids) else ""
-        missing = f" ({names}{more})"
-    print(
-        f"{done.sessions} sessions of {done.service_sid} ({done.batches} batches), "
-        f"{done.records} records, {done.missing} missing{missing}: written to {done.output}"
-    )
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m proxy_async.workers``: enqueue a Service, or merge its batch files.
+    """``python -m proxy_async.workers``: the same as ``proxy-async workers`` (see
+    :mod:`proxy_async.cli.workers`); returns the exit status."""
+    from .cli import main as command_line
 
-    Returns the exit status: 0 done, 1 some jobs failed (``enqueue --wait``), 2 any
-    error (one line on stderr), 130 interrupted.
-    """
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "merge":
-            return _merge(args)
-        return asyncio.run(_enqueue(args))
-    except KeyboardInterrupt:
-        print("interrupted: run the same command again to continue", file=sys.stderr)
-        return 130
-    except SessionDiscoveryError as error:
-        print(f"error: {error} (the listing so far is saved: run enqueue again)", file=sys.stderr)
-        return 2
-    except (ProxyError, OSError, _RedisUnreachable) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except Exception as error:  # still one line, never a traceback
-        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
-        return 2
+    return command_line(["workers", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

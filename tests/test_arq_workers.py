@@ -271,7 +271,7 @@ async def test_batched_export_on_arq_workers_equals_a_single_export(
         status, printed, _ = merge_cli(capsys, out, merged)
         assert status == 0
         assert printed == (
-            f"{SESSIONS} sessions of {service} (5 batches), {SESSIONS * 55} records, "
+            f"{SESSIONS} sessions of {service} (5 batches), {SESSIONS * 55:,} records, "
             f"0 missing: written to {merged}\n"
         )
         single = await export(client, service, tmp_path / "single.ndjson", page_size=PAGE_SIZE)
@@ -648,8 +648,11 @@ def test_enqueue_with_redis_down_prints_one_line_naming_it(
     url = f"redis://:secret@127.0.0.1:{port}/0"
     status = main(["enqueue", "KS" + "0" * 32, "--out", str(tmp_path), "--redis", url])
     _, err = capsys.readouterr()
-    assert status == 2
+    assert status == 3
     assert err.count("\n") == 1
-    assert err.startswith(f"error: cannot use Redis at redis://:***@127.0.0.1:{port}/0: ")
+    assert err.startswith(
+        f"proxy-async workers enqueue: error: cannot use Redis at redis://:***@127.0.0.1:{port}/0: "
+    )
+    assert "is redis-server running there?" in err
     assert "secret" not in err
     assert names(tmp_path) == []  # nothing made before Redis answered

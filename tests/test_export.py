@@ -413,7 +413,7 @@ async def test_existing_files_are_never_silently_replaced(
         first = await export(client, service_of(server), out, page_size=60)
         assert not first.complete
         saved = paths.state.read_bytes()
-        with pytest.raises(ExportStateError, match="did not finish; continue it with --resume"):
+        with pytest.raises(ExportStateError, match="did not finish; continue it with resume=True"):
             await export(client, service_of(server), out)
         assert paths.state.read_bytes() == saved
         with pytest.raises(ExportStateError, match="format ndjson, not csv"):

@@ -230,7 +230,7 @@ async def test_a_fresh_export_refuses_each_file_it_would_write(
         path.write_bytes(b"someone's")
         assert await cli(server, paths.output) == 2
         err = capsys.readouterr().err
-        assert f"{path} already exists; use --force (overwrite=True)" in err
+        assert f"{path} already exists; use --force to replace it" in err
         assert path.read_bytes() == b"someone's"
         path.unlink()
     assert not paths.state.exists()
@@ -245,23 +245,25 @@ def session_lines_gz(path: Path) -> list[bytes]:
     return gzip.decompress(path.read_bytes()).splitlines()
 
 
-async def test_library_messages_name_the_option_and_the_argument(
+async def test_library_messages_name_the_argument_and_the_cli_names_the_option(
     server: FakeProxyServer, tmp_path: Path
 ) -> None:
     out = tmp_path / "d.ndjson"
     out.write_bytes(b"")
     client = ProxyClient(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=server.url)
     async with client:
-        with pytest.raises(ExportStateError, match=r"use --force \(overwrite=True\)"):
+        with pytest.raises(ExportStateError, match=r"use overwrite=True to replace") as caught:
             await export(client, server.service_sids[0], out)
+        assert "--force" not in str(caught.value)
+        assert "use --force to replace" in caught.value.for_command_line()
+        assert "overwrite" not in caught.value.for_command_line()
         out.unlink()
         break_one_session(server)
         summary = await export(client, server.service_sids[0], out, page_size=10)
         assert not summary.complete
         with pytest.raises(
             ExportStateError,
-            match=r"continue it with --resume \(resume=True\), or discard it with "
-            r"--force \(overwrite=True\)",
+            match=r"continue it with resume=True, or discard it with overwrite=True",
         ):
             await export(client, server.service_sids[0], out)
 

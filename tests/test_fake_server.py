@@ -21,15 +21,21 @@ import orjson
 import pytest
 from aiohttp import web
 
+from proxy_async.cli import main as command_line
 from proxy_async.testing import (
     FAKE_ACCOUNT_SID,
     FAKE_AUTH_TOKEN,
     FakeProxyServer,
     Fault,
     FaultKind,
-    main,
     serve,
 )
+
+
+def main(args: list[str]) -> int:
+    """``proxy-async fake-server *args`` in this process."""
+    return command_line(["fake-server", *args])
+
 
 SID = re.compile(r"[A-Z]{2}[0-9a-f]{32}")
 ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
@@ -1354,6 +1360,8 @@ BANNER_KEYS = {
     "interactions_per_session",
     "participants_per_session",
     "vanishing_sessions",
+    "environment",
+    "export_command",
     "session_sids_sample",
     "participant_sid_sample",
 }
@@ -1426,7 +1434,12 @@ async def test_plain_banner_names_counts_not_sessions() -> None:
     assert "1,000,000 sessions" in text
     assert "7 sessions per service" in text
     assert FAKE_AUTH_TOKEN in text
-    assert text.count("KC") == 2  # the sample session, once alone and once in the curl line
+    assert text.count("KC") == 1  # the sample session, once
+    # A ready-to-paste export of the first service, with the variables that reach it.
+    assert "export TWILIO_ACCOUNT_SID=" in text
+    assert "PROXY_ASYNC_BASE_URL=http://127.0.0.1:" in text
+    assert "proxy-async export --service KS" in text
+    assert "participant : KP" in text
 
 
 @pytest.mark.parametrize(
@@ -1453,11 +1466,11 @@ async def test_plain_banner_names_counts_not_sessions() -> None:
 def test_cli_rejects_bad_numbers_in_one_line(
     args: list[str], needle: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(args, prog="fake") == 2
+    assert main(args) == 2
     out, err = capsys.readouterr()
     assert out == ""
     (line,) = err.splitlines()
-    assert line.startswith("fake: error: ")
+    assert line.startswith("proxy-async fake-server: error: ")
     assert needle in line
 
 
@@ -1467,7 +1480,7 @@ def test_cli_bad_numbers_exit_2_without_a_traceback_in_a_process() -> None:
         assert result.returncode == 2
         assert "Traceback" not in result.stderr
         (line,) = result.stderr.splitlines()
-        assert line.startswith("python -m proxy_async.testing: error: argument ")
+        assert line.startswith("proxy-async fake-server: error: Invalid value for '--")
 
 
 def test_cli_port_in_use_is_one_line_naming_the_port() -> None:
@@ -1476,10 +1489,10 @@ def test_cli_port_in_use_is_one_line_naming_the_port() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         result = run_fake_server("--port", str(port))
-    assert result.returncode == 1
+    assert result.returncode == 3
     assert "Traceback" not in result.stderr
     (line,) = result.stderr.splitlines()
-    assert line.startswith("python -m proxy_async.testing: error: ")
+    assert line.startswith("proxy-async fake-server: error: ")
     assert f"port {port}" in line
     assert "in use" in line
 
@@ -1499,8 +1512,8 @@ def test_cli_help_shows_every_option_with_its_default(capsys: pytest.CaptureFixt
         ("--max-in-flight", "no cap"),
     ]:
         assert option in text
-        assert re.search(rf"{option} \S+ .*?\(default: {re.escape(default)}\)", text), option
-    assert "exit status" in text
+        assert re.search(rf"{option} \S+ .*?\[default: {re.escape(default)}\]", text), option
+    assert "Exit codes" in text
 
 
 # -- pre-rendered answers (client-bound benchmarks) ---------------------------------------

@@ -8,11 +8,12 @@ request, and misbehaves on demand through :class:`Fault`::
         srv.add_fault(Fault.status(429, retry_after="2"), path_contains="/Interactions")
         ...  # point your client at srv.url with FAKE_ACCOUNT_SID / FAKE_AUTH_TOKEN
 
-``python -m proxy_async.testing --port 8080`` runs one on its own.
+``proxy-async fake-server --port 8080`` (or ``python -m proxy_async.testing``) runs one
+on its own.
 """
 
-from ._cli import main, serve
 from ._faults import Fault, FaultKind
+from ._serve import describe, serve
 from ._server import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, RecordedRequest
 
 __all__ = [
@@ -22,6 +23,6 @@ __all__ = [
     "Fault",
     "FaultKind",
     "RecordedRequest",
-    "main",
+    "describe",
     "serve",
 ]

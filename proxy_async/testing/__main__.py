@@ -1,7 +1,7 @@
-"""``python -m proxy_async.testing``: run the fake Twilio Proxy server."""
+"""``python -m proxy_async.testing``: ``proxy-async fake-server`` (same options)."""
 
 import sys
 
-from ._cli import main
+from ..cli import main
 
-sys.exit(main())
+sys.exit(main(["fake-server", *sys.argv[1:]]))

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import datetime
 import logging
 import math
 import time
-from collections.abc import Callable
-from typing import TextIO
+from collections.abc import Awaitable, Callable
+from typing import TextIO, TypeVar
 
 import attrs
 from rich.console import Console, Group, RenderableType
@@ -27,9 +28,11 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from .client import AttemptEvent
-from .errors import InvalidParameterError
-from .export import ExportProgress
+from ..client import AttemptEvent
+from ..errors import InvalidParameterError
+from ..export import ExportProgress
+
+T = TypeVar("T")
 
 TTY_INTERVAL = 0.2
 """Seconds between redraws of the live display on a terminal."""
@@ -120,6 +123,28 @@ class ProgressDisplay:
         self.requests = 0
         self.retries = 0
         self.rate_limited = 0
+
+    async def follow(self, work: Awaitable[T]) -> T:
+        """Await ``work`` while redrawing; draw the final state however it ends."""
+        ticker = asyncio.ensure_future(self.run())
+        try:
+            return await work
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            self.close()
+
+    def print(self, message: str) -> None:
+        """Say one line (a start line, a notice) on the display's stream, above the live
+        display on a terminal. Nothing when disabled (``--quiet``)."""
+        if not self.enabled:
+            return
+        if self.tty:
+            self.console.print(message, markup=False, highlight=False, soft_wrap=True)
+        else:
+            self._stream.write(message + "\n")
+            self._stream.flush()
 
     def on_response(self, event: AttemptEvent) -> None:
         """Client ``on_response`` hook: count requests, retries and 429s."""

@@ -1,0 +1,168 @@
+"""Exit codes, and the one line (or JSON object) every failure of every command becomes.
+
+A command raises :class:`CommandFailure` for what it knows; :func:`failure_of` turns
+the package's typed errors, the system's and click's into one. Nothing else decides
+an exit code, so the table in the README is this module.
+"""
+
+from __future__ import annotations
+
+import errno
+import signal
+from typing import Any
+
+import click
+
+from ..errors import (
+    AuthError,
+    EgressProxyError,
+    ExportStateError,
+    ExportWriteError,
+    InvalidParameterError,
+    NotFoundError,
+    ProxyError,
+)
+from ..export import ApiUnavailableError, SessionDiscoveryError
+
+EXIT_OK = 0
+"""Everything asked for was done."""
+
+EXIT_PARTIAL = 1
+"""Done in part: some sessions (or worker jobs) failed; what succeeded is kept, rerun to
+finish (``export --resume``, ``workers enqueue --retry-failed``)."""
+
+EXIT_USAGE = 2
+"""Nothing was tried: bad arguments, SIDs or environment variables, missing
+credentials, or files in the way (another export's, an unfinished one)."""
+
+EXIT_FATAL = 3
+"""Stopped: credentials refused, a resource not found, sessions cannot be listed, the
+output cannot be written, Redis cannot be reached, a port cannot be listened on."""
+
+EXIT_UNAVAILABLE = 4
+"""The API (or the forward proxy in front of it) stopped answering: progress is saved,
+rerun with ``--resume`` once it is back."""
+
+EXIT_SIGNALLED = 128
+"""Interrupted: 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM)."""
+
+OUTCOMES = {
+    EXIT_OK: "ok",
+    EXIT_PARTIAL: "partial",
+    EXIT_USAGE: "usage",
+    EXIT_FATAL: "fatal",
+    EXIT_UNAVAILABLE: "unavailable",
+}
+"""The ``outcome`` a ``--json`` object gives for each exit code (signals: ``interrupted``)."""
+
+
+class CommandFailure(Exception):
+    """A command's failure: one line naming the problem and the fix, and its exit code.
+
+    ``command`` is the command path (``proxy-async export``), filled in by the
+    command that fails; ``details`` are extra fields for the ``--json`` object.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        exit_code: int = EXIT_FATAL,
+        *,
+        command: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+        self.command = command
+        self.details = details or {}
+
+    @property
+    def outcome(self) -> str:
+        """``usage``, ``fatal``... as in :data:`OUTCOMES`; ``interrupted`` for a signal."""
+        return OUTCOMES.get(self.exit_code, "interrupted")
+
+    def with_hint(self, hint: str) -> CommandFailure:
+        """The same failure with ``hint`` (a sentence) appended to its message."""
+        if not hint:
+            return self
+        message = self.message.rstrip(".")
+        return CommandFailure(
+            f"{message}. {hint}", self.exit_code, command=self.command, details=self.details
+        )
+
+
+class Interrupted(CommandFailure):
+    """Stopped by a signal; the exit code is 128 + its number (set by the runner)."""
+
+    def __init__(self, hint: str = "", signum: int = signal.SIGINT) -> None:
+        message = "interrupted" + (f". {hint}" if hint else "")
+        super().__init__(message, EXIT_SIGNALLED + signum)
+
+
+def failure_of(error: BaseException, options: dict[str, str] | None = None) -> CommandFailure:
+    """The one-line failure ``error`` stands for.
+
+    ``options`` maps client parameter names to the options that set them
+    (``{"base_url": "--base-url"}``), so a bad value is named as the user typed it.
+    An error no rule knows is reported as unexpected (exit 3), with its type, and
+    ``--debug`` shows its traceback.
+    """
+    if isinstance(error, CommandFailure):
+        return error
+    if isinstance(error, click.UsageError):
+        where = error.ctx.command_path if error.ctx is not None else None
+        see = f" (see '{where} --help')" if where else ""
+        return CommandFailure(f"{error.format_message()}{see}", EXIT_USAGE, command=where)
+    if isinstance(error, click.ClickException):
+        return CommandFailure(error.format_message(), EXIT_USAGE)
+    if isinstance(error, ProxyError):
+        return _proxy_failure(error, options or {})
+    if isinstance(error, OSError):
+        return CommandFailure(_os_text(error), EXIT_FATAL)
+    return CommandFailure(
+        f"unexpected {type(error).__name__}: {error} (run again with --debug for the "
+        "traceback, and please report it)",
+        EXIT_FATAL,
+    )
+
+
+def _proxy_failure(error: ProxyError, options: dict[str, str]) -> CommandFailure:
+    if isinstance(error, InvalidParameterError):
+        option = options.get(error.parameter)
+        if option is None:
+            return CommandFailure(str(error), EXIT_USAGE)
+        return CommandFailure(f"invalid {option}: expected {error.expected}", EXIT_USAGE)
+    if isinstance(error, ExportStateError):
+        return CommandFailure(error.for_command_line(), EXIT_USAGE)
+    if isinstance(error, AuthError):
+        return CommandFailure(
+            f"authentication failed: {error}; check the TWILIO_* credentials in the environment",
+            EXIT_FATAL,
+        )
+    if isinstance(error, ApiUnavailableError):
+        if isinstance(error.cause, EgressProxyError):  # not the API: the proxy before it
+            return CommandFailure(
+                f"stopped early: cannot get through the proxy {error.cause.proxy} ({error.cause})",
+                EXIT_UNAVAILABLE,
+            )
+        return CommandFailure(f"stopped early: {error}", EXIT_UNAVAILABLE)
+    if isinstance(error, NotFoundError):
+        return CommandFailure(f"not found: {error}", EXIT_FATAL)
+    if isinstance(error, ExportWriteError):
+        return CommandFailure(
+            f"{error}; check that the directory exists and is writable, and that the disk has room",
+            EXIT_FATAL,
+        )
+    if isinstance(error, SessionDiscoveryError):
+        return CommandFailure(str(error), EXIT_FATAL)
+    return CommandFailure(f"stopped: {error}", EXIT_FATAL)
+
+
+def _os_text(error: OSError) -> str:
+    """``cannot write /sys/x: Permission denied``-style text for a system error."""
+    reason = error.strerror or str(error) or type(error).__name__
+    if error.filename is None:
+        return f"system error: {reason}"
+    verb = "write" if error.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT) else "use"
+    return f"cannot {verb} {error.filename}: {reason}"

@@ -1,0 +1,283 @@
+"""The options commands share, their value types, and the one place where command-line
+options become client options (:class:`ClientSettings`).
+
+Every value is checked as it is parsed, so a bad one is a one-line usage error
+(exit 2) naming the option, before anything is sent or written.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+import attrs
+import click
+
+from ..client import ProxyClient
+from ..errors import InvalidParameterError
+from ..ratelimit import MAX_CONCURRENCY, check_requests_per_second
+from ..validation import MAX_PAGE_SIZE, SID_PATTERNS, sid_kind
+
+PROG = "proxy-async"
+
+BASE_URL_VARIABLE = "PROXY_ASYNC_BASE_URL"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONTEXT_SETTINGS: dict[str, Any] = {
+    "help_option_names": ["-h", "--help"],
+    "show_default": True,
+    "max_content_width": 100,
+}
+"""Every command: ``-h`` for help, each option's default shown in it."""
+
+
+# -- value types -----------------------------------------------------------------------------
+
+
+class Sid(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
+    """A Twilio SID of one kind: ``KS`` followed by 32 hex digits."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.name = f"{prefix}…"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if not isinstance(value, str) or SID_PATTERNS[self.prefix].fullmatch(value) is None:
+            self.fail(
+                f"expected {sid_kind(self.prefix)} ({self.prefix} followed by 32 hex digits), "
+                f"got {str(value)[:40]!r}",
+                param,
+                ctx,
+            )
+        return value
+
+
+class Number(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
+    """A finite number from ``low`` (excluded if ``low_open``) to ``high``, or an integer."""
+
+    def __init__(
+        self,
+        low: float,
+        high: float | None = None,
+        *,
+        low_open: bool = False,
+        integer: bool = False,
+        unit: str = "",
+    ) -> None:
+        self.low, self.high, self.low_open, self.integer = low, high, low_open, integer
+        kind = "an integer" if integer else "a number"
+        low_text = f"{low:g}"
+        if high is not None:
+            bound = f"from {low_text} to {high:g}"
+        else:
+            bound = f"> {low_text}" if low_open else f">= {low_text}"
+        self.expected = f"{kind}{' of ' + unit if unit else ''} {bound}"
+        self.name = "integer" if integer else "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number: float = value
+        else:
+            try:
+                number = int(value) if self.integer else float(value)
+            except (TypeError, ValueError):
+                self.fail(f"expected {self.expected}, got {str(value)[:40]!r}", param, ctx)
+        too_low = number <= self.low if self.low_open else number < self.low
+        if not math.isfinite(number) or too_low or (self.high is not None and number > self.high):
+            self.fail(f"expected {self.expected}, got {str(value)[:40]!r}", param, ctx)
+        return number
+
+
+class Rate(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
+    """Requests per second: 0 for no ceiling (None), or at least one a day."""
+
+    name = "rate"
+    expected = "0 (no ceiling) or a number of requests per second >= 1/86400 (one a day)"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float | None:
+        if value is None:
+            return None
+        try:
+            rate = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"expected {self.expected}, got {str(value)[:40]!r}", param, ctx)
+        if rate == 0:
+            return None
+        try:
+            return check_requests_per_second("--rps", rate)
+        except InvalidParameterError:
+            self.fail(f"expected {self.expected}, got {str(value)[:40]!r}", param, ctx)
+
+
+COUNT = Number(0, integer=True)
+PAGE_SIZE = Number(1, MAX_PAGE_SIZE, integer=True)
+CONCURRENCY = Number(1, MAX_CONCURRENCY, integer=True)
+
+MIN_PROGRESS_INTERVAL = 0.1
+"""Shortest ``--progress-interval``: below it the lines are noise (and cost CPU)."""
+
+
+# -- option groups ---------------------------------------------------------------------------
+
+
+def _apply(options: list[Callable[[F], F]], function: F) -> F:
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def reporting_options(function: F) -> F:
+    """``--json`` and ``--debug``: every command has them."""
+    return _apply(
+        [
+            click.option(
+                "--json",
+                "as_json",
+                is_flag=True,
+                help="print the outcome as one JSON object on stdout, failures included",
+            ),
+            click.option(
+                "--debug",
+                is_flag=True,
+                expose_value=False,
+                help="on failure, also print the traceback",
+            ),
+        ],
+        function,
+    )
+
+
+def verbose_option(function: F) -> F:
+    """``-v``: log every request (method, path, status, attempt, milliseconds)."""
+    return click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        show_default=False,
+        help="log each request on stderr: method, path, status, attempt, ms (never credentials)",
+    )(function)
+
+
+def connection_options(function: F) -> F:
+    """``--base-url``, ``--proxy``, ``--ca-bundle``: where requests go and whom to trust."""
+    return _apply(
+        [
+            click.option(
+                "--base-url",
+                metavar="URL",
+                help=f"API host, e.g. a fake server's http://127.0.0.1:8080  [default: "
+                f"${BASE_URL_VARIABLE}, else Twilio's, or its TWILIO_EDGE/TWILIO_REGION host]",
+            ),
+            click.option(
+                "--proxy",
+                metavar="URL",
+                help="forward proxy for every request, http://[USER:PASSWORD@]HOST:PORT; HTTPS "
+                "is tunnelled with CONNECT  [default: HTTPS_PROXY, HTTP_PROXY or ALL_PROXY, "
+                "except for NO_PROXY hosts; keep a password there, not on the command line]",
+            ),
+            click.option(
+                "--ca-bundle",
+                metavar="PATH",
+                help="PEM file (or directory) of the CA certificates to trust instead of the "
+                "system's  [default: SSL_CERT_FILE, then REQUESTS_CA_BUNDLE, then the system's]",
+            ),
+        ],
+        function,
+    )
+
+
+def page_size_option(default: int | None) -> Callable[[F], F]:
+    """``--page-size``: records per request."""
+    return click.option(
+        "--page-size",
+        type=PAGE_SIZE,
+        default=default,
+        metavar="N",
+        help=f"records per request, 1..{MAX_PAGE_SIZE}"
+        + ("" if default is not None else "  [default: Twilio's, 50]"),
+    )
+
+
+def speed_options(rps_default: float | None) -> Callable[[F], F]:
+    """``--concurrency``, ``--rps`` and ``--page-size`` of an export."""
+    from ..export import DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE
+
+    rps_help = (
+        "requests per second at most, 0 for no ceiling; the rate backs off on 429s and "
+        "probes back up to it"
+    )
+    return lambda function: _apply(
+        [
+            click.option(
+                "--concurrency",
+                type=CONCURRENCY,
+                default=DEFAULT_CONCURRENCY,
+                metavar="N",
+                help=f"sessions exported at once, 1..{MAX_CONCURRENCY}",
+            ),
+            click.option(
+                "--rps",
+                type=Rate(),
+                default="0" if rps_default is None else f"{rps_default:g}",
+                metavar="R",
+                help=rps_help,
+            ),
+            page_size_option(DEFAULT_PAGE_SIZE),
+        ],
+        function,
+    )
+
+
+def progress_options(function: F) -> F:
+    """``--progress-interval`` and ``-q``."""
+    return _apply(
+        [
+            click.option(
+                "--progress-interval",
+                type=Number(MIN_PROGRESS_INTERVAL, unit="seconds"),
+                metavar="SECONDS",
+                help="seconds between progress updates  [default: 0.2 on a terminal, 5 otherwise]",
+            ),
+            click.option("-q", "--quiet", is_flag=True, help="no progress display"),
+        ],
+        function,
+    )
+
+
+# -- options -> client -----------------------------------------------------------------------
+
+
+@attrs.frozen
+class ClientSettings:
+    """What the command line says about the client: its host, forward proxy and CA bundle.
+
+    None leaves a setting to the environment, as :meth:`ProxyClient.from_env` reads it.
+    This is the only place command-line options become client options.
+    """
+
+    base_url: str | None = None
+    proxy: str | None = attrs.field(default=None, repr=False)
+    ca_bundle: str | None = None
+
+    OPTION_NAMES: ClassVar[dict[str, str]] = {
+        "base_url": "--base-url",
+        "proxy": "--proxy",
+        "ca_bundle": "--ca-bundle",
+    }
+    """The option that sets each client parameter: a failure names the option."""
+
+    def client(self, **options: Any) -> ProxyClient:
+        """``ProxyClient.from_env`` with these settings and ``options`` (limiter, hooks).
+
+        Raises :class:`~proxy_async.errors.InvalidParameterError` naming the variable
+        or the parameter that is wrong (see :func:`~proxy_async.cli._failures.failure_of`).
+        """
+        for name in ("base_url", "proxy", "ca_bundle"):
+            value = getattr(self, name)
+            if value is not None:
+                options[name] = value
+        return ProxyClient.from_env(**options)

@@ -1,0 +1,307 @@
+"""``proxy-async workers enqueue | run | merge``: a bulk export on a pool of arq workers.
+
+The work is :mod:`proxy_async.workers`' (which needs the ``arq`` extra, imported only
+when one of these commands runs); this module is its command line. Redis and the
+``PROXY_ASYNC_*`` variables are read as :class:`proxy_async.workers.WorkerConfig` says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sys
+import urllib.parse
+from typing import Any
+
+import click
+
+from ..client import ProxyClient
+from ..export import DEFAULT_PAGE_SIZE, FORMATS, Format, SessionDiscoveryError
+from ._command import Group, emit_json
+from ._failures import (
+    EXIT_FATAL,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    CommandFailure,
+    Interrupted,
+)
+from ._options import (
+    CONTEXT_SETTINGS,
+    Number,
+    Sid,
+    page_size_option,
+    reporting_options,
+    verbose_option,
+)
+from ._progress import configure_request_logging
+from ._runner import run_until_signalled
+
+REDIS_VARIABLE = "PROXY_ASYNC_REDIS_URL"
+
+
+@click.group("workers", cls=Group, context_settings=CONTEXT_SETTINGS)
+def workers_group() -> None:
+    """A bulk export on a pool of arq workers sharing one rate limit through Redis:
+    'enqueue' lists a Service into batches (one job each), 'run' starts a worker,
+    'merge' joins the finished batches into one file. Needs: pip install
+    'proxy-async[arq]' (from a checkout: pip install -e '.[arq]')."""
+
+
+def _redis_option(function: Any) -> Any:
+    return click.option(
+        "--redis",
+        metavar="URL",
+        help=f"Redis holding the queue and the shared rate  [default: ${REDIS_VARIABLE}, "
+        "else redis://127.0.0.1:6379/0]",
+    )(function)
+
+
+@workers_group.command("enqueue")
+@click.argument("service", metavar="KS…", type=Sid("KS"))
+@click.option("--out", required=True, metavar="DIR", help="directory the batch files go to")
+@click.option(
+    "--batch-size",
+    type=Number(1, integer=True),
+    default=None,
+    metavar="N",
+    help="sessions per job and file  [default: 500]",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="ndjson")
+@page_size_option(DEFAULT_PAGE_SIZE)
+@click.option("--gzip", "gzip_files", is_flag=True, help="gzip the batch files")
+@click.option("--wait", is_flag=True, help="wait for every job to finish")
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="queue again the batches whose job failed for good (they resume)",
+)
+@_redis_option
+@verbose_option
+@reporting_options
+def enqueue_command(redis: str | None, verbose: int, as_json: bool, **options: Any) -> int:
+    """List the Service's sessions into batches and queue one job per batch. Run it again
+    after a kill: the listing continues where it stopped and no job is queued twice."""
+    from .. import workers
+
+    config = _worker_config()
+    url = redis or config.redis_url
+    undo = configure_request_logging(verbose, None, sys.stderr)
+    try:
+        return run_until_signalled(_enqueue(workers, config, url, as_json=as_json, **options))
+    except Interrupted as stopped:
+        raise Interrupted(
+            "run the same command again to continue", stopped.exit_code - 128
+        ) from None
+    finally:
+        undo()
+
+
+async def _enqueue(
+    workers: Any,
+    config: Any,
+    url: str,
+    *,
+    service: str,
+    out: str,
+    batch_size: int | None,
+    fmt: str,
+    page_size: int,
+    gzip_files: bool,
+    wait: bool,
+    retry_failed: bool,
+    as_json: bool,
+) -> int:
+    from arq.connections import RedisSettings, create_pool
+    from arq.jobs import Job
+    from redis.exceptions import RedisError
+
+    try:
+        # No connection retries: fail at once, in one line (arq would log each retry).
+        settings = dataclasses.replace(RedisSettings.from_dsn(url), conn_retries=0)
+        pool = await create_pool(settings)
+    except (RedisError, OSError, ValueError) as error:
+        raise _redis_failure(url, error) from None
+    try:
+        # Listing needs no shared rate: one client, at the pool's rate, for this process.
+        client = ProxyClient.from_env(
+            config.environ,
+            requests_per_second=config.requests_per_second,
+            **config.client_options(),
+        )
+        async with client:
+            try:
+                done = await workers.enqueue_service(
+                    pool,
+                    client,
+                    service,
+                    out,
+                    fmt=fmt,
+                    page_size=page_size,
+                    batch_size=batch_size or workers.DEFAULT_BATCH_SIZE,
+                    compression="gzip" if gzip_files else None,
+                    retry_failed=retry_failed,
+                )
+            except SessionDiscoveryError as error:
+                raise CommandFailure(
+                    f"{error}: the listing so far is saved, run enqueue again", EXIT_FATAL
+                ) from error
+        known = len(done.job_ids) - done.new_jobs
+        body: dict[str, Any] = {
+            "service_sid": done.service_sid,
+            "sessions": done.sessions,
+            "batches": done.batches,
+            "new_jobs": done.new_jobs,
+            "retried_jobs": done.retried_jobs,
+            "known_jobs": known,
+        }
+        retried = f" ({done.retried_jobs} failed ones again)" if done.retried_jobs else ""
+        text = (
+            f"{done.sessions:,} sessions of {done.service_sid} in {done.batches:,} batches: "
+            f"{done.new_jobs:,} jobs queued{retried}, {known:,} already known"
+        )
+        code = EXIT_OK
+        if wait:
+            await workers.wait_for_jobs(pool, done.job_ids, poll_delay=1.0)
+            failed = [
+                ident
+                for ident in done.job_ids
+                if (info := await Job(ident, pool).result_info()) is not None and not info.success
+            ]
+            body.update(jobs_done=len(done.job_ids) - len(failed), jobs_failed=len(failed))
+            text += f"\n{len(done.job_ids) - len(failed):,} jobs done, {len(failed):,} failed"
+            if failed:
+                text += " (queue them again with --retry-failed)"
+                code = EXIT_PARTIAL
+        _print_outcome(text, body, code, as_json)
+        return code
+    except RedisError as error:
+        raise _redis_failure(url, error) from None
+    finally:
+        with contextlib.suppress(RedisError, OSError):
+            await pool.aclose()
+
+
+@workers_group.command("run")
+@click.option(
+    "--burst", is_flag=True, help="stop once the queue is empty instead of waiting for more"
+)
+@_redis_option
+@verbose_option
+@reporting_options
+def run_command(burst: bool, redis: str | None, verbose: int, as_json: bool) -> int:
+    """Start one worker: it exports the batches 'enqueue' queued, one client per worker,
+    all workers within one rate (PROXY_ASYNC_RPS) shared through Redis. Stop it with
+    Ctrl+C or SIGTERM (a batch it was exporting resumes on the next try), and stop every
+    worker before Redis. The same as: arq proxy_async.workers.WorkerSettings"""
+    from arq.worker import run_worker
+    from redis.exceptions import RedisError
+
+    from .. import workers
+
+    environ = None
+    if redis is not None:
+        import os
+
+        environ = {**os.environ, REDIS_VARIABLE: redis}
+    settings = _guarded(lambda: workers.worker_settings(environ))
+    url = redis or _worker_config().redis_url
+    undo = configure_request_logging(verbose, None, sys.stderr)
+    try:
+        worker = run_worker(settings, burst=burst)
+    except (RedisError, OSError) as error:
+        raise _redis_failure(url, error) from None
+    finally:
+        undo()
+    body = {
+        "jobs_complete": worker.jobs_complete,
+        "jobs_failed": worker.jobs_failed,
+        "jobs_retried": worker.jobs_retried,
+    }
+    text = (
+        f"worker stopped: {worker.jobs_complete:,} jobs done, {worker.jobs_failed:,} failed, "
+        f"{worker.jobs_retried:,} retried"
+    )
+    code = EXIT_PARTIAL if worker.jobs_failed else EXIT_OK
+    _print_outcome(text, body, code, as_json)
+    return code
+
+
+@workers_group.command("merge")
+@click.option("--out", required=True, metavar="DIR", help="the directory given to enqueue")
+@click.option(
+    "--to", required=True, metavar="FILE", help="the joined file (gzip if it ends in .gz)"
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="ndjson")
+@reporting_options
+def merge_command(out: str, to: str, fmt: Format, as_json: bool) -> int:
+    """Join the batch files of a finished export into one file, atomically. Refused until
+    the listing is done and every batch is complete."""
+    from .. import workers
+
+    done = workers.merge_exports(out, to, fmt=fmt)
+    missing = ""
+    if done.missing:
+        names = ", ".join(done.missing_sids)
+        more = ", …" if done.missing > len(done.missing_sids) else ""
+        missing = f" ({names}{more})"
+    text = (
+        f"{done.sessions:,} sessions of {done.service_sid} ({done.batches:,} batches), "
+        f"{done.records:,} records, {done.missing:,} missing{missing}: written to {done.output}"
+    )
+    body = {
+        "output": str(done.output),
+        "service_sid": done.service_sid,
+        "batches": done.batches,
+        "sessions": done.sessions,
+        "records": done.records,
+        "missing": done.missing,
+        "missing_sids": list(done.missing_sids),
+    }
+    _print_outcome(text, body, EXIT_OK, as_json)
+    return EXIT_OK
+
+
+def _print_outcome(text: str, body: dict[str, Any], code: int, as_json: bool) -> None:
+    if as_json:
+        emit_json({"ok": code == EXIT_OK, "exit_code": code, **body})
+    else:
+        print(text, flush=True)
+
+
+def _worker_config() -> Any:
+    from .. import workers
+
+    return _guarded(workers.WorkerConfig.from_env)
+
+
+def _guarded(read: Any) -> Any:
+    """``read()``, with a bad ``PROXY_ASYNC_*`` variable as a usage failure (exit 2)."""
+    from ..errors import InvalidParameterError
+
+    try:
+        return read()
+    except InvalidParameterError as error:
+        raise CommandFailure(str(error), EXIT_USAGE) from error
+
+
+def _redis_failure(url: str, error: BaseException) -> CommandFailure:
+    reason = (str(error) or type(error).__name__).rstrip(".")
+    return CommandFailure(
+        f"cannot use Redis at {safe_url(url)}: {reason}; is redis-server running there? "
+        f"(set --redis or ${REDIS_VARIABLE})",
+        EXIT_FATAL,
+    )
+
+
+def safe_url(url: str) -> str:
+    """``url`` with its password (if any) masked."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<unparsable URL>"
+    if password is None:
+        return url
+    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
