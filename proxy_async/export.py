@@ -735,7 +735,15 @@ def encode_ndjson(records: Sequence[dict[str, Any]]) -> bytes:
 
 def encode_csv(records: Sequence[dict[str, Any]]) -> bytes:
     """CSV rows in :data:`CSV_COLUMNS` order: values as sent, null as an empty cell."""
-    return _csv_bytes(DecodedRecords(records).column_chunks(CSV_COLUMNS, CSV_CHUNK_RECORDS))
+    return csv_rows(DecodedRecords(records))
+
+
+def csv_rows(records: RawRecords, columns: Sequence[str] = CSV_COLUMNS) -> bytes:
+    """The CSV rows of ``records`` (as sent), one field of ``columns`` a cell: a value as
+    sent, null or absent as an empty cell, any other JSON value as its JSON text. What
+    an export writes for a page; ``proxy-async sessions list`` uses it with
+    the Session fields."""
+    return _csv_bytes(records.column_chunks(columns, CSV_CHUNK_RECORDS))
 
 
 def _csv_bytes(chunks: Iterable[Sequence[Column]]) -> bytes:
@@ -752,14 +760,14 @@ def _csv_bytes(chunks: Iterable[Sequence[Column]]) -> bytes:
         return replace_lone_surrogates(text).encode()
 
 
-def csv_header() -> bytes:
-    """The CSV header row."""
-    return _csv_bytes([[[name] for name in CSV_COLUMNS]])
+def csv_header(columns: Sequence[str] = CSV_COLUMNS) -> bytes:
+    """The CSV header row: the names of ``columns`` (default: an export's)."""
+    return _csv_bytes([[[name] for name in columns]])
 
 
 _ENCODERS: dict[Format, Callable[[RawRecords], bytes]] = {
     "ndjson": lambda records: records.ndjson(),
-    "csv": lambda records: _csv_bytes(records.column_chunks(CSV_COLUMNS, CSV_CHUNK_RECORDS)),
+    "csv": csv_rows,
 }
 _HEADERS: dict[Format, Callable[[], bytes]] = {"ndjson": lambda: b"", "csv": csv_header}
 

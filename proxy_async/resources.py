@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncGenerator, Callable, Sequence
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 import yarl
@@ -19,6 +19,7 @@ import yarl
 from .auth import parse_page_url
 from .conversion import ReceivedPage, receive_body, structure_body
 from .errors import ForeignPageUrlError, InvalidParameterError, InvalidResponseError
+from .json_codec import decode_json
 from .models import Interaction, MessageInteraction, Page, Participant, Session
 from .pagination import PageFetch, SeenRecords, walk_items, walk_pages
 from .transport import Response, Timeouts
@@ -134,9 +135,29 @@ class ListResource(Generic[T]):
 
     async def fetch(self, sid: str, *, timeout: Timeouts | float | None = None) -> T:
         """Fetch one record by SID."""
+        return await self._fetched(
+            sid, timeout, lambda body: structure_body(body, self._spec.model)
+        )
+
+    async def fetch_raw(
+        self, sid: str, *, timeout: Timeouts | float | None = None
+    ) -> tuple[T, dict[str, Any]]:
+        """Fetch one record by SID: typed, and as sent (the decoded JSON object, as a
+        page's ``raw_items`` holds its records: Twilio's names and values untouched).
+
+        Raises as :meth:`fetch` does (a 404: :class:`~proxy_async.errors.NotFoundError`).
+        """
+        model = self._spec.model
+        return await self._fetched(
+            sid, timeout, lambda body: (structure_body(body, model), decode_json(body))
+        )
+
+    async def _fetched(
+        self, sid: str, timeout: Timeouts | float | None, build: Callable[[bytes], R]
+    ) -> R:
         path = self._member_path(sid)
         response = await self._client.request("GET", path, timeout=timeout)
-        return _decoded(response, "GET", path, lambda body: structure_body(body, self._spec.model))
+        return _decoded(response, "GET", path, build)
 
     async def _delete(self, sid: str, timeout: Timeouts | float | None) -> None:
         await self._client.request("DELETE", self._member_path(sid), timeout=timeout)
