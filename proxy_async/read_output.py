@@ -322,7 +322,7 @@ class _TableOutput:
 
     def __init__(self, kind: RecordKind, stream: TextIO) -> None:
         terminal = default_format(stream) == "table"
-        self._console = Console(
+        self._console = _Console(
             file=stream,
             width=None if terminal else kind.table_width,
             highlight=False,
@@ -362,6 +362,19 @@ class _TableOutput:
 
     def end(self) -> None:
         """Nothing: every page was printed as it came."""
+
+
+class _Console(Console):
+    """A rich console that lets a closed pipe raise :class:`BrokenPipeError` as it is.
+
+    rich's own answer to one (``Console.on_broken_pipe``) points ``sys.stdout``'s
+    descriptor at ``/dev/null`` and raises ``SystemExit(1)``, whatever file the console
+    writes: the CLI decides what a closed pipe means, as for every other format.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True  # nothing more is written
+        raise  # re-raised: rich calls this inside its ``except BrokenPipeError``
 
 
 def _fitting(columns: Sequence[TableColumn], width: int) -> tuple[TableColumn, ...]:
