@@ -31,6 +31,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .client import ProxyClient
+from .errors import InvalidParameterError
 from .export import CSV_COLUMNS, DEFAULT_PAGE_SIZE, csv_header, csv_rows, page_records
 from .models import Session
 from .raw_records import DecodedRecords, RawRecords
@@ -217,10 +218,10 @@ async def write_records(
     flushed as it is written. A closed pipe raises :class:`BrokenPipeError` as it is,
     and nothing more is written after it. ``pages`` is closed (``aclose``) when done,
     whatever happens, which cancels a page being prefetched. Raises
-    :class:`ValueError` for an unknown ``fmt``.
+    :class:`~proxy_async.errors.InvalidParameterError` for an unknown ``fmt``.
     """
     if fmt not in READ_FORMATS:
-        raise ValueError(f"fmt must be one of {', '.join(READ_FORMATS)}, not {fmt!r}")
+        raise InvalidParameterError("fmt", "'table', 'ndjson', 'csv' or 'json'", fmt)
     each_page = _each_page(pages)
     try:
         page = await anext(each_page, None)

@@ -18,7 +18,7 @@ import orjson
 import pytest
 from conftest import fake_client, pending_client_tasks
 
-from proxy_async import NotFoundError
+from proxy_async import InvalidParameterError, NotFoundError
 from proxy_async.export import export
 from proxy_async.raw_records import DecodedRecords, RawRecords
 from proxy_async.read_output import (
@@ -293,7 +293,7 @@ def test_default_format_is_a_table_only_on_a_terminal() -> None:
 
 
 async def test_an_unknown_format_is_refused() -> None:
-    with pytest.raises(ValueError, match="table, ndjson, csv, json"):
+    with pytest.raises(InvalidParameterError, match="'table', 'ndjson', 'csv' or 'json'"):
         await write_records([], INTERACTIONS, "yaml", Stdout())  # type: ignore[arg-type]
 
 
