@@ -19,9 +19,7 @@ import pytest
 from conftest import fake_client, pending_client_tasks
 
 from proxy_async import InvalidParameterError, NotFoundError
-from proxy_async.export import export
-from proxy_async.raw_records import DecodedRecords, RawRecords
-from proxy_async.read_output import (
+from proxy_async.cli.read_output import (
     INTERACTIONS,
     SESSION_CSV_COLUMNS,
     SESSIONS,
@@ -32,6 +30,8 @@ from proxy_async.read_output import (
     session_pages,
     write_records,
 )
+from proxy_async.export import export
+from proxy_async.raw_records import DecodedRecords, RawRecords
 from proxy_async.testing import FakeProxyServer
 
 INTERACTIONS_PER_SESSION = 23

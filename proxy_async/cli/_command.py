@@ -13,7 +13,7 @@ from typing import Any, TextIO
 import click
 import orjson
 
-from ._failures import CommandFailure, failure_of
+from ._failures import CommandFailure, ReaderGone, failure_of
 from ._options import ClientSettings
 
 
@@ -28,6 +28,8 @@ class Command(click.Command):
             raise
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            raise ReaderGone() from None
         except Exception as error:
             failure = failure_of(error, ClientSettings.OPTION_NAMES)
             failure.command = failure.command or ctx.command_path

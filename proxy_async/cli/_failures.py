@@ -100,6 +100,15 @@ class Interrupted(CommandFailure):
         super().__init__(message, EXIT_SIGNALLED + signum)
 
 
+class ReaderGone(CommandFailure):
+    """The reader of stdout went away (``| head``): exit 141 (128 + SIGPIPE) without a
+    word, as ``cat`` does. Raised instead of ``BrokenPipeError``, which click would turn
+    into exit 1."""
+
+    def __init__(self) -> None:
+        super().__init__("", EXIT_SIGNALLED + signal.SIGPIPE)
+
+
 def failure_of(error: BaseException, options: dict[str, str] | None = None) -> CommandFailure:
     """The one-line failure ``error`` stands for.
 

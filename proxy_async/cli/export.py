@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +32,15 @@ from ..export_files import STDOUT, ExportPaths
 from ..ratelimit import DEFAULT_REQUESTS_PER_SECOND
 from ..validation import SID_PATTERNS, sid_kind
 from ._command import Command, emit_json, say
-from ._failures import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, CommandFailure, Interrupted, failure_of
+from ._failures import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    CommandFailure,
+    Interrupted,
+    ReaderGone,
+    failure_of,
+)
 from ._options import (
     CONTEXT_SETTINGS,
     COUNT,
@@ -133,8 +140,7 @@ async def run_export(
     except BrokenPipeError:
         if not run.to_stdout:
             raise CommandFailure(f"cannot write {run.out}: broken pipe") from None
-        # The reader of stdout stopped reading (`| head`): end quietly, as `cat` does.
-        raise _ReaderGone() from None
+        raise ReaderGone() from None
     except (ProxyError, OSError) as error:
         failure = failure_of(error, ClientSettings.OPTION_NAMES)
         if failure.exit_code == EXIT_USAGE:
@@ -143,13 +149,6 @@ async def run_export(
     finally:
         undo_logging()
     return (EXIT_OK if summary.complete else EXIT_PARTIAL), summary, display
-
-
-class _ReaderGone(CommandFailure):
-    """The reader of stdout went away: exit 141 (SIGPIPE) without a word, as ``cat`` does."""
-
-    def __init__(self) -> None:
-        super().__init__("", 128 + signal.SIGPIPE)
 
 
 def _size_of(*paths: Path) -> Callable[[], int | None]:

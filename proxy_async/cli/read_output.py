@@ -30,11 +30,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .client import ProxyClient
-from .errors import InvalidParameterError
-from .export import CSV_COLUMNS, DEFAULT_PAGE_SIZE, csv_header, csv_rows, page_records
-from .models import Session
-from .raw_records import DecodedRecords, RawRecords
+from ..client import ProxyClient
+from ..errors import InvalidParameterError
+from ..export import CSV_COLUMNS, DEFAULT_PAGE_SIZE, csv_header, csv_rows, page_records
+from ..models import Session
+from ..raw_records import DecodedRecords, RawRecords
 
 ReadFormat = Literal["table", "ndjson", "csv", "json"]
 """How a read command prints records (see :func:`write_records`)."""
