@@ -18,6 +18,7 @@ from proxy_async import (
     ProxyError,
     RateLimitError,
 )
+from proxy_async.auth import base_url_from_env
 from proxy_async.webhooks import ProxyCallback
 
 DEFAULT_BANNED_WORDS: Final = frozenset({"password", "iban", "cvv"})
@@ -55,7 +56,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, PROXY_SERVICE_SID and optionally
-        PROXY_BASE_URL, PROXY_INTERCEPT_URL, PROXY_BANNED_WORDS (comma-separated) and
+        PROXY_ASYNC_BASE_URL (as :meth:`proxy_async.ProxyClient.from_env` reads it),
+        PROXY_INTERCEPT_URL, PROXY_BANNED_WORDS (comma-separated) and
         TWILIO_WEBHOOK_SHARED_KEY."""
         env = os.environ if environ is None else environ
         missing = [
@@ -70,7 +72,7 @@ class Settings:
             account_sid=env["TWILIO_ACCOUNT_SID"],
             auth_token=env["TWILIO_AUTH_TOKEN"],
             service_sid=env["PROXY_SERVICE_SID"],
-            base_url=env.get("PROXY_BASE_URL") or None,
+            base_url=base_url_from_env(env),
             intercept_url=env.get("PROXY_INTERCEPT_URL") or None,
             banned_words=(
                 DEFAULT_BANNED_WORDS

@@ -7,6 +7,7 @@ Secrets live only inside :class:`Credentials` and the header value it builds; it
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -15,10 +16,24 @@ import attrs
 import yarl
 
 from .errors import InvalidParameterError, UnsafePageUrlError
-from .validation import URL_TEXT, check_sid, has_lone_surrogate
+from .validation import (
+    DNS_LABEL,
+    URL_TEXT,
+    check_dns_label,
+    check_sid,
+    has_lone_surrogate,
+    url_host,
+)
 
 DEFAULT_BASE_URL = "https://proxy.twilio.com"
 """Twilio Proxy's public host."""
+
+BASE_URL_VARIABLE = "PROXY_ASYNC_BASE_URL"
+"""The one environment variable naming another API host (the fake server, a test double):
+read by :func:`base_url_from_env` for :meth:`ProxyClient.from_env
+<proxy_async.ProxyClient.from_env>`, the workers and the examples."""
+
+logger = logging.getLogger("proxy_async")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -60,6 +75,15 @@ class Credentials:
         """The ``Authorization`` header value (contains the secret: never log it)."""
         return self._authorization
 
+    @property
+    def description(self) -> str:
+        """Which credentials these are, without the secret, for messages and logs:
+        ``"API key SK… of account AC…"`` or ``"auth token of account AC…"`` (full SIDs:
+        they are identifiers, listed as such in the Twilio Console)."""
+        if self.username == self.account_sid:
+            return f"auth token of account {self.account_sid}"
+        return f"API key {self.username} of account {self.account_sid}"
+
     def __repr__(self) -> str:
         return (
             f"Credentials(account_sid={self.account_sid!r}, username={self.username!r}, "
@@ -83,10 +107,7 @@ def _check_secret(secret: object, parameter: str) -> str:
     return secret
 
 
-_DNS_LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_LABEL = re.compile(_DNS_LABEL, re.IGNORECASE)
-
-_PROXY_FAMILY = re.compile(rf"proxy(?:\.{_DNS_LABEL}){{0,2}}\.twilio\.com")
+_PROXY_FAMILY = re.compile(rf"proxy(?:\.{DNS_LABEL}){{0,2}}\.twilio\.com")
 """Hosts of Twilio Proxy: ``proxy.twilio.com``, ``proxy.{region}.twilio.com`` and
 ``proxy.{edge}.{region}.twilio.com``: the three shapes twilio-python's
 ``ClientBase.get_hostname`` reads and writes (lower-case, as :class:`Origin` keeps hosts)."""
@@ -106,35 +127,6 @@ def parse_url(text: object) -> yarl.URL | None:
     return url
 
 
-def url_host(url: yarl.URL) -> str | None:
-    """``url.host`` (IDNA-decoded), or None when there is none or it cannot be decoded.
-
-    yarl decodes an ``xn--`` label lazily, on the first read of ``host``, and raises a
-    bare :class:`UnicodeError` for one that is not valid Punycode (``xn--zz``): callers
-    turn None into their own typed error instead.
-    """
-    try:
-        return url.host
-    except ValueError:  # UnicodeError is one; idna's IDNAError is a UnicodeError
-        return None
-
-
-def _label(value: object, parameter: str) -> str:
-    if (
-        not isinstance(value, str)
-        or _LABEL.fullmatch(value) is None
-        # Lower-cased first, as it is used: idna takes only 'xn--' as the ACE prefix.
-        or url_host(yarl.URL.build(scheme="https", host=value.lower(), encoded=True)) is None
-    ):
-        raise InvalidParameterError(
-            parameter,
-            "a DNS label such as 'sydney' or 'au1' (letters, digits, '-'; an 'xn--' "
-            "label must be valid IDNA)",
-            value,
-        )
-    return value.lower()
-
-
 def regional_host(edge: str | None, region: str | None) -> str:
     """Base URL for an edge/region pair, built as the official Twilio SDKs build it.
 
@@ -146,8 +138,8 @@ def regional_host(edge: str | None, region: str | None) -> str:
         region = "us1"
     labels = [
         "proxy",
-        _label(edge, "edge") if edge else None,
-        _label(region, "region") if region else None,
+        check_dns_label(edge, "edge") if edge else None,
+        check_dns_label(region, "region") if region else None,
         "twilio",
         "com",
     ]
@@ -238,10 +230,10 @@ def page_url_target(url: yarl.URL, base_url: yarl.URL) -> yarl.URL:
     raise UnsafePageUrlError(str(url), str(base))
 
 
-def parse_base_url(base_url: str) -> yarl.URL:
+def parse_base_url(base_url: str, parameter: str = "base_url") -> yarl.URL:
     """Validate a base URL: http(s), a host, no credentials, query or fragment.
 
-    Raises :class:`InvalidParameterError` naming ``base_url`` for anything else,
+    Raises :class:`InvalidParameterError` naming ``parameter`` for anything else,
     including a port yarl refuses and a host yarl cannot IDNA-decode (``xn--zz.com``).
     The value is echoed only when it holds no ``@``, ``?`` or ``#``, which could
     bring a password or a token along.
@@ -251,18 +243,18 @@ def parse_base_url(base_url: str) -> yarl.URL:
         shown = "<not shown>" if any(c in base_url for c in "@?#") else base_url
     url = parse_url(base_url)
     if url is None:
-        raise InvalidParameterError("base_url", "an absolute http(s) URL", shown)
+        raise InvalidParameterError(parameter, "an absolute http(s) URL", shown)
     if url.scheme not in _DEFAULT_PORTS or not url.raw_host:
-        raise InvalidParameterError("base_url", "an absolute http(s) URL", shown)
+        raise InvalidParameterError(parameter, "an absolute http(s) URL", shown)
     if url.user is not None or url.password is not None:
         # Do not echo it: it carries credentials.
-        raise InvalidParameterError("base_url", "a URL without user:password (use credentials)")
+        raise InvalidParameterError(parameter, "a URL without user:password (use credentials)")
     if url.query_string or url.fragment:
         # Not echoed either: a query may carry a token.
-        raise InvalidParameterError("base_url", "a URL without query or fragment")
+        raise InvalidParameterError(parameter, "a URL without query or fragment")
     if not url_host(url):
         raise InvalidParameterError(
-            "base_url",
+            parameter,
             "an http(s) URL whose host is an IP address or a DNS name yarl can IDNA-decode "
             "(an 'xn--' label must be valid Punycode)",
             shown,
@@ -272,7 +264,10 @@ def parse_base_url(base_url: str) -> yarl.URL:
 
 @attrs.frozen
 class EnvConfig:
-    """Settings read from ``TWILIO_*`` environment variables (secrets hidden from repr)."""
+    """Settings read from the environment by :func:`config_from_env` (secrets hidden from
+    repr). Exactly one of ``auth_token`` and ``api_key`` (with ``api_secret``) is set;
+    ``edge`` and ``region`` are lower-case DNS labels; ``base_url`` is
+    ``PROXY_ASYNC_BASE_URL`` as given (checked)."""
 
     account_sid: str
     auth_token: str | None = attrs.field(repr=False)
@@ -280,29 +275,99 @@ class EnvConfig:
     api_secret: str | None = attrs.field(repr=False)
     edge: str | None
     region: str | None
+    base_url: str | None = None
+
+
+def base_url_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """``PROXY_ASYNC_BASE_URL`` (:data:`BASE_URL_VARIABLE`) as set, or None when unset or empty.
+
+    Checked as a ``base_url`` is (:func:`parse_base_url`): raises
+    :class:`InvalidParameterError` naming ``PROXY_ASYNC_BASE_URL``.
+    """
+    env = os.environ if environ is None else environ
+    base_url = env.get(BASE_URL_VARIABLE) or None
+    if base_url is not None:
+        parse_base_url(base_url, BASE_URL_VARIABLE)
+    return base_url
 
 
 def config_from_env(environ: Mapping[str, str] | None = None) -> EnvConfig:
-    """Read TWILIO_ACCOUNT_SID with TWILIO_AUTH_TOKEN or TWILIO_API_KEY + TWILIO_API_SECRET.
+    """Read the account, its credentials and its host from ``environ`` (None: ``os.environ``).
 
-    TWILIO_EDGE and TWILIO_REGION pick a regional host. An API key takes precedence
-    over an auth token when both are set, as in the official SDKs.
+    * ``TWILIO_ACCOUNT_SID`` with ``TWILIO_API_KEY`` + ``TWILIO_API_SECRET`` or with
+      ``TWILIO_AUTH_TOKEN``. When both pairs are set the API key is used, as twilio-cli
+      does (its docs/general_usage.md recommends the key pair as "option 1"), and one
+      INFO line on the ``proxy_async`` logger says so (SIDs only, never a secret).
+    * ``PROXY_ASYNC_BASE_URL``: another API host (:func:`base_url_from_env`).
+    * ``TWILIO_EDGE`` and ``TWILIO_REGION`` pick a regional host (see
+      :func:`regional_host`); each must be one DNS label, checked here even when
+      ``PROXY_ASYNC_BASE_URL`` makes them unused, since a bad value is a mistake either way.
+
+    Raises :class:`InvalidParameterError` whose ``parameter`` is the variable at fault:
+    one that is missing (``missing`` true: ``TWILIO_ACCOUNT_SID``, ``TWILIO_API_SECRET``
+    when ``TWILIO_API_KEY`` is set, ``TWILIO_AUTH_TOKEN`` when neither pair is, or
+    ``TWILIO_API_KEY`` when only its secret is) or malformed. Values of the secrets are
+    never shown.
     """
     env = os.environ if environ is None else environ
-    account_sid = env.get("TWILIO_ACCOUNT_SID")
-    if not account_sid:
-        raise InvalidParameterError("TWILIO_ACCOUNT_SID", "the environment variable to be set")
-    api_key = env.get("TWILIO_API_KEY") or None
-    auth_token = None if api_key else env.get("TWILIO_AUTH_TOKEN") or None
-    if api_key is None and auth_token is None:
+    account_sid = env.get("TWILIO_ACCOUNT_SID") or None
+    if account_sid is None:
         raise InvalidParameterError(
-            "TWILIO_AUTH_TOKEN", "TWILIO_AUTH_TOKEN, or TWILIO_API_KEY and TWILIO_API_SECRET"
+            "TWILIO_ACCOUNT_SID",
+            "your Account SID (AC followed by 32 hex digits, from the Twilio Console) in "
+            "this environment variable",
+            missing=True,
         )
+    check_sid(account_sid, "AC", "TWILIO_ACCOUNT_SID")
+    api_key = env.get("TWILIO_API_KEY") or None
+    api_secret = env.get("TWILIO_API_SECRET") or None
+    auth_token = env.get("TWILIO_AUTH_TOKEN") or None
+    if api_key is not None:
+        check_sid(api_key, "SK", "TWILIO_API_KEY")
+        if api_secret is None:
+            raise InvalidParameterError(
+                "TWILIO_API_SECRET",
+                f"the secret of the API key TWILIO_API_KEY names ({api_key}) in this "
+                "environment variable, or TWILIO_API_KEY unset to use TWILIO_AUTH_TOKEN",
+                missing=True,
+            )
+        _check_secret(api_secret, "TWILIO_API_SECRET")
+        if auth_token is not None:
+            logger.info(
+                "using TWILIO_API_KEY %s with TWILIO_API_SECRET; TWILIO_AUTH_TOKEN is set "
+                "but not used",
+                api_key,
+            )
+        auth_token = None
+    elif auth_token is not None:
+        _check_secret(auth_token, "TWILIO_AUTH_TOKEN")
+        if api_secret is not None:
+            logger.info(
+                "using TWILIO_AUTH_TOKEN; TWILIO_API_SECRET is set without TWILIO_API_KEY "
+                "and not used"
+            )
+        api_secret = None
+    elif api_secret is not None:
+        raise InvalidParameterError(
+            "TWILIO_API_KEY",
+            "the SID (SK followed by 32 hex digits) of the API key whose secret "
+            "TWILIO_API_SECRET holds, or TWILIO_AUTH_TOKEN instead of both",
+            missing=True,
+        )
+    else:
+        raise InvalidParameterError(
+            "TWILIO_AUTH_TOKEN",
+            "the account's Auth Token in this environment variable, or TWILIO_API_KEY and "
+            "TWILIO_API_SECRET (an API key and its secret) instead",
+            missing=True,
+        )
+    edge, region = (env.get(name) or None for name in ("TWILIO_EDGE", "TWILIO_REGION"))
     return EnvConfig(
         account_sid=account_sid,
         auth_token=auth_token,
         api_key=api_key,
-        api_secret=env.get("TWILIO_API_SECRET") if api_key else None,
-        edge=env.get("TWILIO_EDGE") or None,
-        region=env.get("TWILIO_REGION") or None,
+        api_secret=api_secret,
+        edge=None if edge is None else check_dns_label(edge, "TWILIO_EDGE"),
+        region=None if region is None else check_dns_label(region, "TWILIO_REGION"),
+        base_url=base_url_from_env(env),
     )

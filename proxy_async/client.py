@@ -218,19 +218,34 @@ class ProxyClient:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> ProxyClient:
-        """Build a client from TWILIO_ACCOUNT_SID + TWILIO_AUTH_TOKEN (or TWILIO_API_KEY +
-        TWILIO_API_SECRET), TWILIO_EDGE and TWILIO_REGION; ``options`` as in the constructor.
+        """Build a client from the environment (``environ``; None: ``os.environ``), as
+        :func:`~proxy_async.auth.config_from_env` reads it; ``options`` as in the constructor.
 
-        The egress variables (``HTTPS_PROXY``, ``NO_PROXY``, ``SSL_CERT_FILE``...) are
-        read from the same ``environ``, unless ``options`` say otherwise.
+        * Credentials: ``TWILIO_ACCOUNT_SID`` with ``TWILIO_API_KEY`` +
+          ``TWILIO_API_SECRET`` or ``TWILIO_AUTH_TOKEN``; the API key when both pairs are
+          set (one INFO log line says so). :attr:`credentials_description` says which.
+        * Host, first found wins: the ``base_url`` option; the ``edge``/``region``
+          options (the other one from ``TWILIO_EDGE``/``TWILIO_REGION``);
+          ``PROXY_ASYNC_BASE_URL``, in which case ``TWILIO_EDGE`` and ``TWILIO_REGION``
+          do not apply; ``TWILIO_EDGE``/``TWILIO_REGION``; Twilio's public host. An option
+          given as None counts as not given (a CLI passes options through as parsed).
+        * The egress variables (``HTTPS_PROXY``, ``NO_PROXY``, ``SSL_CERT_FILE``...) are
+          read from the same ``environ``, unless ``options`` say otherwise.
+
+        Raises :class:`InvalidParameterError` naming the environment variable at fault
+        (``TWILIO_API_SECRET``, ``TWILIO_REGION``, ``PROXY_ASYNC_BASE_URL``...), or the
+        option.
         """
         config = config_from_env(environ)
         options.setdefault("environ", environ)
-        # base_url=None means "not given" (the CLI passes it through as it parsed it).
         if options.get("base_url") is None:
             options.pop("base_url", None)
-            options.setdefault("edge", config.edge)
-            options.setdefault("region", config.region)
+            if options.get("edge") is None and options.get("region") is None and config.base_url:
+                options.update(base_url=config.base_url, edge=None, region=None)
+            else:
+                for name in ("edge", "region"):
+                    if options.get(name) is None:
+                        options[name] = getattr(config, name)
         return cls(
             config.account_sid,
             config.auth_token,
@@ -268,6 +283,13 @@ class ProxyClient:
     def account_sid(self) -> str:
         """The Account SID this client acts for."""
         return self._credentials.account_sid
+
+    @property
+    def credentials_description(self) -> str:
+        """Which credentials this client sends, without the secret:
+        ``"API key SK… of account AC…"`` or ``"auth token of account AC…"``
+        (:attr:`proxy_async.Credentials.description`)."""
+        return self._credentials.description
 
     @property
     def base_url(self) -> str:
@@ -377,6 +399,7 @@ class ProxyClient:
             retry_after=retry_after_of(response.headers),
             method=request.method,
             path=request.path,
+            credentials=self._credentials.description,
         )
 
     async def _report(

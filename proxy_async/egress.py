@@ -85,8 +85,9 @@ import aiohttp
 import attrs
 import yarl
 
-from .auth import parse_url, url_host
+from .auth import parse_url
 from .errors import InvalidParameterError
+from .validation import url_host
 
 PROXY_URL_FORM = "an http://[user:password@]host[:port] proxy URL"
 """What a proxy URL must look like, as said in errors."""

@@ -57,13 +57,24 @@ class ProxyError(Exception):
 
 
 class InvalidParameterError(ProxyError, ValueError):
-    """A caller-supplied argument is malformed; raised before any request is sent."""
+    """A caller-supplied argument is malformed or missing; raised before any request is sent.
 
-    def __init__(self, parameter: str, expected: str, value: object = _MISSING) -> None:
+    ``parameter`` names it as the caller wrote it: a Python parameter (``region``) or an
+    environment variable (``TWILIO_REGION``). The message reads ``invalid {parameter}:
+    expected {expected}[, got {value}]``, or ``missing {parameter}: expected
+    {expected}`` when ``missing`` is true (a required variable is not set), so a
+    command line can print it as it is.
+    """
+
+    def __init__(
+        self, parameter: str, expected: str, value: object = _MISSING, *, missing: bool = False
+    ) -> None:
         self.parameter = parameter
         self.expected = expected
+        self.missing = missing
         shown = "" if value is _MISSING else f", got {_shown(value)}"
-        super().__init__(f"invalid {parameter}: expected {expected}{shown}")
+        problem = "missing" if missing else "invalid"
+        super().__init__(f"{problem} {parameter}: expected {expected}{shown}")
 
 
 class ClientClosedError(ProxyError, RuntimeError):
@@ -303,18 +314,19 @@ class ApiError(_RequestError):
         retry_after: float | None = None,
         method: str = "",
         path: str = "",
+        credentials: str | None = None,
     ) -> ApiError:
-        """Build the most specific ApiError for an HTTP error response."""
+        """Build the most specific ApiError for an HTTP error response.
+
+        ``credentials`` (a description such as ``"API key SK… of account AC…"``, never
+        a secret) is given to an :class:`AuthError` (401, 403) and ignored otherwise.
+        """
         error_class = api_error_class(status)
         fields = _twilio_error_fields(body)
         if fields is None:
-            return error_class(
-                status,
-                body_excerpt=_excerpt(body, headers),
-                retry_after=retry_after,
-                method=method,
-                path=path,
-            )
+            fields = {"body_excerpt": _excerpt(body, headers)}
+        if issubclass(error_class, AuthError):
+            fields["credentials"] = credentials
         return error_class(status, retry_after=retry_after, method=method, path=path, **fields)
 
 
@@ -323,7 +335,22 @@ class BadRequestError(ApiError):
 
 
 class AuthError(ApiError):
-    """HTTP 401 or 403: the credentials were refused or lack permission."""
+    """HTTP 401 or 403: the credentials were refused or lack permission.
+
+    ``credentials`` describes the credentials sent, as
+    :attr:`proxy_async.Credentials.description` does (``"API key SK… of account AC…"``
+    or ``"auth token of account AC…"``: SIDs only, never a token or secret), or is None
+    when unknown; the message ends with it, so that a refusal says which pair was tried.
+    """
+
+    _sent_as = "tried the"
+
+    def __init__(self, status: int, *, credentials: str | None = None, **fields: Any) -> None:
+        self.credentials = credentials
+        super().__init__(status, **fields)
+        if credentials:
+            self.reason = f"{self.reason} ({self._sent_as} {credentials})"
+            self.args = (self.reason,)
 
 
 class AuthenticationError(AuthError):
@@ -332,6 +359,8 @@ class AuthenticationError(AuthError):
 
 class PermissionDeniedError(AuthError):
     """HTTP 403: authenticated, but not allowed to do this."""
+
+    _sent_as = "authenticated as the"
 
 
 class NotFoundError(ApiError):

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TypeGuard
 
+import yarl
+
 from .errors import InvalidParameterError
 
 MAX_PAGE_SIZE = 1000
@@ -34,6 +36,49 @@ def has_lone_surrogate(text: str) -> bool:
     the whole text in ``.object``) is ever made, not even as an exception's context.
     """
     return _LONE_SURROGATE.search(text) is not None
+
+
+DNS_LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+"""One DNS label as a regular expression (lower case): 1 to 63 letters, digits or
+hyphens, not starting or ending with a hyphen (RFC 1123, section 2.1)."""
+
+_LABEL = re.compile(DNS_LABEL, re.IGNORECASE)
+
+
+def url_host(url: yarl.URL) -> str | None:
+    """``url.host`` (IDNA-decoded), or None when there is none or it cannot be decoded.
+
+    yarl decodes an ``xn--`` label lazily, on the first read of ``host``, and raises a
+    bare :class:`UnicodeError` for one that is not valid Punycode (``xn--zz``): callers
+    turn None into their own typed error instead.
+    """
+    try:
+        return url.host
+    except ValueError:  # UnicodeError is one; idna's IDNAError is a UnicodeError
+        return None
+
+
+def check_dns_label(value: object, parameter: str) -> str:
+    """``value`` lower-cased if it is one DNS label (see :data:`DNS_LABEL`), else raise.
+
+    An ``xn--`` label must also be valid IDNA, as yarl decodes it. Used for a Twilio
+    edge or region (``sydney``, ``au1``), so that neither can change a host's shape
+    (``au1.evil.com``, ``bad region!``). Raises :class:`InvalidParameterError` naming
+    ``parameter`` (``region``, or ``TWILIO_REGION`` when read from the environment).
+    """
+    if (
+        not isinstance(value, str)
+        or _LABEL.fullmatch(value) is None
+        # Lower-cased first, as it is used: idna takes only 'xn--' as the ACE prefix.
+        or url_host(yarl.URL.build(scheme="https", host=value.lower(), encoded=True)) is None
+    ):
+        raise InvalidParameterError(
+            parameter,
+            "one DNS label such as 'sydney' or 'au1': 1 to 63 letters, digits or hyphens, "
+            "not starting or ending with a hyphen (an 'xn--' label must be valid IDNA)",
+            value,
+        )
+    return value.lower()
 
 
 def is_finite_number(value: object) -> TypeGuard[int | float]:

@@ -49,7 +49,8 @@ Configuration, from the environment, read when ``WorkerSettings`` is first looke
 * ``PROXY_ASYNC_RETRIES`` (default 4): retries of one request before its session
   fails; ``PROXY_ASYNC_RETRY_DELAY`` (default 5): seconds x try before arq runs an
   incomplete batch's job again;
-* ``PROXY_ASYNC_BASE_URL``: another API host (the fake server, a proxy);
+* ``PROXY_ASYNC_BASE_URL``: another API host (the fake server, a proxy), read as
+  :meth:`ProxyClient.from_env <proxy_async.ProxyClient.from_env>` reads it;
 
 Counts (``MAX_CONCURRENCY``, ``MAX_JOBS``, ``BATCH_CONCURRENCY``) are integers from 1 to
 1000 (:data:`~proxy_async.ratelimit.MAX_CONCURRENCY`), ``RETRIES`` from 0 to 100; rates
@@ -91,6 +92,7 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the installed extras
     raise ImportError("proxy_async.workers needs arq: pip install 'proxy-async[arq]'") from error
 
+from .auth import base_url_from_env
 from .client import ProxyClient
 from .errors import ExportStateError, InvalidParameterError
 from .export import (
@@ -248,7 +250,7 @@ class WorkerConfig:
                 env, "PROXY_ASYNC_MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY
             ),
             adaptive=_env_flag(env, "PROXY_ASYNC_ADAPTIVE"),
-            base_url=env.get("PROXY_ASYNC_BASE_URL") or None,
+            base_url=base_url_from_env(env),
             retry=_env_retries(env),
             retry_delay=_env_number(env, "PROXY_ASYNC_RETRY_DELAY", 5.0, MAX_WAIT),
             batch_concurrency=_env_int(

@@ -16,6 +16,7 @@ from aioresponses_compat import mocked_aiohttp
 from redis_server import RedisServer, running_redis_server
 
 from proxy_async import ProxyClient, ProxyError
+from proxy_async.auth import BASE_URL_VARIABLE
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,6 +146,8 @@ def no_egress_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> Non
     loopback traffic through their proxy. Tests of egress set what they need."""
     for name in EGRESS_PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    # Nor may their own API host redirect a client built by ProxyClient.from_env().
+    monkeypatch.delenv(BASE_URL_VARIABLE, raising=False)
 
 
 @pytest.fixture

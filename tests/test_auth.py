@@ -119,8 +119,9 @@ def test_from_env_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ({}, "TWILIO_ACCOUNT_SID"),
         ({"TWILIO_ACCOUNT_SID": ACCOUNT_SID}, "TWILIO_AUTH_TOKEN"),
-        ({"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_API_KEY": API_KEY}, "api_secret"),
-        ({"TWILIO_ACCOUNT_SID": "nope", "TWILIO_AUTH_TOKEN": AUTH_TOKEN}, "account_sid"),
+        # The variable at fault is named, not the constructor parameter it feeds.
+        ({"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_API_KEY": API_KEY}, "TWILIO_API_SECRET"),
+        ({"TWILIO_ACCOUNT_SID": "nope", "TWILIO_AUTH_TOKEN": AUTH_TOKEN}, "TWILIO_ACCOUNT_SID"),
     ],
 )
 def test_from_env_missing_or_bad(env: dict[str, str], parameter: str) -> None:

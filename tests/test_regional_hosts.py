@@ -297,7 +297,7 @@ def test_twilio_region_from_the_environment_that_is_not_idna_is_typed() -> None:
     }
     with pytest.raises(InvalidParameterError) as caught:
         ProxyClient.from_env(environ)
-    assert caught.value.parameter == "region"
+    assert caught.value.parameter == "TWILIO_REGION"
     # A valid IDNA label is still a label: only the undecodable ones are refused.
     assert ProxyClient(ACCOUNT_SID, AUTH_TOKEN, region="xn--bcher-kva").base_url == (
         "https://proxy.xn--bcher-kva.twilio.com"

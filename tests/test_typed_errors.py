@@ -338,7 +338,7 @@ def test_from_env_with_a_hostile_edge_is_typed() -> None:
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "TWILIO_EDGE": "x/y",
     }
-    with pytest.raises(InvalidParameterError, match="edge"):
+    with pytest.raises(InvalidParameterError, match="TWILIO_EDGE"):
         ProxyClient.from_env(environ)
 
 
