@@ -96,13 +96,16 @@ class ProxyClient:
     """Async client for Twilio Proxy v1. Use ``async with``; share one across tasks.
 
     ``ProxyClient(account_sid, auth_token)`` or ``ProxyClient(account_sid,
-    api_key="SK…", api_secret=...)``; ``ProxyClient.from_env()`` reads ``TWILIO_*``.
+    api_key="SK…", api_secret=...)``; ``ProxyClient.from_env()`` reads ``TWILIO_*`` and
+    ``PROXY_ASYNC_BASE_URL``. :attr:`credentials_description` says which are used.
 
     ``base_url`` overrides the host (tests, the fake server); ``edge``/``region`` pick a
-    regional host as the official SDKs do. ``max_concurrency`` caps requests in flight
-    and sizes the connection pool; ``requests_per_second``/``burst`` set the leaky
-    bucket (None: no rate limit); ``limiter`` replaces both with your own
-    :class:`~proxy_async.ratelimit.Limiter`. ``retry`` is a
+    regional host as the official SDKs do (each one DNS label, such as ``sydney`` and
+    ``au1``, else :class:`InvalidParameterError`). A 401 or 403
+    (:class:`~proxy_async.errors.AuthError`) says which credentials were tried.
+    ``max_concurrency`` caps requests in flight and sizes the connection pool;
+    ``requests_per_second``/``burst`` set the leaky bucket (None: no rate limit);
+    ``limiter`` replaces both with your own :class:`~proxy_async.ratelimit.Limiter`. ``retry`` is a
     :class:`~proxy_async.retry.RetryPolicy` or a number of retries (0 disables).
     ``timeout`` is a :class:`~proxy_async.transport.Timeouts` or a total in seconds;
     every call also takes ``timeout=``. ``prefetch`` fetches the next page while the
