@@ -1,11 +1,11 @@
 """arq workers against real Redis and the fake server: a batched export equals a single one.
 
-The end-to-end test runs two workers at once: the ``arq proxy_async.workers.WorkerSettings``
-command in a subprocess (configured from the environment, as the README shows) and an
-``arq.worker.Worker`` in this process. One session's second page fails once, so its
-batch's job is retried by arq and resumes from the batch's state. The other tests run
-batches with the job function itself (no worker needed: merge only reads files), or an
-in-process worker.
+The end-to-end test runs two workers at once: ``proxy-async workers run --burst`` (arq's
+worker of ``proxy_async.workers.WorkerSettings``) in a subprocess, configured from the
+environment as the README shows, and an ``arq.worker.Worker`` in this process. One
+session's second page fails once, so its batch's job is retried by arq and resumes from
+the batch's state. The other tests run batches with the job function itself (no worker
+needed: merge only reads files), or an in-process worker.
 """
 
 from __future__ import annotations
@@ -229,9 +229,10 @@ async def test_batched_export_on_arq_workers_equals_a_single_export(
         command = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "arq",
+            "proxy_async",
+            "workers",
+            "run",
             "--burst",
-            "proxy_async.workers.WorkerSettings",
             env=worker_env(fake, redis_server),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,

@@ -103,7 +103,8 @@ def _report(failure: CommandFailure, error: BaseException, arguments: list[str],
                 "command": command,
                 "error": failure.message,
                 **failure.details,
-            }
+            },
+            stream=sys.stderr if failure.json_to_stderr else None,
         )
 
 

@@ -76,6 +76,8 @@ class CommandFailure(Exception):
         self.exit_code = exit_code
         self.command = command
         self.details = details or {}
+        self.json_to_stderr = False
+        """Set when stdout carries records (``export --out -``): ``--json`` goes to stderr."""
 
     @property
     def outcome(self) -> str:
@@ -87,9 +89,11 @@ class CommandFailure(Exception):
         if not hint:
             return self
         message = self.message.rstrip(".")
-        return CommandFailure(
+        hinted = CommandFailure(
             f"{message}. {hint}", self.exit_code, command=self.command, details=self.details
         )
+        hinted.json_to_stderr = self.json_to_stderr
+        return hinted
 
 
 class Interrupted(CommandFailure):
@@ -146,7 +150,8 @@ def _proxy_failure(error: ProxyError, options: dict[str, str]) -> CommandFailure
         return CommandFailure(error.for_command_line(), EXIT_USAGE)
     if isinstance(error, AuthError):
         return CommandFailure(
-            f"authentication failed: {error}; check the TWILIO_* credentials in the environment",
+            f"authentication failed: {error}; fix TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN "
+            "(or TWILIO_API_KEY and TWILIO_API_SECRET)",
             EXIT_FATAL,
         )
     if isinstance(error, ApiUnavailableError):

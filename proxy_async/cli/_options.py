@@ -14,6 +14,7 @@ from typing import Any, ClassVar, TypeVar
 import attrs
 import click
 
+from ..auth import BASE_URL_VARIABLE
 from ..client import ProxyClient
 from ..errors import InvalidParameterError
 from ..ratelimit import MAX_CONCURRENCY, check_requests_per_second
@@ -21,7 +22,6 @@ from ..validation import MAX_PAGE_SIZE, SID_PATTERNS, sid_kind
 
 PROG = "proxy-async"
 
-BASE_URL_VARIABLE = "PROXY_ASYNC_BASE_URL"
 
 F = TypeVar("F", bound=Callable[..., Any])
 

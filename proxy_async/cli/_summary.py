@@ -11,8 +11,9 @@ from ._progress import ProgressDisplay
 
 
 def plural(count: int, noun: str) -> str:
-    """``"1 session"``, ``"2 sessions"`` (with thousands separators)."""
-    return f"{count:,} {noun if count == 1 else noun + 's'}"
+    """``"1 session"``, ``"2 sessions"``, ``"3 batches"`` (with thousands separators)."""
+    many = noun + ("es" if noun.endswith(("s", "sh", "ch", "x")) else "s")
+    return f"{count:,} {noun if count == 1 else many}"
 
 
 def summary_text(summary: ExportSummary, display: ProgressDisplay | None = None) -> str:

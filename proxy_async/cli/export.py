@@ -98,6 +98,18 @@ class ExportRun:
 async def run_export(
     run: ExportRun, make_client: Callable[..., ProxyClient]
 ) -> tuple[int, ExportSummary, ProgressDisplay]:
+    """Run the export; see :func:`_run_export`. With ``--out -`` a failure's ``--json``
+    object goes to stderr, as the summary does: stdout carries the records."""
+    try:
+        return await _run_export(run, make_client)
+    except CommandFailure as failure:
+        failure.json_to_stderr = run.to_stdout
+        raise
+
+
+async def _run_export(
+    run: ExportRun, make_client: Callable[..., ProxyClient]
+) -> tuple[int, ExportSummary, ProgressDisplay]:
     """Run the export; return its exit code (0 or 1), summary and display.
 
     ``make_client(limiter=..., on_response=...)`` builds the client. Every failure is
@@ -188,7 +200,8 @@ def _announcer(
             display.print(
                 f"{'Resuming' if snapshot.resumed else 'Exporting'} {what} of {run.service} "
                 f"to {run.out} ({run.fmt}; {run.concurrency} sessions at a time, {rate}, "
-                f"pages of {run.page_size}; {client.base_url})"
+                f"pages of {run.page_size}; {client.base_url} with the "
+                f"{client.credentials_description})"
             )
         announced = True
         display.update(snapshot)

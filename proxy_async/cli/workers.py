@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
+import os
 import sys
 import urllib.parse
 from typing import Any
@@ -36,6 +38,7 @@ from ._options import (
 )
 from ._progress import configure_request_logging
 from ._runner import run_until_signalled
+from ._summary import plural
 
 REDIS_VARIABLE = "PROXY_ASYNC_REDIS_URL"
 
@@ -157,8 +160,9 @@ async def _enqueue(
         }
         retried = f" ({done.retried_jobs} failed ones again)" if done.retried_jobs else ""
         text = (
-            f"{done.sessions:,} sessions of {done.service_sid} in {done.batches:,} batches: "
-            f"{done.new_jobs:,} jobs queued{retried}, {known:,} already known"
+            f"{plural(done.sessions, 'session')} of {done.service_sid} in "
+            f"{plural(done.batches, 'batch')}: {plural(done.new_jobs, 'job')} queued{retried}, "
+            f"{known:,} already known"
         )
         code = EXIT_OK
         if wait:
@@ -169,7 +173,9 @@ async def _enqueue(
                 if (info := await Job(ident, pool).result_info()) is not None and not info.success
             ]
             body.update(jobs_done=len(done.job_ids) - len(failed), jobs_failed=len(failed))
-            text += f"\n{len(done.job_ids) - len(failed):,} jobs done, {len(failed):,} failed"
+            text += (
+                f"\n{plural(len(done.job_ids) - len(failed), 'job')} done, {len(failed):,} failed"
+            )
             if failed:
                 text += " (queue them again with --retry-failed)"
                 code = EXIT_PARTIAL
@@ -201,17 +207,24 @@ def run_command(burst: bool, redis: str | None, verbose: int, as_json: bool) -> 
 
     environ = None
     if redis is not None:
-        import os
-
         environ = {**os.environ, REDIS_VARIABLE: redis}
     settings = _guarded(lambda: workers.worker_settings(environ))
     url = redis or _worker_config().redis_url
     undo = configure_request_logging(verbose, None, sys.stderr)
+    # arq's own log (a line per job), as its command line shows it.
+    jobs_log = logging.StreamHandler(sys.stderr)
+    jobs_log.setFormatter(logging.Formatter("%(asctime)s: %(message)s", "%H:%M:%S"))
+    arq_logger = logging.getLogger("arq")
+    arq_logger.addHandler(jobs_log)
+    level = arq_logger.level
+    arq_logger.setLevel(logging.DEBUG if verbose else logging.INFO)
     try:
         worker = run_worker(settings, burst=burst)
     except (RedisError, OSError) as error:
         raise _redis_failure(url, error) from None
     finally:
+        arq_logger.removeHandler(jobs_log)
+        arq_logger.setLevel(level)
         undo()
     body = {
         "jobs_complete": worker.jobs_complete,
@@ -219,8 +232,8 @@ def run_command(burst: bool, redis: str | None, verbose: int, as_json: bool) -> 
         "jobs_retried": worker.jobs_retried,
     }
     text = (
-        f"worker stopped: {worker.jobs_complete:,} jobs done, {worker.jobs_failed:,} failed, "
-        f"{worker.jobs_retried:,} retried"
+        f"worker stopped: {plural(worker.jobs_complete, 'job')} done, "
+        f"{worker.jobs_failed:,} failed, {worker.jobs_retried:,} retried"
     )
     code = EXIT_PARTIAL if worker.jobs_failed else EXIT_OK
     _print_outcome(text, body, code, as_json)

@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..auth import BASE_URL_VARIABLE
 from ._server import FakeProxyServer
 
 
@@ -52,7 +53,7 @@ def describe(server: FakeProxyServer) -> dict[str, Any]:
     environment = {
         "TWILIO_ACCOUNT_SID": server.account_sid,
         "TWILIO_AUTH_TOKEN": server.auth_token,
-        "PROXY_ASYNC_BASE_URL": server.url,
+        BASE_URL_VARIABLE: server.url,
     }
     command = None
     if services:
