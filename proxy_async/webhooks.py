@@ -82,6 +82,7 @@ from multidict import MultiMapping
 from proxy_async.conversion import parse_datetime
 from proxy_async.errors import InvalidParameterError, ProxyError
 from proxy_async.models import decode_data
+from proxy_async.validation import has_lone_surrogate
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -560,7 +561,10 @@ def asgi_request_url(scope: Mapping[str, Any], *, public_url: str | None = None)
         path = raw_path.decode("utf-8", "replace").partition("?")[0]
     else:
         # Servers without raw_path give only the decoded path: quote it back.
-        path = quote(str(scope.get("root_path", "")) + str(scope.get("path", "/")), safe=_PATH_SAFE)
+        decoded = str(scope.get("root_path", "")) + str(scope.get("path", "/"))
+        if has_lone_surrogate(decoded):  # no bytes were sent that decode to it
+            raise InvalidParameterError("scope", "a 'path' UTF-8 can encode (no lone surrogate)")
+        path = quote(decoded, safe=_PATH_SAFE)
     scheme = str(scope.get("scheme") or "http")
     return f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
 
