@@ -76,10 +76,17 @@ def mock_http() -> Iterator[aioresponses]:
         yield mock
 
 
-def set_fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to the fake server's, for CLI runs."""
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
+def set_fake_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+    account_sid: str = FAKE_ACCOUNT_SID,
+    token: str = FAKE_AUTH_TOKEN,
+) -> None:
+    """Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (default: the fake server's) for CLI
+    runs, and unset the API key pair, edge and region a developer may have set."""
+    for name in ("TWILIO_API_KEY", "TWILIO_API_SECRET", "TWILIO_EDGE", "TWILIO_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", account_sid)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", token)
 
 
 @pytest.fixture

@@ -123,8 +123,6 @@ async def server() -> AsyncIterator[FakeProxyServer]:
 
 @pytest.fixture(autouse=True)
 def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TWILIO_API_KEY", "TWILIO_API_SECRET", "TWILIO_EDGE", "TWILIO_REGION"):
-        monkeypatch.delenv(name, raising=False)
     set_fake_credentials(monkeypatch)
 
 

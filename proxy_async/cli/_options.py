@@ -121,6 +121,20 @@ MIN_PROGRESS_INTERVAL = 0.1
 """Shortest ``--progress-interval``: below it the lines are noise (and cost CPU)."""
 
 
+def latency_option(default: float, help: str) -> Callable[[F], F]:
+    """``--latency``: the fake server's delay before each answer."""
+    return click.option(
+        "--latency", type=Number(0, unit="seconds"), default=default, metavar="SECONDS", help=help
+    )
+
+
+def seed_option(function: F) -> F:
+    """``--seed``: the seed of the fake server's generated data."""
+    return click.option(
+        "--seed", type=int, default=0, help="seed of the generated data (SIDs, contents)"
+    )(function)
+
+
 # -- option groups ---------------------------------------------------------------------------
 
 
@@ -190,15 +204,14 @@ def connection_options(function: F) -> F:
     )
 
 
-def page_size_option(default: int | None) -> Callable[[F], F]:
+def page_size_option(default: int) -> Callable[[F], F]:
     """``--page-size``: records per request."""
     return click.option(
         "--page-size",
         type=PAGE_SIZE,
         default=default,
         metavar="N",
-        help=f"records per request, 1..{MAX_PAGE_SIZE}"
-        + ("" if default is not None else "  [default: Twilio's, 50]"),
+        help=f"records per request, 1..{MAX_PAGE_SIZE}",
     )
 
 

@@ -49,8 +49,10 @@ from ._options import (
     Number,
     Sid,
     connection_options,
+    latency_option,
     progress_options,
     reporting_options,
+    seed_option,
     speed_options,
     verbose_option,
 )
@@ -378,14 +380,8 @@ def _read_sessions_file(name: str) -> list[str]:
 @click.option(
     "--interactions", type=COUNT, default=2000, metavar="N", help="interactions per session"
 )
-@click.option(
-    "--latency",
-    type=Number(0, unit="seconds"),
-    default=0.02,
-    metavar="SECONDS",
-    help="the fake server's delay before each answer",
-)
-@click.option("--seed", type=int, default=0, help="seed of the generated data")
+@latency_option(0.02, "the fake server's delay before each answer")
+@seed_option
 @click.option(
     "--out",
     metavar="FILE",

@@ -9,7 +9,15 @@ import click
 
 from ._command import Command, emit_json
 from ._failures import EXIT_FATAL, EXIT_USAGE, CommandFailure, Interrupted
-from ._options import CONTEXT_SETTINGS, COUNT, PAGE_SIZE, Number, reporting_options
+from ._options import (
+    CONTEXT_SETTINGS,
+    COUNT,
+    PAGE_SIZE,
+    Number,
+    latency_option,
+    reporting_options,
+    seed_option,
+)
 from ._runner import run_until_signalled
 
 _EPILOG = (
@@ -38,14 +46,8 @@ _EPILOG = (
     help="N sessions per service (spread evenly) that are listed but answer 404 on "
     "everything under them, as if deleted right after the listing",
 )
-@click.option("--seed", type=int, default=0, help="seed of the generated data (SIDs, contents)")
-@click.option(
-    "--latency",
-    type=Number(0, unit="seconds"),
-    default=0.0,
-    metavar="SECONDS",
-    help="seconds from arrival to each answer",
-)
+@seed_option
+@latency_option(0.0, "seconds from arrival to each answer")
 @click.option(
     "--max-in-flight",
     type=Number(1, integer=True),

@@ -19,11 +19,11 @@ from ._command import Group
 from ._failures import EXIT_OK
 from ._options import (
     CONTEXT_SETTINGS,
+    PAGE_SIZE,
     ClientSettings,
     Number,
     Sid,
     connection_options,
-    page_size_option,
     reporting_options,
     verbose_option,
 )
@@ -64,7 +64,12 @@ def _read_options(function: Any) -> Any:
 
 
 def _list_options(function: Any) -> Any:
-    function = page_size_option(None)(function)
+    function = click.option(
+        "--page-size",
+        type=PAGE_SIZE,
+        metavar="N",
+        help="records per request, 1..1000  [default: 1000, or N of --limit if smaller]",
+    )(function)
     return click.option(
         "--limit",
         type=Number(1, integer=True),
