@@ -82,7 +82,8 @@ def fake_server(
     list_sessions: bool = True,
     prerender: bool = False,
 ) -> Iterator[ServerInfo]:
-    """Run ``python -m proxy_async.testing`` in its own process for the ``with`` block.
+    """Run the fake server (``python -m proxy_async.testing``, the same as ``proxy-async
+    fake-server``) in its own process for the ``with`` block.
 
     ``prerender`` serves each GET answer as bytes rendered on its first request (the
     client-bound mode: the server's per-request work is then HTTP framing and a

@@ -1,13 +1,13 @@
 """Benchmark 6, export at scale: the ``proxy-async export`` command over growing services.
 
 The CLI (``python -m proxy_async export``, a child process of its own) exports every
-session of a fake server (``python -m proxy_async.testing``, another process) with
+session of a fake server (``proxy-async fake-server``, another process) with
 no rate limit, the same ``--concurrency`` at every size. For each size (default 10,000,
 100,000 and 1,000,000 sessions x 1 interaction) it reports:
 
 * sessions/s over the whole export (the summary's ``elapsed_seconds``), and between
   10% and 30% and over the last 20% of the sessions, from the export's own progress
-  lines (``--progress-interval`` on a pipe prints ``[mm:ss] sessions X/Y done ...``,
+  lines (``--progress-interval`` on a pipe prints ``2026-11-30T08:01:25 sessions X/Y done ...``,
   timestamped here as read), to show whether the rate decays within a run;
 * peak RSS of the exporting process (``ru_maxrss`` of ``os.wait4`` on that one child)
   and RSS once 20% of the sessions were done (``/proc/PID/status`` sampled every
@@ -67,7 +67,8 @@ SAMPLE_EVERY = 0.2
 FALLBACK_BYTES_PER_SESSION = 1210
 """Output bytes per session x 1 interaction measured here, if no size ran before the kill."""
 
-PROGRESS_LINE = re.compile(r"^\[[\d:]+\] sessions ([\d,]+)/([\d,]+)(\+ listed so far)? done")
+PROGRESS_LINE = re.compile(r"^\S+ sessions ([\d,]+)(?:/[\d,]+)? done")
+"""A plain progress line (stderr is a pipe): a timestamp, then the sessions done."""
 
 
 @dataclass
