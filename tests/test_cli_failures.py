@@ -166,3 +166,17 @@ def test_a_port_in_use_is_one_line_in_a_real_process(busy_port: int) -> None:
             check=False,
         ).stderr
     )
+
+
+def test_workers_without_the_arq_extra_say_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import proxy_async
+
+    monkeypatch.delattr(proxy_async, "workers", raising=False)
+    monkeypatch.setitem(sys.modules, "proxy_async.workers", None)  # as if arq were missing
+    status, out, err = run(["workers", "merge", "--out", "d", "--to", "x.ndjson"], capsys)
+    assert status == EXIT_USAGE
+    (line,) = err.splitlines()
+    assert "pip install -e '.[arq]'" in line
+    assert out == ""

@@ -17,6 +17,7 @@ import click
 from ..auth import BASE_URL_VARIABLE
 from ..client import ProxyClient
 from ..errors import InvalidParameterError
+from ..export import DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE
 from ..ratelimit import MAX_CONCURRENCY, check_requests_per_second
 from ..validation import MAX_PAGE_SIZE, SID_PATTERNS, sid_kind
 
@@ -217,8 +218,6 @@ def page_size_option(default: int) -> Callable[[F], F]:
 
 def speed_options(rps_default: float | None) -> Callable[[F], F]:
     """``--concurrency``, ``--rps`` and ``--page-size`` of an export."""
-    from ..export import DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE
-
     rps_help = (
         "requests per second at most, 0 for no ceiling; the rate backs off on 429s and "
         "probes back up to it"

@@ -57,6 +57,7 @@ from ._options import (
     verbose_option,
 )
 from ._progress import ProgressDisplay, configure_request_logging
+from ._runner import run_until_signalled
 from ._summary import plural, summary_json, summary_text
 
 DEMO_OUTPUT = os.path.join("demo-output", "interactions.ndjson")
@@ -328,8 +329,6 @@ def export_command(
     if selected == [] and not run.quiet:
         say(f"{PROG}: warning: no session selected; the output will hold no record")
     settings = ClientSettings(base_url=base_url, proxy=proxy, ca_bundle=ca_bundle)
-    from ._runner import run_until_signalled
-
     code, summary, display = run_until_signalled(run_export(run, settings.client))
     report(code, summary, display, run)
     return code
@@ -414,8 +413,6 @@ def demo_command(
     if out == STDOUT:
         raise CommandFailure("demo writes a file: give --out FILE, not '-'", EXIT_USAGE)
     run = ExportRun(service="", out=out, fmt=format_of(out, fmt), force=True, **options)
-    from ._runner import run_until_signalled
-
     code, summary, display = run_until_signalled(
         _demo(run, sessions=sessions, interactions=interactions, latency=latency, seed=seed)
     )

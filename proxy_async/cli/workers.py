@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from ..client import ProxyClient
+from ..errors import InvalidParameterError
 from ..export import DEFAULT_PAGE_SIZE, FORMATS, Format, SessionDiscoveryError
 from ._command import Group, emit_json
 from ._failures import (
@@ -85,8 +86,7 @@ def _redis_option(function: Any) -> Any:
 def enqueue_command(redis: str | None, verbose: int, as_json: bool, **options: Any) -> int:
     """List the Service's sessions into batches and queue one job per batch. Run it again
     after a kill: the listing continues where it stopped and no job is queued twice."""
-    from .. import workers
-
+    workers = _workers()
     config = _worker_config()
     url = redis or config.redis_url
     undo = configure_request_logging(verbose, None, sys.stderr)
@@ -203,8 +203,7 @@ def run_command(burst: bool, redis: str | None, verbose: int, as_json: bool) -> 
     from arq.worker import run_worker
     from redis.exceptions import RedisError
 
-    from .. import workers
-
+    workers = _workers()
     environ = None
     if redis is not None:
         environ = {**os.environ, REDIS_VARIABLE: redis}
@@ -250,8 +249,7 @@ def run_command(burst: bool, redis: str | None, verbose: int, as_json: bool) -> 
 def merge_command(out: str, to: str, fmt: Format, as_json: bool) -> int:
     """Join the batch files of a finished export into one file, atomically. Refused until
     the listing is done and every batch is complete."""
-    from .. import workers
-
+    workers = _workers()
     done = workers.merge_exports(out, to, fmt=fmt)
     missing = ""
     if done.missing:
@@ -283,15 +281,23 @@ def _print_outcome(text: str, body: dict[str, Any], code: int, as_json: bool) ->
 
 
 def _worker_config() -> Any:
-    from .. import workers
-
+    workers = _workers()
     return _guarded(workers.WorkerConfig.from_env)
+
+
+def _workers() -> Any:
+    """:mod:`proxy_async.workers`, imported when a command needs it: arq is an extra."""
+    try:
+        from .. import workers
+    except ImportError as error:
+        raise CommandFailure(
+            f"{error}; from a checkout: pip install -e '.[arq]'", EXIT_USAGE
+        ) from error
+    return workers
 
 
 def _guarded(read: Any) -> Any:
     """``read()``, with a bad ``PROXY_ASYNC_*`` variable as a usage failure (exit 2)."""
-    from ..errors import InvalidParameterError
-
     try:
         return read()
     except InvalidParameterError as error:
