@@ -8,6 +8,7 @@ stderr (and, with ``--json``, one JSON object on stdout) with its exit code
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -17,8 +18,8 @@ from collections.abc import Sequence
 import click
 
 from .._version import __version__
-from ._command import Group, emit_json, say
-from ._failures import CommandFailure, Interrupted, failure_of
+from ._command import ClosedStream, Group, emit_json, say, stand_in_for_closed_streams
+from ._failures import CommandFailure, Interrupted, StreamClosed, failure_of
 from ._options import CONTEXT_SETTINGS, PROG
 from .export import demo_command, export_command
 from .fake_server import fake_server_command
@@ -66,6 +67,15 @@ def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
     "command": ..., "error": ...}``.
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
+    replaced = stand_in_for_closed_streams()
+    try:
+        return _main(arguments, prog)
+    finally:
+        for name in replaced:
+            setattr(sys, name, None)
+
+
+def _main(arguments: list[str], prog: str) -> int:
     try:
         result = cli.main(arguments, prog_name=prog, standalone_mode=False)
     except BrokenPipeError:
@@ -95,27 +105,36 @@ def _report(failure: CommandFailure, error: BaseException, arguments: list[str],
     command = failure.command or prog
     say(f"{command}: error: {failure.message}")
     if "--json" in flags:
-        emit_json(
-            {
-                "ok": False,
-                "exit_code": failure.exit_code,
-                "outcome": failure.outcome,
-                "command": command,
-                "error": failure.message,
-                **failure.details,
-            },
-            stream=sys.stderr if failure.json_to_stderr else None,
-        )
+        # stdout may be what failed (closed, or a reader gone): the line above stands.
+        with contextlib.suppress(StreamClosed, OSError):
+            emit_json(
+                {
+                    "ok": False,
+                    "exit_code": failure.exit_code,
+                    "outcome": failure.outcome,
+                    "command": command,
+                    "error": failure.message,
+                    **failure.details,
+                },
+                stream=sys.stderr if failure.json_to_stderr else None,
+            )
 
 
 def _flags(arguments: list[str]) -> set[str]:
-    """``--json`` and ``--debug`` among the options (before ``--``), however parsing went."""
+    """``--json`` and ``--debug`` among the options (before ``--``), however parsing went:
+    ``--json=1`` (refused by click: the flag takes no value) still asks for JSON."""
     options = arguments[: arguments.index("--")] if "--" in arguments else arguments
-    return {flag for flag in ("--json", "--debug") if flag in options}
+    return {
+        flag
+        for flag in ("--json", "--debug")
+        if any(option == flag or option.startswith(f"{flag}=") for option in options)
+    }
 
 
 def _silence_stdout() -> None:
     """Point stdout at /dev/null, so the interpreter's last flush cannot fail again."""
+    if isinstance(sys.stdout, ClosedStream):
+        return
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -7,13 +7,14 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from typing import Any, TextIO
 
 import click
 import orjson
 
-from ._failures import CommandFailure, ReaderGone, failure_of
+from ._failures import CommandFailure, ReaderGone, StreamClosed, failure_of
 from ._options import ClientSettings
 
 
@@ -31,7 +32,7 @@ class Command(click.Command):
         except BrokenPipeError:
             raise ReaderGone() from None
         except Exception as error:
-            failure = failure_of(error, ClientSettings.OPTION_NAMES)
+            failure = failure_of(error, ClientSettings.option_names())
             failure.command = failure.command or ctx.command_path
             raise failure from error
 
@@ -56,3 +57,46 @@ def say(message: str, *, stream: TextIO | None = None) -> None:
 def emit_json(body: dict[str, Any], *, stream: TextIO | None = None) -> None:
     """One JSON object on one line: on stdout unless ``stream`` says otherwise."""
     print(orjson.dumps(body).decode(), file=sys.stdout if stream is None else stream, flush=True)
+
+
+class ClosedStream(io.TextIOBase):
+    """Stands in for a standard stream that was closed when the process started
+    (``>&-``, ``<&-``: Python then sets ``sys.stdout`` to None, and ``print`` to None
+    writes nothing while ``print(file=None)`` writes to stdout instead).
+
+    Reading or writing raises :class:`StreamClosed` (exit 3, one line); with
+    ``discard`` (stderr: nowhere is left to say anything) writes are dropped instead.
+    """
+
+    def __init__(self, name: str, *, discard: bool = False) -> None:
+        super().__init__()
+        self.stream_name = name
+        self.discard = discard
+
+    def write(self, text: str) -> int:
+        if self.discard:
+            return len(text)
+        raise StreamClosed(self.stream_name)
+
+    def read(self, size: int | None = -1) -> str:
+        raise StreamClosed(self.stream_name)
+
+    def fileno(self) -> int:
+        raise StreamClosed(self.stream_name)
+
+    def flush(self) -> None:
+        """Nothing is ever buffered."""
+
+    def isatty(self) -> bool:
+        return False
+
+
+def stand_in_for_closed_streams() -> list[str]:
+    """Put a :class:`ClosedStream` where ``sys.stdin``, ``sys.stdout`` or ``sys.stderr``
+    is None; return the names of those replaced (to set back to None)."""
+    replaced = []
+    for name, discard in (("stdin", False), ("stdout", False), ("stderr", True)):
+        if getattr(sys, name) is None:
+            setattr(sys, name, ClosedStream(name, discard=discard))
+            replaced.append(name)
+    return replaced

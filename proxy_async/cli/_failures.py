@@ -15,12 +15,16 @@ import click
 
 from ..errors import (
     AuthError,
+    CertificateVerifyError,
     EgressProxyError,
+    EgressProxyRefusedError,
     ExportStateError,
     ExportWriteError,
     InvalidParameterError,
     NotFoundError,
     ProxyError,
+    ServerError,
+    TransportError,
 )
 from ..export import ApiUnavailableError, SessionDiscoveryError
 
@@ -113,6 +117,18 @@ class ReaderGone(CommandFailure):
         super().__init__("", EXIT_SIGNALLED + signal.SIGPIPE)
 
 
+class StreamClosed(CommandFailure):
+    """A standard stream the command needs was closed by whoever started it
+    (``proxy-async ... >&-``, ``<&-``): exit 3, naming the stream and the fix."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"cannot use {name}: it is closed; start the command with {name} open "
+            f"(redirect it to or from a file, or /dev/null)",
+            EXIT_FATAL,
+        )
+
+
 def failure_of(error: BaseException, options: dict[str, str] | None = None) -> CommandFailure:
     """The one-line failure ``error`` stands for.
 
@@ -170,13 +186,30 @@ def _proxy_failure(error: ProxyError, options: dict[str, str]) -> CommandFailure
         )
     if isinstance(error, SessionDiscoveryError):
         return CommandFailure(str(error), EXIT_FATAL)
+    if isinstance(error, _OUTAGES) and not isinstance(error, _SETTING_ERRORS):
+        # A read command's request failed after its retries, as an export's sessions
+        # do when it exits 4: the same outage gets the same code.
+        return CommandFailure(
+            f"the API is not answering: {error}; try again once it is back", EXIT_UNAVAILABLE
+        )
     return CommandFailure(f"stopped: {error}", EXIT_FATAL)
 
 
+_OUTAGES = (TransportError, ServerError)
+"""Connection trouble and 5xx answers: the API (or the way to it) is down, for now."""
+
+_SETTING_ERRORS = (CertificateVerifyError, EgressProxyRefusedError)
+"""Connection errors that a setting causes (the CA bundle, the proxy): fatal, exit 3."""
+
+
 def _os_text(error: OSError) -> str:
-    """``cannot write /sys/x: Permission denied``-style text for a system error."""
+    """``cannot write /sys/x: Permission denied``-style text for a system error; a full
+    disk says so and what to do, even when the system named no file."""
     reason = error.strerror or str(error) or type(error).__name__
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = "the output" if error.filename is None else error.filename
+        return f"cannot write {where}: {reason} (free some space on its disk, or write elsewhere)"
     if error.filename is None:
         return f"system error: {reason}"
-    verb = "write" if error.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT) else "use"
+    verb = "write" if error.errno == errno.EROFS else "use"
     return f"cannot {verb} {error.filename}: {reason}"

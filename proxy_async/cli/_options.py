@@ -282,6 +282,12 @@ class ClientSettings:
     }
     """The option that sets each client parameter: a failure names the option."""
 
+    @classmethod
+    def option_names(cls) -> dict[str, str]:
+        """:attr:`OPTION_NAMES` and the other parameters a command passes on as they
+        were typed (``out``: ``--out``), for :func:`~proxy_async.cli._failures.failure_of`."""
+        return {**cls.OPTION_NAMES, "out": "--out"}
+
     def client(self, **options: Any) -> ProxyClient:
         """``ProxyClient.from_env`` with these settings and ``options`` (limiter, hooks).
 

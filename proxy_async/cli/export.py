@@ -157,7 +157,7 @@ async def _run_export(
             raise CommandFailure(f"cannot write {run.out}: broken pipe") from None
         raise ReaderGone() from None
     except (ProxyError, OSError) as error:
-        failure = failure_of(error, ClientSettings.OPTION_NAMES)
+        failure = failure_of(error, ClientSettings.option_names())
         if failure.exit_code == EXIT_USAGE:
             raise failure from error  # refused before anything ran: nothing to resume
         raise failure.with_hint(_resume_hint(paths)) from error

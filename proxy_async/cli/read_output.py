@@ -315,7 +315,8 @@ class _TableOutput:
     the pages line up as one table while memory holds one page, however long the list
     (100,000 Interactions are 100 pages, not one table of 100,000 rows). On a
     terminal narrower than the columns need, the least useful columns are left out
-    (:attr:`TableColumn.drop_rank`) rather than cutting SIDs short; written to a file,
+    (:attr:`TableColumn.drop_rank`) rather than cutting SIDs short, and narrower still
+    the table keeps the width those need (the terminal wraps it); written to a file,
     a table has room for every column (:attr:`RecordKind.table_width`). Values are
     shown as sent, null as empty, control characters escaped (``\\x1b``): a value
     cannot drive the terminal.
@@ -331,6 +332,9 @@ class _TableOutput:
             emoji=False,
         )
         self._columns = _fitting(kind.table_columns, self._console.width)
+        # Narrower than the columns that are never left out (COLUMNS=0, a tiny pane):
+        # the lines wrap rather than cut every SID to "K…" or print nothing at all.
+        self._console.width = max(self._console.width, _needed(self._columns))
         self._fields = [column.field for column in self._columns]
         self._first = True
 
