@@ -162,3 +162,25 @@ async def test_a_table_on_a_terminal_of_no_width_still_shows_every_sid(
     assert await write_records([records], SESSIONS, "table", terminal) == 3
     for sid in sids:
         assert sid in terminal.getvalue(), terminal.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        # "unexpected TypeError: Integer exceeds 64-bit range" once the server was up.
+        (["--sessions", str(10**23)], "'--sessions'"),
+        # Generated in memory: a MemoryError (or a swapping machine) before listening.
+        (["--services", str(10**8)], "'--services'"),
+        (["--participants", str(10**8)], "'--participants'"),
+        # aiohttp listened on every interface and printed the URL http://:PORT.
+        (["--host", ""], "--host is empty"),
+    ],
+)
+def test_fake_server_refuses_what_it_cannot_serve(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["fake-server", "--port", "0", *argv, "--json"])
+    captured = capsys.readouterr()
+    assert code == EXIT_USAGE
+    assert_one_line(captured.err, needle)
+    assert orjson.loads(captured.out)["exit_code"] == EXIT_USAGE

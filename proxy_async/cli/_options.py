@@ -114,7 +114,12 @@ class Rate(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
             self.fail(f"expected {self.expected}, got {str(value)[:40]!r}", param, ctx)
 
 
-COUNT = Number(0, integer=True)
+MAX_COUNT = 10**12
+"""Most sessions or interactions the fake server (or the demo) generates: far past any
+real Service, and inside the 64-bit integers its JSON carries (more used to end in
+"unexpected TypeError: Integer exceeds 64-bit range")."""
+
+COUNT = Number(0, MAX_COUNT, integer=True)
 PAGE_SIZE = Number(1, MAX_PAGE_SIZE, integer=True)
 CONCURRENCY = Number(1, MAX_CONCURRENCY, integer=True)
 

@@ -20,6 +20,11 @@ from ._options import (
 )
 from ._runner import run_until_signalled
 
+# The server lists its services, and a session's participants, in memory: a billion of
+# either used to end in a MemoryError (or a machine swapping) before it listened.
+MAX_SERVICES = 10_000
+MAX_PARTICIPANTS = 1_000
+
 _EPILOG = (
     "Exit codes: 0 after Ctrl+C or SIGTERM; 2 bad options; 3 the server cannot listen (the "
     "port is in use, the host is unknown). With --json the ready line is one JSON object: "
@@ -34,9 +39,16 @@ _EPILOG = (
 @click.option(
     "--port", type=Number(0, 65535, integer=True), default=8080, help="TCP port; 0 picks a free one"
 )
-@click.option("--services", type=COUNT, default=1, help="number of services")
+@click.option(
+    "--services", type=Number(0, MAX_SERVICES, integer=True), default=1, help="number of services"
+)
 @click.option("--sessions", type=COUNT, default=3, help="sessions per service")
-@click.option("--participants", type=COUNT, default=2, help="participants per session")
+@click.option(
+    "--participants",
+    type=Number(0, MAX_PARTICIPANTS, integer=True),
+    default=2,
+    help="participants per session",
+)
 @click.option("--interactions", type=COUNT, default=120, help="interactions per session")
 @click.option(
     "--vanishing-sessions",
@@ -99,6 +111,13 @@ def fake_server_command(
     from ..testing._prerender import DEFAULT_MAX_BYTES
     from ..testing._serve import banner, describe, serve
 
+    if not host.strip():
+        # aiohttp would listen on every interface and print an unusable http://:PORT.
+        raise CommandFailure(
+            "--host is empty: give an address, e.g. 127.0.0.1 (or 0.0.0.0 for every "
+            "interface, reachable from other machines)",
+            EXIT_USAGE,
+        )
     if vanishing_sessions > sessions:
         raise CommandFailure("--vanishing-sessions must not exceed --sessions", EXIT_USAGE)
     settings: dict[str, Any] = {
