@@ -27,7 +27,7 @@ from proxy_async.errors import (
     ServerError,
 )
 from proxy_async.raw_records import DecodedRecords
-from proxy_async.testing import FakeProxyServer
+from proxy_async.testing import FakeProxyServer, Fault
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE = "KS" + "b" * 32
@@ -184,3 +184,22 @@ def test_fake_server_refuses_what_it_cannot_serve(
     assert code == EXIT_USAGE
     assert_one_line(captured.err, needle)
     assert orjson.loads(captured.out)["exit_code"] == EXIT_USAGE
+
+
+async def test_a_read_failing_after_records_puts_its_json_object_on_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The failure object was glued to the end of the open array on stdout: '...}}{"ok"...'.
+    async with FakeProxyServer(sessions_per_service=6, interactions_per_session=1) as server:
+        service = server.service_sids[0]
+        server.add_fault(Fault.status(404), when=lambda request: "PageToken" in request.query)
+        argv = ["sessions", "list", "--service", service, "--base-url", server.url]
+        code = await asyncio.to_thread(main, [*argv, "--page-size", "2", "--json"])
+    captured = capsys.readouterr()
+    assert code == EXIT_FATAL
+    assert captured.out.startswith("[\n")
+    assert not captured.out.rstrip().endswith("]")
+    assert '"ok":false' not in captured.out
+    line, body = captured.err.splitlines()
+    assert line.startswith("proxy-async sessions list: error: not found")
+    assert orjson.loads(body)["exit_code"] == EXIT_FATAL

@@ -7,6 +7,7 @@ file) prints what the export would write for the same records (:mod:`.read_outpu
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
@@ -16,7 +17,7 @@ import click
 from ..client import ProxyClient
 from ..raw_records import RawRecords
 from ._command import Group
-from ._failures import EXIT_OK
+from ._failures import EXIT_OK, failure_of
 from ._options import (
     CONTEXT_SETTINGS,
     PAGE_SIZE,
@@ -148,13 +149,42 @@ def _read(
     chosen: ReadFormat = "json" if as_json and fmt is None else fmt or default_format(sys.stdout)
     settings = ClientSettings(base_url=base_url, proxy=proxy, ca_bundle=ca_bundle)
     undo = configure_request_logging(verbose, None, sys.stderr)
+    printing: list[bool] = []
     try:
-        run_until_signalled(_print(settings, pages, kind, chosen))
+        run_until_signalled(_print(settings, pages, kind, chosen, printing))
+    except BrokenPipeError:
+        raise
+    except Exception as error:
+        if not printing:
+            raise
+        # Records are on stdout already (a JSON array left open on purpose): the
+        # failure's --json object goes to stderr, as for 'export --out -', rather than
+        # glued to the end of the records.
+        failure = failure_of(error, ClientSettings.option_names())
+        failure.json_to_stderr = True
+        raise failure from error
     finally:
         undo()
     return EXIT_OK
 
 
-async def _print(settings: ClientSettings, pages: Pages, kind: RecordKind, fmt: ReadFormat) -> None:
+async def _print(
+    settings: ClientSettings,
+    pages: Pages,
+    kind: RecordKind,
+    fmt: ReadFormat,
+    printing: list[bool],
+) -> None:
+    """Write the records; ``printing`` gets an entry once the first page has come (from
+    then on :func:`write_records` writes to stdout)."""
     async with settings.client() as client:
-        await write_records(pages(client), kind, fmt, sys.stdout)
+        await write_records(_noted(pages(client), printing), kind, fmt, sys.stdout)
+
+
+async def _noted(
+    pages: AsyncGenerator[RawRecords, None], printing: list[bool]
+) -> AsyncGenerator[RawRecords, None]:
+    async with contextlib.aclosing(pages):
+        async for page in pages:
+            printing.append(True)
+            yield page
