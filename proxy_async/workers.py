@@ -356,15 +356,14 @@ def _env_flag(env: Mapping[str, str], name: str) -> bool:
     return flag
 
 
-def _check_redis_url(url: str) -> None:
-    """Refuse a Redis URL arq cannot use, naming the variable (the URL is not echoed: it
-    may hold a password)."""
+def _check_redis_url(url: str, name: str = "PROXY_ASYNC_REDIS_URL") -> None:
+    """Refuse a Redis URL arq cannot use (a bad scheme, port or database number), naming
+    where it came from: the variable, or ``name`` (the command line's ``--redis``). The
+    URL is not echoed: it may hold a password."""
     try:
         RedisSettings.from_dsn(url)
     except (RuntimeError, ValueError):
-        raise InvalidParameterError(
-            "PROXY_ASYNC_REDIS_URL", "a redis://, rediss:// or unix:// URL"
-        ) from None
+        raise InvalidParameterError(name, "a redis://, rediss:// or unix:// URL") from None
 
 
 # -- the worker ---------------------------------------------------------------------------

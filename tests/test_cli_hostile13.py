@@ -203,3 +203,17 @@ async def test_a_read_failing_after_records_puts_its_json_object_on_stderr(
     line, body = captured.err.splitlines()
     assert line.startswith("proxy-async sessions list: error: not found")
     assert orjson.loads(body)["exit_code"] == EXIT_FATAL
+
+
+@pytest.mark.parametrize("command", [["run"], ["enqueue", SERVICE, "--out", "d"]])
+@pytest.mark.parametrize("url", ["redis://:s3cr3t@h:99999", "redis://:s3cr3t@h:1/abc"])
+def test_a_bad_redis_option_is_a_usage_error_naming_the_option(
+    command: list[str], url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # run named $PROXY_ASYNC_REDIS_URL, which was not set; enqueue said "is
+    # redis-server running there?" with exit 3.
+    code = main(["workers", *command, "--redis", url])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE
+    assert_one_line(err, "invalid --redis: expected a redis://")
+    assert "s3cr3t" not in err

@@ -88,7 +88,7 @@ def enqueue_command(redis: str | None, verbose: int, as_json: bool, **options: A
     after a kill: the listing continues where it stopped and no job is queued twice."""
     workers = _workers()
     config = _worker_config()
-    url = redis or config.redis_url
+    url = _redis_url(redis) or config.redis_url
     undo = configure_request_logging(verbose, None, sys.stderr)
     try:
         return run_until_signalled(_enqueue(workers, config, url, as_json=as_json, **options))
@@ -205,10 +205,11 @@ def run_command(burst: bool, redis: str | None, verbose: int, as_json: bool) -> 
 
     workers = _workers()
     environ = None
-    if redis is not None:
-        environ = {**os.environ, REDIS_VARIABLE: redis}
+    url = _redis_url(redis)
+    if url is not None:
+        environ = {**os.environ, REDIS_VARIABLE: url}
     settings = _guarded(lambda: workers.worker_settings(environ))
-    url = redis or _worker_config().redis_url
+    url = url or _worker_config().redis_url
     undo = configure_request_logging(verbose, None, sys.stderr)
     # arq's own log (a line per job), as its command line shows it.
     jobs_log = logging.StreamHandler(sys.stderr)
@@ -294,6 +295,15 @@ def _workers() -> Any:
             f"{error}; from a checkout: pip install -e '.[arq]'", EXIT_USAGE
         ) from error
     return workers
+
+
+def _redis_url(redis: str | None) -> str | None:
+    """``--redis``, checked as the variable is (a bad one is a usage failure naming
+    ``--redis``, not ``$PROXY_ASYNC_REDIS_URL``, nor "is redis-server running?")."""
+    workers = _workers()
+    if redis is not None:
+        _guarded(lambda: workers._check_redis_url(redis, "--redis"))
+    return redis
 
 
 def _guarded(read: Any) -> Any:
