@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import errno
 import io
+import logging
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -19,6 +21,7 @@ from conftest import set_fake_credentials
 
 from proxy_async.cli import EXIT_FATAL, EXIT_UNAVAILABLE, EXIT_USAGE, main
 from proxy_async.cli._failures import failure_of
+from proxy_async.cli._progress import ProgressDisplay, configure_request_logging
 from proxy_async.cli.read_output import SESSIONS, write_records
 from proxy_async.errors import (
     CertificateVerifyError,
@@ -217,3 +220,22 @@ def test_a_bad_redis_option_is_a_usage_error_naming_the_option(
     assert code == EXIT_USAGE
     assert_one_line(err, "invalid --redis: expected a redis://")
     assert "s3cr3t" not in err
+
+
+def test_a_terminal_of_no_width_still_shows_the_start_line_and_the_request_log(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # rich drops what does not fit: with COLUMNS=0 an export on a terminal showed no
+    # start line, no progress and no -v line at all.
+    monkeypatch.setenv("COLUMNS", "0")
+    terminal = Terminal()
+    display = ProgressDisplay(terminal, tty=True)
+    undo = configure_request_logging(1, display, terminal)
+    try:
+        display.print("Exporting every session")
+        logging.getLogger("proxy_async").info("GET /v1/Services -> 200 (attempt 1, 3.0 ms)")
+    finally:
+        undo()
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", terminal.getvalue())  # without rich's styles
+    assert "Exporting every session" in shown
+    assert "GET /v1/Services -> 200" in shown

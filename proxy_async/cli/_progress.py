@@ -53,13 +53,22 @@ TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
 _LOGGER = "proxy_async"
 _BAR_WIDTH = 30
 
+MIN_CONSOLE_WIDTH = 60
+"""Columns a log line needs beside its time and level columns (see :func:`console_for`)."""
+
 
 def console_for(stream: TextIO, *, tty: bool | None = None) -> Console:
     """A rich Console writing to ``stream``; a terminal one when ``tty`` (default:
     ``stream.isatty()``). Syntax highlighting is off: numbers in messages keep the
-    style the caller gives them. Use it for tables too, so they share the width."""
+    style the caller gives them. Use it for tables too, so they share the width.
+
+    Never narrower than :data:`MIN_CONSOLE_WIDTH`: rich drops what does not fit, so a
+    terminal reporting 0 columns (``COLUMNS=0``, a pty never sized) showed no start
+    line, no progress and no ``-v`` line at all; a narrow one now wraps them instead."""
     terminal = _isatty(stream) if tty is None else tty
-    return Console(file=stream, force_terminal=terminal, highlight=False)
+    console = Console(file=stream, force_terminal=terminal, highlight=False)
+    console.width = max(console.width, MIN_CONSOLE_WIDTH)
+    return console
 
 
 class ProgressDisplay:
