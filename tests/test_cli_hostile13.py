@@ -239,3 +239,14 @@ def test_a_terminal_of_no_width_still_shows_the_start_line_and_the_request_log(
     shown = re.sub(r"\x1b\[[0-9;]*m", "", terminal.getvalue())  # without rich's styles
     assert "Exporting every session" in shown
     assert "GET /v1/Services -> 200" in shown
+
+
+def test_json_and_another_read_format_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # --json --format csv printed CSV, exit 0: --json was silently ignored.
+    code = main(["sessions", "list", "--service", SERVICE, "--json", "--format", "csv"])
+    captured = capsys.readouterr()
+    assert code == EXIT_USAGE
+    assert_one_line(captured.err, "leave out --format csv, or --json")
+    assert orjson.loads(captured.out)["exit_code"] == EXIT_USAGE

@@ -146,6 +146,12 @@ def _read(
     ca_bundle: str | None,
 ) -> int:
     """Print the records ``pages`` yields; ``--json`` means ``--format json``."""
+    if as_json and fmt not in (None, "json"):
+        # Either would be broken: CSV under --json, or JSON under --format csv.
+        raise click.UsageError(
+            f"--json prints the records as one JSON array: leave out --format {fmt}, "
+            f"or --json for {fmt}"
+        )
     chosen: ReadFormat = "json" if as_json and fmt is None else fmt or default_format(sys.stdout)
     settings = ClientSettings(base_url=base_url, proxy=proxy, ca_bundle=ca_bundle)
     undo = configure_request_logging(verbose, None, sys.stderr)
