@@ -180,3 +180,29 @@ def test_workers_without_the_arq_extra_say_how_to_install_it(
     (line,) = err.splitlines()
     assert "pip install -e '.[arq]'" in line
     assert out == ""
+
+
+@pytest.mark.parametrize(
+    ("status", "credentials", "fix"),
+    [
+        (401, "API key SK" + "1" * 32 + " of account AC" + "a" * 32, "fix TWILIO_API_KEY"),
+        (401, "auth token of account AC" + "a" * 32, "fix TWILIO_ACCOUNT_SID and TWILIO_AUTH"),
+        (401, None, "fix TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"),
+        (403, "auth token of account AC" + "a" * 32, "give these credentials access"),
+    ],
+)
+def test_a_refusal_names_the_pair_tried_and_its_fix(
+    status: int, credentials: str | None, fix: str
+) -> None:
+    from proxy_async.cli._failures import failure_of
+    from proxy_async.errors import ApiError
+
+    body = b'{"code": 20003, "message": "Authenticate", "status": 401}'
+    error = ApiError.from_response(
+        status, {}, body, method="GET", path="/v1/Services", credentials=credentials
+    )
+    failure = failure_of(error)
+    assert failure.exit_code == EXIT_FATAL
+    assert fix in failure.message
+    if credentials is not None:
+        assert credentials in failure.message

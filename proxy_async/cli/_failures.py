@@ -22,6 +22,7 @@ from ..errors import (
     ExportWriteError,
     InvalidParameterError,
     NotFoundError,
+    PermissionDeniedError,
     ProxyError,
     ServerError,
     TransportError,
@@ -165,11 +166,13 @@ def _proxy_failure(error: ProxyError, options: dict[str, str]) -> CommandFailure
     if isinstance(error, ExportStateError):
         return CommandFailure(error.for_command_line(), EXIT_USAGE)
     if isinstance(error, AuthError):
-        return CommandFailure(
-            f"authentication failed: {error}; fix TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN "
-            "(or TWILIO_API_KEY and TWILIO_API_SECRET)",
-            EXIT_FATAL,
-        )
+        if error.credentials is not None and error.credentials.startswith("API key"):
+            fix = "fix TWILIO_API_KEY and TWILIO_API_SECRET (or unset them to use the token)"
+        else:
+            fix = "fix TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or set an API key pair)"
+        if isinstance(error, PermissionDeniedError):
+            fix = "give these credentials access to Proxy, or use others"
+        return CommandFailure(f"authentication failed: {error}; {fix}", EXIT_FATAL)
     if isinstance(error, ApiUnavailableError):
         if isinstance(error.cause, EgressProxyError):  # not the API: the proxy before it
             return CommandFailure(
