@@ -1152,7 +1152,10 @@ async def export(
         raise InvalidParameterError("resume", "False when writing to stdout ('-')")
     paths = None if to_stdout else ExportPaths.for_output(out)
     if paths is not None and not paths.output.parent.is_dir():
-        raise ExportStateError(f"the directory of {paths.output} does not exist")
+        raise ExportStateError(
+            f"the directory of {paths.output} does not exist: create it first, or export to "
+            "an existing one"
+        )
     params = ExportParams(
         service_sid=service_sid,
         base_url=client.base_url,

@@ -275,6 +275,12 @@ async def test_batched_export_on_arq_workers_equals_a_single_export(
             f"{SESSIONS} sessions of {service} (5 batches), {SESSIONS * 55:,} records, "
             f"0 missing: written to {merged}\n"
         )
+        kept = merged.read_bytes()
+        status, printed, err = merge_cli(capsys, out, merged)  # never replaced unasked
+        assert (status, printed) == (2, "")
+        assert "already exists; use --force to replace it" in err
+        assert merge_cli(capsys, out, merged, "--force")[0] == 0
+        assert merged.read_bytes() == kept
         single = await export(client, service, tmp_path / "single.ndjson", page_size=PAGE_SIZE)
     assert single.complete
     assert single.sessions_file is not None

@@ -93,22 +93,22 @@ def test_plain_lines_are_timestamped_and_carry_every_fact() -> None:
     display = ProgressDisplay(stream, tty=False, clock=clock, bytes_written=lambda: 1_234_567)
     assert display.interval == PLAIN_INTERVAL == 5.0
     count_attempts(display)
-    display.draw()
+    display.draw()  # nothing before the export's first progress: the start line comes first
     display.update(snapshot(3, 5000))
     clock.now += 2
     display.draw()
     display.update(snapshot(4, 9000))
     clock.now += 1
     display.close()
-    display.close()  # idempotent: no fourth line
+    display.close()  # idempotent: no third line
 
     text = stream.getvalue()
     assert "\x1b" not in text
     assert "\r" not in text
     lines = text.splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 2
     assert all(TIMESTAMP.match(line) for line in lines), lines
-    assert "listing sessions..." in lines[0]
+    assert "sessions 3/10 done" in lines[0]
     last = lines[-1]
     assert "sessions 4/10 done (1 failed)" in last
     assert "records 9,000" in last
@@ -122,6 +122,7 @@ def test_plain_lines_are_timestamped_and_carry_every_fact() -> None:
 async def test_plain_lines_come_at_the_interval() -> None:
     stream = io.StringIO()
     display = ProgressDisplay(stream, tty=False, interval=0.01)
+    display.update(snapshot(3, 5000))
     ticker = asyncio.ensure_future(display.run())
     await asyncio.sleep(0.2)
     ticker.cancel()
@@ -363,3 +364,12 @@ async def test_the_request_log_never_shows_a_credential(
     pair = base64.b64encode(f"{FAKE_ACCOUNT_SID}:{DISTINCTIVE_TOKEN}".encode()).decode()
     for secret in (DISTINCTIVE_TOKEN, pair, DISTINCTIVE_TOKEN[:12], "Basic "):
         assert secret not in text
+
+
+@pytest.mark.usefixtures("terminal")
+def test_a_refused_export_shows_no_display_on_a_terminal() -> None:
+    stream = io.StringIO()
+    display = ProgressDisplay(stream, tty=True)
+    display.draw()
+    display.close()
+    assert stream.getvalue() == ""

@@ -36,8 +36,6 @@ from .workers import workers_group
     "2 bad usage, 3 fatal error, 4 the API stopped answering, 128+N stopped by signal N.",
 )
 @click.version_option(__version__, "--version", prog_name=PROG, message="%(prog)s %(version)s")
-@click.option("--json", is_flag=True, expose_value=False, help="failures as one JSON object")
-@click.option("--debug", is_flag=True, expose_value=False, help="failures with a traceback")
 def cli() -> None:
     """Twilio Proxy Interactions from the command line: bulk export (concurrent,
     rate-limited, resumable), quick reads, a fake server and a pool of workers.

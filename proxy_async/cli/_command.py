@@ -47,6 +47,14 @@ class Group(click.Group):
         # "Missing command" is a one-line usage error, not the whole help on stderr.
         kwargs.setdefault("no_args_is_help", False)
         super().__init__(*args, **kwargs)
+        # Every command takes --json and --debug, groups too (main reads them from argv).
+        for flag, help_text in (
+            ("--json", "failures as one JSON object on stdout"),
+            ("--debug", "failures with their traceback"),
+        ):
+            self.params.append(
+                click.Option([flag], is_flag=True, expose_value=False, help=help_text)
+            )
 
 
 def say(message: str, *, stream: TextIO | None = None) -> None:

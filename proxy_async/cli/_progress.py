@@ -177,8 +177,9 @@ class ProgressDisplay:
 
     def draw(self) -> None:
         """Show the current state now: redraw the live display on a terminal, write a
-        timestamped line elsewhere. Does nothing when disabled or closed."""
-        if not self.enabled or self._closed:
+        timestamped line elsewhere. Does nothing when disabled or closed, or before the
+        export's first progress (so nothing precedes the command's start line)."""
+        if not self.enabled or self._closed or self._latest is None:
             return
         if self.tty:
             self._started_live().update(self.renderable(), refresh=True)
@@ -198,16 +199,17 @@ class ProgressDisplay:
 
     def close(self) -> None:
         """Draw the final state and leave the terminal clean (cursor shown, line ended).
-        Idempotent. Off a terminal, nothing is written for an export that never
-        started and never drew a line."""
+        Idempotent. Nothing is written for an export that never started (a refusal)."""
         if not self.enabled or self._closed:
             return
-        if self.tty:
+        if self._latest is None:
+            pass  # no progress ever came: nothing to show, no live display to start
+        elif self.tty:
             live = self._started_live()
             live.update(self.renderable())  # stop() draws it, once
             live.stop()
             self._live = None
-        elif self._drawn or self._latest is not None:
+        else:
             self.draw()
         self._closed = True
 

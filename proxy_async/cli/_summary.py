@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.filesize import decimal
+
 from ..export import ExportSummary, SessionFailure
 from ..export_files import STDOUT
 from ._progress import ProgressDisplay
@@ -117,19 +119,9 @@ def _session_json(item: SessionFailure) -> dict[str, Any]:
 
 
 def _size(path: Path) -> str:
+    """``"812 bytes"``, ``"12.1 kB"``: powers of 1000, as disk sizes are sold, and as the
+    progress display writes them (rich's ``decimal``)."""
     try:
-        return human_bytes(path.stat().st_size)
+        return decimal(path.stat().st_size)
     except OSError:
         return "size unknown"
-
-
-def human_bytes(size: int) -> str:
-    """``"812 B"``, ``"12.1 KB"``, ``"3.4 GB"`` (powers of 1000, as disk sizes are sold)."""
-    if size < 1000:
-        return f"{size} B"
-    scaled, unit = size / 1000, "KB"
-    for bigger in ("MB", "GB", "TB"):
-        if scaled < 1000:
-            break
-        scaled, unit = scaled / 1000, bigger
-    return f"{scaled:,.1f} {unit}"

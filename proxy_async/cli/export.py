@@ -166,16 +166,20 @@ async def _run_export(
     return (EXIT_OK if summary.complete else EXIT_PARTIAL), summary, display
 
 
-def _size_of(*paths: Path) -> Callable[[], int | None]:
-    """The size of the first of ``paths`` that exists (the ``.part``, then the finished
-    file it is renamed to), or None."""
+def _size_of(partial: Path, output: Path) -> Callable[[], int | None]:
+    """The size of ``partial``, or of ``output`` once ``partial`` was seen and renamed to
+    it; None before (``output`` may be an old file the export will replace)."""
+    seen = False
 
     def size() -> int | None:
-        for path in paths:
+        nonlocal seen
+        for path in (partial, output) if seen else (partial,):
             try:
-                return path.stat().st_size
+                found = path.stat().st_size
             except OSError:
                 continue
+            seen = True
+            return found
         return None
 
     return size

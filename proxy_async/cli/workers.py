@@ -48,8 +48,8 @@ REDIS_VARIABLE = "PROXY_ASYNC_REDIS_URL"
 def workers_group() -> None:
     """A bulk export on a pool of arq workers sharing one rate limit through Redis:
     'enqueue' lists a Service into batches (one job each), 'run' starts a worker,
-    'merge' joins the finished batches into one file. Needs: pip install
-    'proxy-async[arq]' (from a checkout: pip install -e '.[arq]')."""
+    'merge' joins the finished batches into one file. Needs the arq extra: from a
+    checkout, pip install -e '.[arq]'."""
 
 
 def _redis_option(function: Any) -> Any:
@@ -71,7 +71,13 @@ def _redis_option(function: Any) -> Any:
     metavar="N",
     help="sessions per job and file  [default: 500]",
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="ndjson")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="ndjson",
+    help="the batch files' format (one export per directory and format)",
+)
 @page_size_option(DEFAULT_PAGE_SIZE)
 @click.option("--gzip", "gzip_files", is_flag=True, help="gzip the batch files")
 @click.option("--wait", is_flag=True, help="wait for every job to finish")
@@ -245,12 +251,21 @@ def run_command(burst: bool, redis: str | None, verbose: int, as_json: bool) -> 
 @click.option(
     "--to", required=True, metavar="FILE", help="the joined file (gzip if it ends in .gz)"
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="ndjson")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="ndjson",
+    help="the format given to enqueue (and of FILE)",
+)
+@click.option("--force", is_flag=True, help="replace FILE if it exists")
 @reporting_options
-def merge_command(out: str, to: str, fmt: Format, as_json: bool) -> int:
+def merge_command(out: str, to: str, fmt: Format, force: bool, as_json: bool) -> int:
     """Join the batch files of a finished export into one file, atomically. Refused until
-    the listing is done and every batch is complete."""
+    the listing is done and every batch is complete, and when FILE exists (--force)."""
     workers = _workers()
+    if not force and os.path.lexists(to):
+        raise CommandFailure(f"{to} already exists; use --force to replace it", EXIT_USAGE)
     done = workers.merge_exports(out, to, fmt=fmt)
     missing = ""
     if done.missing:
