@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -61,6 +62,12 @@ def _redis_option(function: Any) -> Any:
     )(function)
 
 
+def _format_option(help_text: str) -> Callable[[Any], Any]:
+    return click.option(
+        "--format", "fmt", type=click.Choice(FORMATS), default="ndjson", help=help_text
+    )
+
+
 @workers_group.command("enqueue")
 @click.argument("service", metavar="KS…", type=Sid("KS"))
 @click.option("--out", required=True, metavar="DIR", help="directory the batch files go to")
@@ -71,13 +78,7 @@ def _redis_option(function: Any) -> Any:
     metavar="N",
     help="sessions per job and file  [default: 500]",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="ndjson",
-    help="the batch files' format (one export per directory and format)",
-)
+@_format_option("the batch files' format (one export per directory and format)")
 @page_size_option(DEFAULT_PAGE_SIZE)
 @click.option("--gzip", "gzip_files", is_flag=True, help="gzip the batch files")
 @click.option("--wait", is_flag=True, help="wait for every job to finish")
@@ -251,13 +252,7 @@ def run_command(burst: bool, redis: str | None, verbose: int, as_json: bool) -> 
 @click.option(
     "--to", required=True, metavar="FILE", help="the joined file (gzip if it ends in .gz)"
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="ndjson",
-    help="the format given to enqueue (and of FILE)",
-)
+@_format_option("the format given to enqueue (and of FILE)")
 @click.option("--force", is_flag=True, help="replace FILE if it exists")
 @reporting_options
 def merge_command(out: str, to: str, fmt: Format, force: bool, as_json: bool) -> int:
