@@ -57,9 +57,33 @@ class Group(click.Group):
             )
 
 
+# C0 and C1 controls, DEL, and the invisible marks that reorder or break text
+# (bidirectional overrides and isolates, line and paragraph separators).
+CONTROL_ESCAPES = {
+    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    for code in (
+        *range(0x20),
+        *range(0x7F, 0xA0),
+        0x200E,
+        0x200F,
+        *range(0x2028, 0x202F),
+        *range(0x2066, 0x206A),
+    )
+}
+"""``str.translate`` table showing each control character as its escape (``\\x1b``)."""
+
+
+def printable(text: str) -> str:
+    """``text`` with its control characters escaped (``\\x1b[2J`` shown, not obeyed),
+    its lines kept: what a server sent (an error's message, a session's failure) cannot
+    drive the terminal it is printed on."""
+    return "\n".join(line.translate(CONTROL_ESCAPES) for line in text.split("\n"))
+
+
 def say(message: str, *, stream: TextIO | None = None) -> None:
-    """One line for people: on stderr unless ``stream`` says otherwise."""
-    print(message, file=sys.stderr if stream is None else stream, flush=True)
+    """Lines for people, control characters escaped (:func:`printable`): on stderr
+    unless ``stream`` says otherwise."""
+    print(printable(message), file=sys.stderr if stream is None else stream, flush=True)
 
 
 def emit_json(body: dict[str, Any], *, stream: TextIO | None = None) -> None:

@@ -35,6 +35,7 @@ from ..errors import InvalidParameterError
 from ..export import CSV_COLUMNS, DEFAULT_PAGE_SIZE, csv_header, csv_rows, page_records
 from ..models import Session
 from ..raw_records import DecodedRecords, RawRecords
+from ._command import CONTROL_ESCAPES
 
 ReadFormat = Literal["table", "ndjson", "csv", "json"]
 """How a read command prints records (see :func:`write_records`)."""
@@ -400,24 +401,9 @@ def _needed(columns: Sequence[TableColumn]) -> int:
     return widths + COLUMN_GAP * (len(columns) - 1)
 
 
-# C0 and C1 controls, DEL, and the invisible marks that reorder or break text
-# (bidirectional overrides and isolates, line and paragraph separators).
-_ESCAPES = {
-    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-    for code in (
-        *range(0x20),
-        *range(0x7F, 0xA0),
-        0x200E,
-        0x200F,
-        *range(0x2028, 0x202F),
-        *range(0x2066, 0x206A),
-    )
-}
-
-
 def _shown(cell: str | None) -> str:
     """A cell as a table shows it: null as empty, control characters escaped."""
-    return "" if cell is None else cell.translate(_ESCAPES)
+    return "" if cell is None else cell.translate(CONTROL_ESCAPES)
 
 
 __all__ = [

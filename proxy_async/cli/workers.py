@@ -21,7 +21,7 @@ import click
 from ..client import ProxyClient
 from ..errors import InvalidParameterError
 from ..export import DEFAULT_PAGE_SIZE, FORMATS, Format, SessionDiscoveryError
-from ._command import Group, emit_json
+from ._command import Group, emit_json, say
 from ._failures import (
     EXIT_FATAL,
     EXIT_OK,
@@ -288,7 +288,7 @@ def _print_outcome(text: str, body: dict[str, Any], code: int, as_json: bool) ->
     if as_json:
         emit_json({"ok": code == EXIT_OK, "exit_code": code, **body})
     else:
-        print(text, flush=True)
+        say(text, stream=sys.stdout)
 
 
 def _worker_config() -> Any:
