@@ -6,6 +6,11 @@ break ``proxy-async``."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -15,6 +20,7 @@ from conftest import set_fake_credentials
 from proxy_async.cli import EXIT_FATAL, EXIT_PARTIAL, main
 from proxy_async.testing import FakeProxyServer, Fault
 
+ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = "bad \x1b[2J\x1b]0;pwned\x07 \u202eevil"
 """A Twilio error message that clears the screen, retitles the window and reverses text."""
 
@@ -62,3 +68,38 @@ async def test_a_server_message_cannot_drive_the_terminal_through_the_summary(
     assert code == EXIT_PARTIAL
     assert failing in captured.out
     assert_inert(captured.out)
+
+
+def test_a_stopped_demo_does_not_say_to_rerun_it_with_an_option_it_lacks(
+    tmp_path: Path,
+) -> None:
+    # "interrupted. Progress is saved in ...state.db: rerun with --resume to continue."
+    # and 'proxy-async demo --resume' is "No such option '--resume'".
+    argv = ["demo", "--out", str(tmp_path / "d.ndjson"), "--sessions", "40"]
+    argv += ["--interactions", "2000", "--latency", "0.05", "--rps", "10"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with subprocess.Popen(  # noqa: S603 - this interpreter, our module
+        [sys.executable, "-m", "proxy_async", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as demo:
+        assert demo.stderr is not None
+        started = [demo.stderr.readline() for _ in range(2)]
+        assert started[1].startswith("Exporting every session"), started
+        state = tmp_path / "d.ndjson.state.db"
+        for _ in range(200):  # the state exists once the first session is under way
+            if state.exists():
+                break
+            time.sleep(0.01)
+        demo.send_signal(signal.SIGINT)
+        _, err = demo.communicate(timeout=30)
+    assert demo.returncode == 128 + signal.SIGINT
+    last = err.splitlines()[-1]
+    assert last == "proxy-async demo: error: interrupted. Run the demo again to start afresh."
+
+
+def test_demo_help_promises_no_resume(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--help"]) == 0
+    assert "with --resume" not in capsys.readouterr().out

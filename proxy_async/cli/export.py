@@ -71,6 +71,12 @@ _EXIT_CODES = (
     "--resume once it is back); 128+N stopped by signal N (130: Ctrl-C), state saved first."
 )
 
+_DEMO_EXIT_CODES = (
+    "Exit codes: 0 success; 2 bad usage (options, a directory as FILE); 3 fatal (FILE "
+    "cannot be written); 128+N stopped by signal N (130: Ctrl-C). The demo has no --resume: "
+    "run it again to start afresh."
+)
+
 
 @attrs.frozen
 class ExportRun:
@@ -92,6 +98,9 @@ class ExportRun:
     as_json: bool = False
     intro: str | None = None
     """Said before the start line, once the export has begun (the demo's server)."""
+    resumable: bool = True
+    """False for the demo: it has no --resume (its server's data lives in the process),
+    so a stopped demo must not tell people to rerun it with one."""
 
     @property
     def to_stdout(self) -> bool:
@@ -151,7 +160,7 @@ async def _run_export(
                 )
             )
     except asyncio.CancelledError:
-        raise Interrupted(_resume_hint(paths)) from None
+        raise Interrupted(_resume_hint(paths, run.resumable)) from None
     except BrokenPipeError:
         if not run.to_stdout:
             raise CommandFailure(f"cannot write {run.out}: broken pipe") from None
@@ -160,7 +169,7 @@ async def _run_export(
         failure = failure_of(error, ClientSettings.option_names())
         if failure.exit_code == EXIT_USAGE:
             raise failure from error  # refused before anything ran: nothing to resume
-        raise failure.with_hint(_resume_hint(paths)) from error
+        raise failure.with_hint(_resume_hint(paths, run.resumable)) from error
     finally:
         undo_logging()
     return (EXIT_OK if summary.complete else EXIT_PARTIAL), summary, display
@@ -216,8 +225,10 @@ def _announcer(
     return progress
 
 
-def _resume_hint(paths: ExportPaths | None) -> str:
+def _resume_hint(paths: ExportPaths | None, resumable: bool) -> str:
     if paths is not None and paths.state.exists():
+        if not resumable:
+            return "Run the demo again to start afresh."
         return f"Progress is saved in {paths.state}: rerun with --resume to continue."
     return "Nothing was written." if paths is not None else "Records so far went to stdout."
 
@@ -377,7 +388,7 @@ def _read_sessions_file(name: str) -> list[str]:
     "demo",
     cls=Command,
     context_settings=CONTEXT_SETTINGS,
-    epilog=_EXIT_CODES,
+    epilog=_DEMO_EXIT_CODES,
 )
 @click.option("--sessions", type=COUNT, default=50, metavar="N", help="sessions to generate")
 @click.option(
@@ -416,7 +427,9 @@ def demo_command(
         out = DEMO_OUTPUT if fmt != "csv" else os.path.join("demo-output", "interactions.csv")
     if out == STDOUT:
         raise CommandFailure("demo writes a file: give --out FILE, not '-'", EXIT_USAGE)
-    run = ExportRun(service="", out=out, fmt=format_of(out, fmt), force=True, **options)
+    run = ExportRun(
+        service="", out=out, fmt=format_of(out, fmt), force=True, resumable=False, **options
+    )
     code, summary, display = run_until_signalled(
         _demo(run, sessions=sessions, interactions=interactions, latency=latency, seed=seed)
     )
