@@ -16,6 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 from conftest import set_fake_credentials
+from redis_server import RedisServer
 
 from proxy_async.cli import EXIT_FATAL, EXIT_PARTIAL, main
 from proxy_async.testing import FakeProxyServer, Fault
@@ -103,3 +104,47 @@ def test_a_stopped_demo_does_not_say_to_rerun_it_with_an_option_it_lacks(
 def test_demo_help_promises_no_resume(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--help"]) == 0
     assert "with --resume" not in capsys.readouterr().out
+
+
+@pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning:arq.worker")
+async def test_a_burst_worker_stopped_before_the_queue_is_empty_says_interrupted(
+    redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 'workers run --burst' stopped by SIGTERM with jobs cancelled exited 0 with
+    # {"ok": true}: a script took the queue for done. And a signal as a job was starting
+    # ended in a CancelledError traceback out of arq's Worker.close, exit 1.
+    async with FakeProxyServer(
+        sessions_per_service=4, interactions_per_session=40, latency=0.2
+    ) as server:
+        service = server.service_sids[0]
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PROXY_ASYNC_BASE_URL": server.url,
+            "PROXY_ASYNC_REDIS_URL": redis_server.url,
+        }
+        monkeypatch.setenv("PROXY_ASYNC_BASE_URL", server.url)
+        enqueue = ["workers", "enqueue", service, "--out", str(tmp_path / "out")]
+        enqueue += ["--batch-size", "2", "--page-size", "5", "--redis", redis_server.url]
+        assert await asyncio.to_thread(main, enqueue) == 0
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *["-m", "proxy_async", "workers", "run", "--burst", "--json"],
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert worker.stderr is not None
+        log = b""
+        while b"export_batch(" not in log:  # arq's line for a job that started
+            line = await asyncio.wait_for(worker.stderr.readline(), 30)
+            assert line, log
+            log += line
+        worker.send_signal(signal.SIGTERM)
+        out, rest = await asyncio.wait_for(worker.communicate(), 30)
+        log += rest
+    assert worker.returncode == 128 + signal.SIGTERM, log.decode()[-3000:]
+    assert b"Traceback" not in log  # a signal as a job starts: arq's close re-raised it
+    assert b"Unclosed" not in log
+    body = orjson.loads(out)
+    assert (body["ok"], body["outcome"], body["exit_code"]) == (False, "interrupted", 143)

@@ -61,6 +61,12 @@ OUTCOMES = {
 """The ``outcome`` a ``--json`` object gives for each exit code (signals: ``interrupted``)."""
 
 
+def outcome_of(exit_code: int) -> str:
+    """``ok``, ``partial``, ``usage``... as in :data:`OUTCOMES`; ``interrupted`` for
+    128 + a signal."""
+    return OUTCOMES.get(exit_code, "interrupted")
+
+
 class CommandFailure(Exception):
     """A command's failure: one line naming the problem and the fix, and its exit code.
 
@@ -87,7 +93,7 @@ class CommandFailure(Exception):
     @property
     def outcome(self) -> str:
         """``usage``, ``fatal``... as in :data:`OUTCOMES`; ``interrupted`` for a signal."""
-        return OUTCOMES.get(self.exit_code, "interrupted")
+        return outcome_of(self.exit_code)
 
     def with_hint(self, hint: str) -> CommandFailure:
         """The same failure with ``hint`` (a sentence) appended to its message."""

@@ -7,6 +7,7 @@ when one of these commands runs); this module is its command line. Redis and the
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -26,9 +27,11 @@ from ._failures import (
     EXIT_FATAL,
     EXIT_OK,
     EXIT_PARTIAL,
+    EXIT_SIGNALLED,
     EXIT_USAGE,
     CommandFailure,
     Interrupted,
+    outcome_of,
 )
 from ._options import (
     CONTEXT_SETTINGS,
@@ -195,7 +198,13 @@ async def _enqueue(
             await pool.aclose()
 
 
-@workers_group.command("run")
+@workers_group.command(
+    "run",
+    epilog="Exit codes: 0 stopped by Ctrl+C or SIGTERM (its normal end), or with --burst once "
+    "the queue is empty; 1 some jobs failed for good; 2 bad options; 3 Redis cannot be "
+    "reached; 128+N with --burst, stopped by signal N before the queue was empty (the "
+    "cancelled jobs stay queued).",
+)
 @click.option(
     "--burst", is_flag=True, help="stop once the queue is empty instead of waiting for more"
 )
@@ -207,7 +216,7 @@ def run_command(burst: bool, redis: str | None, verbose: int, as_json: bool) -> 
     all workers within one rate (PROXY_ASYNC_RPS) shared through Redis. Stop it with
     Ctrl+C or SIGTERM (a batch it was exporting resumes on the next try), and stop every
     worker before Redis. The same as: arq proxy_async.workers.WorkerSettings"""
-    from arq.worker import run_worker
+    from arq.worker import create_worker
     from redis.exceptions import RedisError
 
     workers = _workers()
@@ -225,8 +234,11 @@ def run_command(burst: bool, redis: str | None, verbose: int, as_json: bool) -> 
     arq_logger.addHandler(jobs_log)
     level = arq_logger.level
     arq_logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    stopped_by: list[int] = []
     try:
-        worker = run_worker(settings, burst=burst)
+        worker = create_worker(settings, burst=burst)
+        worker.on_stop = stopped_by.append  # arq calls it with the signal it stopped on
+        _run_to_the_end(worker)
     except (RedisError, OSError) as error:
         raise _redis_failure(url, error) from None
     finally:
@@ -243,8 +255,29 @@ def run_command(burst: bool, redis: str | None, verbose: int, as_json: bool) -> 
         f"{worker.jobs_failed:,} failed, {worker.jobs_retried:,} retried"
     )
     code = EXIT_PARTIAL if worker.jobs_failed else EXIT_OK
+    if burst and stopped_by:
+        # Asked to empty the queue, stopped before: the cancelled jobs are still queued.
+        # Without --burst a signal is the worker's normal end (as for fake-server).
+        code = EXIT_SIGNALLED + stopped_by[0]
+        text += "; stopped by a signal before the queue was empty: run a worker again to finish"
     _print_outcome(text, body, code, as_json)
     return code
+
+
+def _run_to_the_end(worker: Any) -> None:
+    """``worker.run()``, closed even when a signal came as a job was starting.
+
+    arq's ``Worker.close`` gathers the job tasks that its signal handler just cancelled:
+    one cancelled before it caught that (still reading Redis) raises ``CancelledError``
+    out of ``run``, a traceback with exit 1 that skipped closing the pool and the client.
+    Those tasks are done (cancelled): dropped, the close is run again, as arq's own poll
+    drops finished tasks.
+    """
+    try:
+        worker.run()
+    except asyncio.CancelledError:
+        worker.tasks = {job: task for job, task in worker.tasks.items() if not task.done()}
+        worker.loop.run_until_complete(worker.close())
 
 
 @workers_group.command("merge")
@@ -286,7 +319,7 @@ def merge_command(out: str, to: str, fmt: Format, force: bool, as_json: bool) ->
 
 def _print_outcome(text: str, body: dict[str, Any], code: int, as_json: bool) -> None:
     if as_json:
-        emit_json({"ok": code == EXIT_OK, "exit_code": code, **body})
+        emit_json({"ok": code == EXIT_OK, "exit_code": code, "outcome": outcome_of(code), **body})
     else:
         say(text, stream=sys.stdout)
 
