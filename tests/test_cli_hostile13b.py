@@ -11,7 +11,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -19,6 +21,8 @@ from conftest import set_fake_credentials
 from redis_server import RedisServer
 
 from proxy_async.cli import EXIT_FATAL, EXIT_PARTIAL, main
+from proxy_async.cli import workers as cli_workers
+from proxy_async.cli._failures import Interrupted
 from proxy_async.testing import FakeProxyServer, Fault
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,3 +152,19 @@ async def test_a_burst_worker_stopped_before_the_queue_is_empty_says_interrupted
     assert b"Unclosed" not in log
     body = orjson.loads(out)
     assert (body["ok"], body["outcome"], body["exit_code"]) == (False, "interrupted", 143)
+
+
+def test_an_interrupted_enqueue_says_what_to_do_in_a_sentence(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "interrupted. run the same command again to continue": a sentence in lower case.
+    def interrupted(work: Coroutine[Any, Any, Any]) -> None:
+        work.close()
+        raise Interrupted(signum=signal.SIGINT)
+
+    monkeypatch.setattr(cli_workers, "run_until_signalled", interrupted)
+    code = main(["workers", "enqueue", "KS" + "b" * 32, "--out", "d", "--redis", "redis://h"])
+    assert code == 128 + signal.SIGINT
+    assert capsys.readouterr().err == (
+        "proxy-async workers enqueue: error: interrupted. Run the same command again to continue.\n"
+    )

@@ -104,7 +104,7 @@ def enqueue_command(redis: str | None, verbose: int, as_json: bool, **options: A
         return run_until_signalled(_enqueue(workers, config, url, as_json=as_json, **options))
     except Interrupted as stopped:
         raise Interrupted(
-            "run the same command again to continue", stopped.exit_code - 128
+            "Run the same command again to continue.", stopped.exit_code - 128
         ) from None
     finally:
         undo()
