@@ -73,11 +73,14 @@ CONTROL_ESCAPES = {
 """``str.translate`` table showing each control character as its escape (``\\x1b``)."""
 
 
+_LINES_KEPT = {code: escape for code, escape in CONTROL_ESCAPES.items() if code != ord("\n")}
+
+
 def printable(text: str) -> str:
     """``text`` with its control characters escaped (``\\x1b[2J`` shown, not obeyed),
     its lines kept: what a server sent (an error's message, a session's failure) cannot
     drive the terminal it is printed on."""
-    return "\n".join(line.translate(CONTROL_ESCAPES) for line in text.split("\n"))
+    return text.translate(_LINES_KEPT)
 
 
 def say(message: str, *, stream: TextIO | None = None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 import attrs
 import click
@@ -37,25 +37,34 @@ CONTEXT_SETTINGS: dict[str, Any] = {
 # -- value types -----------------------------------------------------------------------------
 
 
-class Sid(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
+class _Checked(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
+    """A value type whose refusal reads ``expected <expected>, got '<value>'``."""
+
+    expected: str
+
+    def refuse(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> NoReturn:
+        """Fail as a usage error naming the option, what it takes and (40 characters of)
+        what it got."""
+        self.fail(f"expected {self.expected}, got {str(value)[:40]!r}", param, ctx)
+
+
+class Sid(_Checked):
     """A Twilio SID of one kind: ``KS`` followed by 32 hex digits."""
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.name = f"{prefix}…"
+        self.expected = f"{sid_kind(prefix)} ({prefix} followed by 32 hex digits)"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         if not isinstance(value, str) or SID_PATTERNS[self.prefix].fullmatch(value) is None:
-            self.fail(
-                f"expected {sid_kind(self.prefix)} ({self.prefix} followed by 32 hex digits), "
-                f"got {str(value)[:40]!r}",
-                param,
-                ctx,
-            )
+            self.refuse(value, param, ctx)
         return value
 
 
-class Number(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
+class Number(_Checked):
     """A finite number from ``low`` (excluded if ``low_open``) to ``high``, or an integer."""
 
     def __init__(
@@ -84,14 +93,14 @@ class Number(click.ParamType):  # type: ignore[type-arg]  # generic from click 8
             try:
                 number = int(value) if self.integer else float(value)
             except (TypeError, ValueError):
-                self.fail(f"expected {self.expected}, got {str(value)[:40]!r}", param, ctx)
+                self.refuse(value, param, ctx)
         too_low = number <= self.low if self.low_open else number < self.low
         if not math.isfinite(number) or too_low or (self.high is not None and number > self.high):
-            self.fail(f"expected {self.expected}, got {str(value)[:40]!r}", param, ctx)
+            self.refuse(value, param, ctx)
         return number
 
 
-class Rate(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
+class Rate(_Checked):
     """Requests per second: 0 for no ceiling (None), or at least one a day."""
 
     name = "rate"
@@ -105,13 +114,13 @@ class Rate(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
         try:
             rate = float(value)
         except (TypeError, ValueError):
-            self.fail(f"expected {self.expected}, got {str(value)[:40]!r}", param, ctx)
+            self.refuse(value, param, ctx)
         if rate == 0:
             return None
         try:
             return check_requests_per_second("--rps", rate)
         except InvalidParameterError:
-            self.fail(f"expected {self.expected}, got {str(value)[:40]!r}", param, ctx)
+            self.refuse(value, param, ctx)
 
 
 MAX_COUNT = 10**12

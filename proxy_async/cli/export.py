@@ -30,7 +30,7 @@ from ..export import (
 )
 from ..export_files import STDOUT, ExportPaths
 from ..ratelimit import DEFAULT_REQUESTS_PER_SECOND
-from ..validation import SID_PATTERNS, sid_kind
+from ..validation import SID_PATTERNS
 from ._command import Command, emit_json, say
 from ._failures import (
     EXIT_OK,
@@ -365,7 +365,7 @@ def _read_sessions_file(name: str) -> list[str]:
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise CommandFailure(f"cannot read --sessions-file {name}: {reason}", EXIT_USAGE) from None
-    pattern = SID_PATTERNS["KC"]
+    pattern, expected = SID_PATTERNS["KC"], Sid("KC").expected
     sids = []
     for number, line in enumerate(text.splitlines(), 1):
         entry = line.split("#", 1)[0].strip()
@@ -373,8 +373,7 @@ def _read_sessions_file(name: str) -> list[str]:
             continue
         if pattern.fullmatch(entry) is None:
             raise CommandFailure(
-                f"--sessions-file {name}, line {number}: expected {sid_kind('KC')} (KC followed "
-                f"by 32 hex digits), got {entry[:40]!r}",
+                f"--sessions-file {name}, line {number}: expected {expected}, got {entry[:40]!r}",
                 EXIT_USAGE,
             )
         sids.append(entry)
@@ -450,10 +449,7 @@ async def _demo(
     from ..testing import FakeProxyServer
 
     ExportPaths.for_output(run.out)  # a directory is refused before anything is made
-    try:
-        Path(run.out).parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise failure_of(error) from error
+    Path(run.out).parent.mkdir(parents=True, exist_ok=True)  # an OSError: Command says it
     async with FakeProxyServer(
         sessions_per_service=sessions,
         interactions_per_session=interactions,

@@ -35,6 +35,7 @@ from ..errors import InvalidParameterError
 from ..export import CSV_COLUMNS, DEFAULT_PAGE_SIZE, csv_header, csv_rows, page_records
 from ..models import Session
 from ..raw_records import DecodedRecords, RawRecords
+from ..resources import ListResource
 from ._command import CONTROL_ESCAPES
 
 ReadFormat = Literal["table", "ndjson", "csv", "json"]
@@ -147,11 +148,8 @@ async def session_pages(
     errors propagate as they are (an unknown Service: a
     :class:`~proxy_async.errors.NotFoundError`).
     """
-    sessions = client.services(service_sid).sessions
-    pages = sessions.pages(limit=limit, page_size=_page_size(page_size, limit))
-    async with contextlib.aclosing(pages):
-        async for page in pages:
-            yield page_records(page)
+    async for records in _records_of(client.services(service_sid).sessions, limit, page_size):
+        yield records
 
 
 async def interaction_pages(
@@ -164,7 +162,15 @@ async def interaction_pages(
 ) -> AsyncGenerator[RawRecords, None]:
     """A Session's Interaction records as sent, a page at a time (as :func:`session_pages`)."""
     interactions = client.services(service_sid).sessions(session_sid).interactions
-    pages = interactions.pages(limit=limit, page_size=_page_size(page_size, limit))
+    async for records in _records_of(interactions, limit, page_size):
+        yield records
+
+
+async def _records_of(
+    resource: ListResource[Any], limit: int | None, page_size: int | None
+) -> AsyncGenerator[RawRecords, None]:
+    """``resource``'s records as sent, a page at a time; its walk closed however this ends."""
+    pages = resource.pages(limit=limit, page_size=_page_size(page_size, limit))
     async with contextlib.aclosing(pages):
         async for page in pages:
             yield page_records(page)

@@ -104,7 +104,7 @@ def enqueue_command(redis: str | None, verbose: int, as_json: bool, **options: A
         return run_until_signalled(_enqueue(workers, config, url, as_json=as_json, **options))
     except Interrupted as stopped:
         raise Interrupted(
-            "Run the same command again to continue.", stopped.exit_code - 128
+            "Run the same command again to continue.", stopped.exit_code - EXIT_SIGNALLED
         ) from None
     finally:
         undo()
@@ -301,8 +301,9 @@ def merge_command(out: str, to: str, fmt: Format, force: bool, as_json: bool) ->
         more = ", …" if done.missing > len(done.missing_sids) else ""
         missing = f" ({names}{more})"
     text = (
-        f"{done.sessions:,} sessions of {done.service_sid} ({done.batches:,} batches), "
-        f"{done.records:,} records, {done.missing:,} missing{missing}: written to {done.output}"
+        f"{plural(done.sessions, 'session')} of {done.service_sid} "
+        f"({plural(done.batches, 'batch')}), {plural(done.records, 'record')}, "
+        f"{done.missing:,} missing{missing}: written to {done.output}"
     )
     body = {
         "output": str(done.output),
