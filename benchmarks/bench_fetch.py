@@ -49,7 +49,7 @@ from _common import (
 )
 
 from proxy_async import Timeouts
-from proxy_async.client import USER_AGENT
+from proxy_async.client.proxy_client import USER_AGENT
 
 RAW = "raw aiohttp+orjson"
 PROXY = "proxy-async fetch()"

@@ -33,19 +33,25 @@ import yarl
 from _common import ServerInfo, base_parser, fake_server, optional_module, print_table, proxy_client
 
 from proxy_async import AttemptEvent, Interaction, ProxyClient, ResourceStatus
-from proxy_async.auth import Origin
-from proxy_async.conversion import converter, decode_json, parse_datetime, structure, structure_page
-from proxy_async.transport import Request, Response, Timeouts
+from proxy_async.client.auth import Origin
+from proxy_async.models.conversion import (
+    converter,
+    decode_json,
+    parse_datetime,
+    structure,
+    structure_page,
+)
+from proxy_async.transports.base import Request, Response, Timeouts
 
 AREAS: tuple[tuple[str, str], ...] = (
     ("cattrs generated", "cattrs generated hooks"),
     ("/cattrs/", "cattrs library"),
-    ("proxy_async/conversion", "proxy_async.conversion"),
+    ("proxy_async/conversion", "proxy_async.models.conversion"),
     ("proxy_async/pagination", "proxy_async.pagination"),
-    ("proxy_async/client", "proxy_async.client"),
-    ("proxy_async/transport", "proxy_async.transport"),
-    ("proxy_async/retry", "proxy_async.retry"),
-    ("proxy_async/ratelimit", "proxy_async.ratelimit"),
+    ("proxy_async/client", "proxy_async.client.proxy_client"),
+    ("proxy_async/transport", "proxy_async.transports.default"),
+    ("proxy_async/retry", "proxy_async.retry.policy"),
+    ("proxy_async/ratelimit", "proxy_async.limits.ratelimit"),
     ("proxy_async/resources", "proxy_async.resources"),
     ("proxy_async/", "proxy_async (other)"),
     ("attrs generated", "attrs generated __init__"),

@@ -18,8 +18,8 @@ from proxy_async import (
     ProxyError,
     RateLimitError,
 )
-from proxy_async.auth import base_url_from_env
-from proxy_async.webhooks import ProxyCallback
+from proxy_async.client.auth import base_url_from_env
+from proxy_async.webhooks.signature import ProxyCallback
 
 DEFAULT_BANNED_WORDS: Final = frozenset({"password", "iban", "cvv"})
 """Words the intercept callback refuses to let through (a toy policy)."""

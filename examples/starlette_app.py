@@ -21,7 +21,7 @@ from starlette.routing import Route
 from examples.common import Settings, is_blocked, message_text, send_error_status
 from proxy_async import ProxyError
 from proxy_async.web import proxy_client_from_state, proxy_client_lifespan
-from proxy_async.webhooks import (
+from proxy_async.webhooks.signature import (
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
     InvalidCallbackError,

@@ -7,9 +7,24 @@ async with ProxyClient(account_sid, auth_token) as client:
 """
 
 from ._version import __version__
-from .adaptive_rate import AdaptiveRateLimiter
-from .auth import Credentials
-from .client import AttemptEvent, ProxyClient
+from .bulk_export.engine import (
+    ApiUnavailableError,
+    ExportProgress,
+    ExportSummary,
+    SessionDiscoveryError,
+    SessionFailed,
+    SessionFailure,
+    SessionPage,
+    SessionsFailedError,
+    TaggedInteraction,
+    discover_sessions,
+    export,
+    stream_interactions,
+    stream_pages,
+)
+from .bulk_export.files import ExportPaths
+from .client.auth import Credentials
+from .client.proxy_client import AttemptEvent, ProxyClient
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -45,23 +60,10 @@ from .errors import (
     TransportError,
     UnsafePageUrlError,
 )
-from .export import (
-    ApiUnavailableError,
-    ExportProgress,
-    ExportSummary,
-    SessionDiscoveryError,
-    SessionFailed,
-    SessionFailure,
-    SessionPage,
-    SessionsFailedError,
-    TaggedInteraction,
-    discover_sessions,
-    export,
-    stream_interactions,
-    stream_pages,
-)
-from .export_files import ExportPaths
-from .models import (
+from .limits.adaptive_rate import AdaptiveRateLimiter
+from .limits.ratelimit import AdaptiveLimiter, Limiter, RateLimiter
+from .limits.redis import RedisLimiter  # imports redis only when one is created
+from .models.records import (
     Interaction,
     InteractionType,
     MessageInteraction,
@@ -75,8 +77,6 @@ from .models import (
     SessionStatus,
 )
 from .pagination import SeenRecords
-from .ratelimit import AdaptiveLimiter, Limiter, RateLimiter
-from .redis_limiter import RedisLimiter  # imports redis only when one is created
 from .resources import (
     InteractionList,
     ListResource,
@@ -88,8 +88,9 @@ from .resources import (
     SessionContext,
     SessionList,
 )
-from .retry import RetryPolicy
-from .transport import AiohttpTransport, Request, Response, Timeouts, Transport
+from .retry.policy import RetryPolicy
+from .transports.base import Request, Response, Timeouts, Transport
+from .transports.default import AiohttpTransport
 
 __all__ = [
     "AdaptiveLimiter",

@@ -30,7 +30,7 @@ The tree, by what went wrong::
     |   +-- ForeignPageUrlError                    next_page_url points at another list
     |   +-- PaginationLoopError                    paging does not advance
     |   +-- EmptyPagesError                        too many empty pages in a row
-    +-- ExportError                                the bulk export itself (proxy_async.export)
+    +-- ExportError                                the bulk export itself (proxy_async.bulk_export)
         +-- ExportStateError                       its files are in the way or unusable
         +-- ExportWriteError                       its state cannot be written (disk full...)
         +-- SessionDiscoveryError                  the Service's Sessions cannot be listed
@@ -135,7 +135,7 @@ class CertificateVerifyError(ConnectError):
     corporate TLS-inspecting proxy's CA). ``host`` is the server's ``host:port``,
     ``verify_message`` OpenSSL's reason, ``trust`` the CAs that were trusted as the
     message names them (``"the system's default CAs"``, ``"SSL_CERT_FILE=/path"``,
-    ``"ca_bundle=/path"``...; see :func:`proxy_async.egress.tls_trust`), or None.
+    ``"ca_bundle=/path"``...; see :func:`proxy_async.transports.egress.tls_trust`), or None.
     """
 
     def __init__(
@@ -495,7 +495,7 @@ class EmptyPagesError(PaginationError):
 
 
 class ExportError(ProxyError):
-    """Root of the errors raised by the bulk export itself (:mod:`proxy_async.export`)."""
+    """Root of the errors raised by the bulk export itself (:mod:`proxy_async.bulk_export`)."""
 
 
 class ExportStateError(ExportError):

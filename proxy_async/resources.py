@@ -16,17 +16,17 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import attrs
 import yarl
 
-from .auth import parse_page_url
-from .conversion import ReceivedPage, receive_body, structure_body
+from .client.auth import parse_page_url
 from .errors import ForeignPageUrlError, InvalidParameterError, InvalidResponseError
-from .json_codec import decode_json
-from .models import Interaction, MessageInteraction, Page, Participant, Session
+from .models.conversion import ReceivedPage, receive_body, structure_body
+from .models.json_codec import decode_json
+from .models.records import Interaction, MessageInteraction, Page, Participant, Session
 from .pagination import PageFetch, SeenRecords, walk_items, walk_pages
-from .transport import Response, Timeouts
+from .transports.base import Response, Timeouts
 from .validation import check_limit, check_message, check_sid, page_size_for
 
 if TYPE_CHECKING:
-    from .client import ProxyClient
+    from .client.proxy_client import ProxyClient
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -201,13 +201,13 @@ class ListResource(Generic[T]):
         return fetch
 
     def _check_page_url(self, url: str, source: str) -> None:
-        """A page URL must parse (:func:`~proxy_async.auth.parse_page_url`) and lead to
+        """A page URL must parse (:func:`~proxy_async.client.auth.parse_page_url`) and lead to
         this very list, its query aside (else :class:`ForeignPageUrlError`).
 
         ``source`` is ``"meta.next_page_url"`` for a URL as it arrives from the server
         (unparseable: :class:`InvalidResponseError` naming that field) or ``"start_url"``
         for a caller's (:class:`InvalidParameterError`). Which host it is sent to, if
-        any, is decided when it is requested (:func:`~proxy_async.auth.page_url_target`).
+        any, is decided when it is requested (:func:`~proxy_async.client.auth.page_url_target`).
         """
         parsed = parse_page_url(url)
         if parsed is None:

@@ -111,6 +111,36 @@ def check_int(value: object, parameter: str, low: int, high: int | None = None) 
     return value
 
 
+def is_int(value: object) -> TypeGuard[int]:
+    """Whether ``value`` is an int and not a bool (``True`` is an int to Python, never to us)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_number(
+    value: object,
+    parameter: str,
+    *,
+    low: float = 0.0,
+    inclusive: bool = False,
+    high: float | None = None,
+) -> float:
+    """Return ``value`` as a float if it is a finite number above ``low`` (or equal to it,
+    when ``inclusive``) and at most ``high`` (None: no top); never a bool.
+
+    Raises :class:`InvalidParameterError` naming ``parameter``, with the one wording
+    every number check shares: ``a finite number > 0``, ``... >= 0 and <= 3600``.
+    """
+    if (
+        not is_finite_number(value)
+        or (value < low if inclusive else value <= low)
+        or (high is not None and value > high)
+    ):
+        bound = f"{'>=' if inclusive else '>'} {low:g}"
+        expected = f"a finite number {bound}" + ("" if high is None else f" and <= {high:g}")
+        raise InvalidParameterError(parameter, expected, value)
+    return float(value)
+
+
 def check_text(value: object, parameter: str) -> str:
     """Return ``value`` if it is a str that UTF-8 can encode, else raise.
 
@@ -256,3 +286,67 @@ def check_message(body: object, media_url: object) -> tuple[str | None, list[str
     if text is None and not urls:
         raise InvalidParameterError("body", "a non-empty body or at least one media_url")
     return text, urls
+
+
+# -- the environment --------------------------------------------------------------------
+# Every variable is read through these, so each is refused with its own name and one
+# wording, whoever reads it (ProxyClient.from_env, the workers, the command line).
+
+_ENV_INTEGER = re.compile(r"[0-9]{1,9}")
+"""An environment integer as written: decimal digits only (no sign, point, space or ``_``)."""
+
+_ENV_FLAGS = {"1": True, "true": True, "yes": True, "on": True}
+_ENV_FLAGS.update({"0": False, "false": False, "no": False, "off": False, "": False})
+
+
+def env_int(env: Mapping[str, str], name: str, default: int, high: int, *, low: int = 1) -> int:
+    """The integer in variable ``name`` (unset or empty: ``default``), from ``low`` to ``high``.
+
+    Strict: ``0.1``, ``inf``, ``1e3`` or ``+5`` raise :class:`InvalidParameterError`
+    naming the variable, rather than being rounded into something else.
+    """
+    raw = env.get(name)
+    if not raw:
+        return default
+    if _ENV_INTEGER.fullmatch(raw) is None or not low <= int(raw) <= high:
+        raise InvalidParameterError(name, f"an integer from {low} to {high}", raw)
+    return int(raw)
+
+
+def env_number(
+    env: Mapping[str, str], name: str, default: float, high: float | None = None
+) -> float:
+    """The finite number > 0 (and at most ``high``) in variable ``name``; unset: ``default``."""
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value: object = float(raw)
+    except ValueError:
+        value = raw
+    try:
+        return check_number(value, name, high=high)
+    except InvalidParameterError as error:
+        raise InvalidParameterError(name, error.expected, raw) from None
+
+
+def env_flag(env: Mapping[str, str], name: str) -> bool:
+    """A yes/no variable: 1/true/yes/on or 0/false/no/off (any case); unset: no."""
+    raw = env.get(name, "")
+    flag = _ENV_FLAGS.get(raw.strip().lower())
+    if flag is None:
+        raise InvalidParameterError(name, "1, true, yes, on or 0, false, no, off", raw)
+    return flag
+
+
+def check_redis_url(url: str, name: str = "PROXY_ASYNC_REDIS_URL") -> str:
+    """Refuse a Redis URL arq cannot use (a bad scheme, port or database number), naming
+    where it came from: the variable, or ``name`` (the command line's ``--redis``). The
+    URL is not echoed: it may hold a password. Needs the ``arq`` extra (imported here)."""
+    from arq.connections import RedisSettings
+
+    try:
+        RedisSettings.from_dsn(url)
+    except (RuntimeError, ValueError):
+        raise InvalidParameterError(name, "a redis://, rediss:// or unix:// URL") from None
+    return url

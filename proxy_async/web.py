@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from .client import ProxyClient
+from .client.proxy_client import ProxyClient
 
 __all__ = [
     "DEFAULT_STATE_KEY",

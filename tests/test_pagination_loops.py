@@ -25,12 +25,12 @@ from proxy_async import (
     ProxyClient,
     RetryPolicy,
 )
+from proxy_async.bulk_export.engine import SessionsFailedError, export, stream_interactions
 from proxy_async.cli import main
-from proxy_async.conversion import ReceivedPage, receive_page
-from proxy_async.export import SessionsFailedError, export, stream_interactions
-from proxy_async.models import Interaction
+from proxy_async.models.conversion import ReceivedPage, receive_page
+from proxy_async.models.raw_records import DecodedRecords
+from proxy_async.models.records import Interaction
 from proxy_async.pagination import SeenRecords, page_token, walk_items, walk_pages
-from proxy_async.raw_records import DecodedRecords
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
 
 PAGE_SIZE = 2

@@ -38,12 +38,12 @@ from proxy_async import (
     webhooks,
     workers,
 )
+from proxy_async.bulk_export.engine import export
+from proxy_async.bulk_export.files import ExportPaths
 from proxy_async.cli import main
-from proxy_async.export import export
-from proxy_async.export_files import ExportPaths
-from proxy_async.ratelimit import RateLimiter
+from proxy_async.limits.ratelimit import RateLimiter
 from proxy_async.testing import FakeProxyServer, Fault
-from proxy_async.transport import Request, Response
+from proxy_async.transports.base import Request, Response
 
 SERVICE = "KS" + "b" * 32
 PARTICIPANT = "KP" + "d" * 32
@@ -496,12 +496,12 @@ def test_hostile_hosts_bundles_and_proxy_user_info_are_invalid_parameters(
 
 import importlib  # noqa: E402
 
-from proxy_async.adaptive_rate import AdaptiveRateLimiter, RateControl  # noqa: E402
-from proxy_async.ratelimit import MAX_CONCURRENCY, AdaptiveLimiter  # noqa: E402
-from proxy_async.transport import MAX_TIMEOUT, Timeouts  # noqa: E402
+from proxy_async.limits.adaptive_rate import AdaptiveRateLimiter, RateControl  # noqa: E402
+from proxy_async.limits.ratelimit import MAX_CONCURRENCY, AdaptiveLimiter  # noqa: E402
+from proxy_async.transports.base import MAX_TIMEOUT, Timeouts  # noqa: E402
 
 # The module, not the function the package exports under the same name.
-export_module = importlib.import_module("proxy_async.export")
+export_module = importlib.import_module("proxy_async.bulk_export.engine")
 
 HOSTILE_NUMBERS: Sequence[Any] = [math.inf, -math.inf, math.nan, -1, 0, True, 10**400, "3"]
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from ..bulk_export.engine import ApiUnavailableError, SessionDiscoveryError
 from ..errors import (
     AuthError,
     CertificateVerifyError,
@@ -27,7 +28,6 @@ from ..errors import (
     ServerError,
     TransportError,
 )
-from ..export import ApiUnavailableError, SessionDiscoveryError
 
 EXIT_OK = 0
 """Everything asked for was done."""

@@ -1,7 +1,7 @@
 """Live export progress for the command line, drawn with rich; plain timestamped lines
 when stderr is not a terminal; request logging that prints above the live display.
 
-Records and sessions come from :func:`proxy_async.export.export`'s ``progress``
+Records and sessions come from :func:`proxy_async.bulk_export.engine.export`'s ``progress``
 callback; retries and 429s from the client's ``on_response`` hook, which sees every
 attempt (``attempt > 1`` is a retry); bytes written from a caller's function, polled
 at each redraw.
@@ -28,9 +28,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from ..client import AttemptEvent
+from ..bulk_export.engine import ExportProgress
+from ..client.proxy_client import AttemptEvent
 from ..errors import InvalidParameterError
-from ..export import ExportProgress
 
 T = TypeVar("T")
 

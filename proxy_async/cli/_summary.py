@@ -7,8 +7,8 @@ from typing import Any
 
 from rich.filesize import decimal
 
-from ..export import ExportSummary, SessionFailure
-from ..export_files import STDOUT
+from ..bulk_export.engine import ExportSummary, SessionFailure
+from ..bulk_export.files import STDOUT
 from ._progress import ProgressDisplay
 
 

@@ -1,6 +1,6 @@
 """``proxy-async export`` and ``proxy-async demo``: a whole Service into one file.
 
-Both run :func:`proxy_async.export.export` through :func:`run_export`, which owns the
+Both run :func:`proxy_async.bulk_export.engine.export` through :func:`run_export`, which owns the
 limiter, the progress display, the start line, the summary and the resume hint of
 every failure; they differ in where the client points and what they say around it.
 """
@@ -17,10 +17,7 @@ from typing import Any, cast
 import attrs
 import click
 
-from ..adaptive_rate import AdaptiveRateLimiter
-from ..client import ProxyClient
-from ..errors import ProxyError
-from ..export import (
+from ..bulk_export.engine import (
     DEFAULT_CHECKPOINT_INTERVAL,
     FORMATS,
     ExportProgress,
@@ -28,8 +25,11 @@ from ..export import (
     Format,
     export,
 )
-from ..export_files import STDOUT, ExportPaths
-from ..ratelimit import DEFAULT_REQUESTS_PER_SECOND
+from ..bulk_export.files import STDOUT, ExportPaths
+from ..client.proxy_client import ProxyClient
+from ..errors import ProxyError
+from ..limits.adaptive_rate import AdaptiveRateLimiter
+from ..limits.ratelimit import DEFAULT_REQUESTS_PER_SECOND
 from ..validation import SID_PATTERNS
 from ._command import Command, emit_json, say
 from ._failures import (

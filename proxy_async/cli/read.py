@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from ..client import ProxyClient
-from ..raw_records import RawRecords
+from ..client.proxy_client import ProxyClient
+from ..models.raw_records import RawRecords
 from ._command import Group
 from ._failures import EXIT_OK, failure_of
 from ._options import (

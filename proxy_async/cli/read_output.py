@@ -2,10 +2,11 @@
 
 Two halves:
 
-* the records, as pages of Twilio's records as sent (:class:`~proxy_async.raw_records.RawRecords`),
-  streamed a page at a time (:func:`session_pages`, :func:`interaction_pages`,
-  :func:`fetch_interaction`): memory holds one page (at most 1,000 records, plus the
-  one the client prefetches), however long the list;
+* the records, as pages of Twilio's records as sent
+  (:class:`~proxy_async.models.raw_records.RawRecords`), streamed a page at a time
+  (:func:`session_pages`, :func:`interaction_pages`, :func:`fetch_interaction`): memory
+  holds one page (at most 1,000 records, plus the one the client prefetches), however
+  long the list;
 * :func:`write_records`, which prints them as ``ndjson`` or ``csv`` with the export's
   own encoders (so the bytes are those an export writes for the same records), as one
   ``json`` array, or as a ``table`` for people.
@@ -30,11 +31,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..client import ProxyClient
+from ..bulk_export.engine import CSV_COLUMNS, DEFAULT_PAGE_SIZE, csv_header, csv_rows, page_records
+from ..client.proxy_client import ProxyClient
 from ..errors import InvalidParameterError
-from ..export import CSV_COLUMNS, DEFAULT_PAGE_SIZE, csv_header, csv_rows, page_records
-from ..models import Session
-from ..raw_records import DecodedRecords, RawRecords
+from ..models.raw_records import DecodedRecords, RawRecords
+from ..models.records import Session
 from ..resources import ListResource
 from ._command import CONTROL_ESCAPES
 
@@ -45,7 +46,7 @@ READ_FORMATS: tuple[ReadFormat, ...] = ("table", "ndjson", "csv", "json")
 
 SESSION_CSV_COLUMNS: tuple[str, ...] = tuple(field.name for field in attrs.fields(Session))
 """CSV header of ``sessions list``: the Session fields of the Proxy v1 spec, in spec order
-(as :data:`~proxy_async.export.CSV_COLUMNS` is for Interactions). ``links`` (an object)
+(as :data:`~proxy_async.bulk_export.engine.CSV_COLUMNS` is for Interactions). ``links`` (an object)
 and ``ttl`` (a number) are written as their JSON text."""
 
 

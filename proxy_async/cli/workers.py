@@ -19,9 +19,10 @@ from typing import Any
 
 import click
 
-from ..client import ProxyClient
+from ..bulk_export.engine import DEFAULT_PAGE_SIZE, FORMATS, Format, SessionDiscoveryError
+from ..client.proxy_client import ProxyClient
 from ..errors import InvalidParameterError
-from ..export import DEFAULT_PAGE_SIZE, FORMATS, Format, SessionDiscoveryError
+from ..validation import check_redis_url
 from ._command import Group, emit_json, say
 from ._failures import (
     EXIT_FATAL,
@@ -344,9 +345,9 @@ def _workers() -> Any:
 def _redis_url(redis: str | None) -> str | None:
     """``--redis``, checked as the variable is (a bad one is a usage failure naming
     ``--redis``, not ``$PROXY_ASYNC_REDIS_URL``, nor "is redis-server running?")."""
-    workers = _workers()
+    _workers()  # arq is needed to read a Redis URL: say so first if it is missing
     if redis is not None:
-        _guarded(lambda: workers._check_redis_url(redis, "--redis"))
+        _guarded(lambda: check_redis_url(redis, "--redis"))
     return redis
 
 

@@ -1,0 +1,19 @@
+"""Admission limits: fixed, adaptive (concurrency and rate) and shared through Redis."""
+
+from .adaptive_rate import (
+    AdaptiveRateLimiter,
+)
+from .ratelimit import (
+    AdaptiveLimiter,
+    Limiter,
+    RateLimiter,
+)
+from .redis import RedisLimiter  # imports redis only when one is created
+
+__all__ = [
+    "AdaptiveLimiter",
+    "AdaptiveRateLimiter",
+    "Limiter",
+    "RateLimiter",
+    "RedisLimiter",
+]
