@@ -20,11 +20,11 @@ from starlette.routing import Route
 
 from examples.common import Settings, is_blocked, message_text, send_error_status
 from proxy_async import ProxyError
+from proxy_async.errors import InvalidCallbackError
 from proxy_async.web import proxy_client_from_state, proxy_client_lifespan
 from proxy_async.webhooks.signature import (
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
-    InvalidCallbackError,
     asgi_request_url,
     parse_callback,
     validate_request,

@@ -8,14 +8,11 @@ async with ProxyClient(account_sid, auth_token) as client:
 
 from ._version import __version__
 from .bulk_export.engine import (
-    ApiUnavailableError,
     ExportProgress,
     ExportSummary,
-    SessionDiscoveryError,
     SessionFailed,
     SessionFailure,
     SessionPage,
-    SessionsFailedError,
     TaggedInteraction,
     discover_sessions,
     export,
@@ -27,6 +24,7 @@ from .client.auth import Credentials
 from .client.proxy_client import AttemptEvent, ProxyClient
 from .errors import (
     ApiError,
+    ApiUnavailableError,
     AuthenticationError,
     AuthError,
     BadRequestError,
@@ -57,6 +55,8 @@ from .errors import (
     ResponseError,
     ResponseTooLargeError,
     ServerError,
+    SessionDiscoveryError,
+    SessionsFailedError,
     TransportError,
     UnsafePageUrlError,
 )

@@ -31,11 +31,13 @@ The tree, by what went wrong::
     |   +-- PaginationLoopError                    paging does not advance
     |   +-- EmptyPagesError                        too many empty pages in a row
     +-- ExportError                                the bulk export itself (proxy_async.bulk_export)
-        +-- ExportStateError                       its files are in the way or unusable
-        +-- ExportWriteError                       its state cannot be written (disk full...)
-        +-- SessionDiscoveryError                  the Service's Sessions cannot be listed
-        +-- ApiUnavailableError                    the API stopped answering mid-export
-        +-- SessionsFailedError                    stream_interactions: some sessions failed
+    |   +-- ExportStateError                       its files are in the way or unusable
+    |   |   +-- BlankStateError                    a state file killed before its first write
+    |   +-- ExportWriteError                       its state cannot be written (disk full...)
+    |   +-- SessionDiscoveryError                  the Service's Sessions cannot be listed
+    |   +-- ApiUnavailableError                    the API stopped answering mid-export
+    |   +-- SessionsFailedError                    stream_interactions: some sessions failed
+    +-- InvalidCallbackError (also ValueError)     a webhook form Twilio could not have sent
 
 No message built here ever contains a credential: errors carry the method and the
 path of the request, never its headers.
@@ -44,7 +46,7 @@ path of the request, never its headers.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -540,6 +542,79 @@ def _with_remedies(template: str, remedies: dict[str, str]) -> str:
 class ExportWriteError(ExportError):
     """The export's state could not be written (disk full, a read-only directory, an I/O
     error). What was committed before is intact: resume once the cause is fixed."""
+
+
+class BlankStateError(ExportStateError):
+    """The state file exists but holds nothing yet: its export was killed while creating
+    it, before anything was written. A resume starts that export afresh."""
+
+
+OUTAGE_ERRORS: tuple[type[ProxyError], ...] = (TransportError, ServerError)
+"""What an outage looks like: no answer at all, or a 5xx."""
+
+
+class SessionDiscoveryError(ExportError):
+    """Listing the Service's Sessions failed, so the export cannot know what to read.
+
+    ``cause`` is the underlying error (a 404 for an unknown Service, a 5xx...). The
+    listing's progress is saved: a resume continues it from the page that failed.
+    """
+
+    def __init__(self, service_sid: str, cause: ProxyError) -> None:
+        self.service_sid = service_sid
+        self.cause = cause
+        super().__init__(f"cannot list the sessions of {service_sid}: {cause}")
+
+
+class ApiUnavailableError(ExportError):
+    """The API stopped answering: several sessions in a row failed on connection errors
+    or 5xx with no page arriving in between. Progress is saved; resume once it is back.
+
+    ``cause`` is the last session's error; ``sessions`` the SIDs that failed this way.
+    """
+
+    def __init__(self, cause: ProxyError, sessions: Sequence[str] = ()) -> None:
+        self.cause = cause
+        self.sessions = tuple(sessions)
+        if self.sessions:
+            how = f"{len(self.sessions)} sessions in a row failed, the last with: {cause}"
+        else:
+            how = f"listing the sessions failed with: {cause}"
+        super().__init__(f"the API stopped answering ({how})")
+
+    @classmethod
+    def unless_listing_error(cls, error: SessionDiscoveryError) -> ExportError:
+        """``error`` itself, or an outage if its cause was a connection error or a 5xx."""
+        if isinstance(error.cause, OUTAGE_ERRORS):
+            return cls(error.cause)
+        return error
+
+
+class SessionsFailedError(ExportError):
+    """Raised by :func:`stream_interactions` after every other session was streamed.
+
+    ``failures`` maps each failed session's SID to its error.
+    """
+
+    def __init__(self, failures: Mapping[str, ProxyError]) -> None:
+        self.failures = dict(failures)
+        shown = "; ".join(f"{sid}: {error}" for sid, error in list(self.failures.items())[:3])
+        more = f" (and {len(self.failures) - 3} more)" if len(self.failures) > 3 else ""
+        count = len(self.failures)
+        super().__init__(f"{count} session{'s' if count != 1 else ''} failed: {shown}{more}")
+
+
+class InvalidCallbackError(ProxyError, ValueError):
+    """A webhook form lacks a required parameter or has one of the wrong shape.
+
+    ``parameter`` is the form name as Twilio sends it (``"interactionSid"``); the value
+    itself is never quoted, since it may be personal data.
+    """
+
+    def __init__(self, parameter: str, reason: str) -> None:
+        self.parameter = parameter
+        self.reason = reason
+        super().__init__(f"invalid webhook parameter {parameter!r}: {reason}")
 
 
 def _twilio_error_fields(body: bytes) -> dict[str, Any] | None:

@@ -1,14 +1,12 @@
 """The bulk export engine: every session of a Service, into a file, resumable."""
 
+from ..errors import ApiUnavailableError, SessionDiscoveryError, SessionsFailedError
 from .engine import (
-    ApiUnavailableError,
     ExportProgress,
     ExportSummary,
-    SessionDiscoveryError,
     SessionFailed,
     SessionFailure,
     SessionPage,
-    SessionsFailedError,
     TaggedInteraction,
     discover_sessions,
     export,

@@ -60,8 +60,11 @@ import attrs
 from ..client.proxy_client import ProxyClient
 from ..errors import (
     FORCE_REMEDY,
+    OUTAGE_ERRORS,
     RESUME_REMEDY,
+    ApiUnavailableError,
     AuthError,
+    BlankStateError,
     CertificateVerifyError,
     ClientClosedError,
     EgressProxyRefusedError,
@@ -71,7 +74,8 @@ from ..errors import (
     NotFoundError,
     ProxyError,
     RateLimitError,
-    ServerError,
+    SessionDiscoveryError,
+    SessionsFailedError,
     TransportError,
 )
 from ..limits.ratelimit import MAX_CONCURRENCY
@@ -91,14 +95,7 @@ from .files import (
     state_of,
     sync_directory,
 )
-from .state import (
-    BlankStateError,
-    ExportParams,
-    ExportState,
-    SessionRow,
-    Status,
-    import_legacy_checkpoint,
-)
+from .state import ExportParams, ExportState, SessionRow, Status, import_legacy_checkpoint
 
 logger = logging.getLogger("proxy_async")
 
@@ -161,59 +158,6 @@ FATAL_ERRORS: tuple[type[ProxyError], ...] = (
 """Errors that stop a whole export instead of failing one session."""
 
 _DISPATCH_BATCH = 512
-
-_OUTAGE_ERRORS = (TransportError, ServerError)
-
-
-class SessionDiscoveryError(ExportError):
-    """Listing the Service's Sessions failed, so the export cannot know what to read.
-
-    ``cause`` is the underlying error (a 404 for an unknown Service, a 5xx...). The
-    listing's progress is saved: a resume continues it from the page that failed.
-    """
-
-    def __init__(self, service_sid: str, cause: ProxyError) -> None:
-        self.service_sid = service_sid
-        self.cause = cause
-        super().__init__(f"cannot list the sessions of {service_sid}: {cause}")
-
-
-class ApiUnavailableError(ExportError):
-    """The API stopped answering: several sessions in a row failed on connection errors
-    or 5xx with no page arriving in between. Progress is saved; resume once it is back.
-
-    ``cause`` is the last session's error; ``sessions`` the SIDs that failed this way.
-    """
-
-    def __init__(self, cause: ProxyError, sessions: Sequence[str] = ()) -> None:
-        self.cause = cause
-        self.sessions = tuple(sessions)
-        if self.sessions:
-            how = f"{len(self.sessions)} sessions in a row failed, the last with: {cause}"
-        else:
-            how = f"listing the sessions failed with: {cause}"
-        super().__init__(f"the API stopped answering ({how})")
-
-    @classmethod
-    def unless_listing_error(cls, error: SessionDiscoveryError) -> ExportError:
-        """``error`` itself, or an outage if its cause was a connection error or a 5xx."""
-        if isinstance(error.cause, _OUTAGE_ERRORS):
-            return cls(error.cause)
-        return error
-
-
-class SessionsFailedError(ExportError):
-    """Raised by :func:`stream_interactions` after every other session was streamed.
-
-    ``failures`` maps each failed session's SID to its error.
-    """
-
-    def __init__(self, failures: Mapping[str, ProxyError]) -> None:
-        self.failures = dict(failures)
-        shown = "; ".join(f"{sid}: {error}" for sid, error in list(self.failures.items())[:3])
-        more = f" (and {len(self.failures) - 3} more)" if len(self.failures) > 3 else ""
-        count = len(self.failures)
-        super().__init__(f"{count} session{'s' if count != 1 else ''} failed: {shown}{more}")
 
 
 # -- events -------------------------------------------------------------------------------
@@ -788,7 +732,7 @@ class _Outage:
 
     def check(self, event: SessionFailed) -> None:
         """Raise :class:`ApiUnavailableError` if ``event`` completes an outage."""
-        if not isinstance(event.error, _OUTAGE_ERRORS):
+        if not isinstance(event.error, OUTAGE_ERRORS):
             return
         self._failing[event.session_sid] = event.error
         unreachable = sum(isinstance(error, TransportError) for error in self._failing.values())

@@ -49,7 +49,7 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeAlias, TypeVar
 import attrs
 import orjson
 
-from ..errors import FORCE_REMEDY, ExportStateError, ExportWriteError
+from ..errors import FORCE_REMEDY, BlankStateError, ExportStateError, ExportWriteError
 from ..validation import check_sid
 from .files import Compression
 
@@ -98,11 +98,6 @@ CREATE TABLE sessions (
     error TEXT
 );
 """
-
-
-class BlankStateError(ExportStateError):
-    """The state file exists but holds nothing yet: its export was killed while creating
-    it, before anything was written. A resume starts that export afresh."""
 
 
 @attrs.frozen

@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from ..bulk_export.engine import ApiUnavailableError, SessionDiscoveryError
 from ..errors import (
+    ApiUnavailableError,
     AuthError,
     CertificateVerifyError,
     EgressProxyError,
@@ -26,6 +26,7 @@ from ..errors import (
     PermissionDeniedError,
     ProxyError,
     ServerError,
+    SessionDiscoveryError,
     TransportError,
 )
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import click
 
-from ..bulk_export.engine import DEFAULT_PAGE_SIZE, FORMATS, Format, SessionDiscoveryError
+from ..bulk_export.engine import DEFAULT_PAGE_SIZE, FORMATS, Format
 from ..client.proxy_client import ProxyClient
-from ..errors import InvalidParameterError
+from ..errors import InvalidParameterError, SessionDiscoveryError
 from ..validation import check_redis_url
 from ._command import Group, emit_json, say
 from ._failures import (

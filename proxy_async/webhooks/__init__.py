@@ -1,12 +1,12 @@
 """Twilio's webhooks: request signatures, framework adapters, and typed callbacks."""
 
+from ..errors import InvalidCallbackError
 from .signature import (
     HMAC_SHA1,
     HMAC_SHA256,
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
     FormParams,
-    InvalidCallbackError,
     OutOfSessionCallback,
     OutOfSessionParticipant,
     ProxyCallback,

@@ -79,10 +79,11 @@ from urllib.parse import parse_qsl, quote, urlparse, urlsplit
 import attrs
 from multidict import MultiMapping
 
-from proxy_async.errors import InvalidParameterError, ProxyError
 from proxy_async.models.conversion import parse_datetime
 from proxy_async.models.records import decode_data
 from proxy_async.validation import has_lone_surrogate
+
+from ..errors import InvalidCallbackError, InvalidParameterError
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -134,19 +135,6 @@ _BODY_HASH_PARAM: Final = "bodySHA256"
 _FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
 # RFC 3986 pchar and "/" stay as they are; "%" too, since a decoded path may still hold one.
 _PATH_SAFE: Final = "/:@!$&'()*+,;=-._~%"
-
-
-class InvalidCallbackError(ProxyError, ValueError):
-    """A webhook form lacks a required parameter or has one of the wrong shape.
-
-    ``parameter`` is the form name as Twilio sends it (``"interactionSid"``); the value
-    itself is never quoted, since it may be personal data.
-    """
-
-    def __init__(self, parameter: str, reason: str) -> None:
-        self.parameter = parameter
-        self.reason = reason
-        super().__init__(f"invalid webhook parameter {parameter!r}: {reason}")
 
 
 # --------------------------------------------------------------------------- signatures

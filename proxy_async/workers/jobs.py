@@ -112,10 +112,10 @@ from ..bulk_export.files import (
     compression_of,
     sync_directory,
 )
-from ..bulk_export.state import BlankStateError, ExportState
+from ..bulk_export.state import ExportState
 from ..client.auth import base_url_from_env
 from ..client.proxy_client import ProxyClient
-from ..errors import ExportStateError, InvalidParameterError
+from ..errors import BlankStateError, ExportStateError, InvalidParameterError
 from ..limits.ratelimit import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_REQUESTS_PER_SECOND,

@@ -29,10 +29,8 @@ from proxy_async import (
 from proxy_async.bulk_export.engine import (
     CSV_COLUMNS,
     ExportProgress,
-    SessionDiscoveryError,
     SessionFailed,
     SessionPage,
-    SessionsFailedError,
     TaggedInteraction,
     export,
     stream_interactions,
@@ -40,7 +38,7 @@ from proxy_async.bulk_export.engine import (
 )
 from proxy_async.bulk_export.files import ExportPaths
 from proxy_async.bulk_export.state import ExportState
-from proxy_async.errors import ExportStateError
+from proxy_async.errors import ExportStateError, SessionDiscoveryError, SessionsFailedError
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
 
 FAST_RETRY = RetryPolicy(retries=2, initial_backoff=0.01, max_backoff=0.02)

@@ -22,11 +22,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from multidict import MultiDict
 
-from proxy_async.errors import InvalidParameterError, ProxyError
+from proxy_async.errors import InvalidCallbackError, InvalidParameterError, ProxyError
 from proxy_async.models.records import Interaction
 from proxy_async.webhooks.signature import (
     SIGNATURE_HEADER,
-    InvalidCallbackError,
     OutOfSessionCallback,
     OutOfSessionParticipant,
     ProxyCallback,
