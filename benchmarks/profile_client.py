@@ -33,7 +33,7 @@ import yarl
 from _common import ServerInfo, base_parser, fake_server, optional_module, print_table, proxy_client
 
 from proxy_async import AttemptEvent, Interaction, ProxyClient, ResourceStatus
-from proxy_async.client.auth import Origin
+from proxy_async.client.hosts import Origin
 from proxy_async.models.conversion import (
     converter,
     decode_json,

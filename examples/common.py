@@ -18,7 +18,7 @@ from proxy_async import (
     ProxyError,
     RateLimitError,
 )
-from proxy_async.client.auth import base_url_from_env
+from proxy_async.client.environment import base_url_from_env
 from proxy_async.webhooks.signature import ProxyCallback
 
 DEFAULT_BANNED_WORDS: Final = frozenset({"password", "iban", "cvv"})

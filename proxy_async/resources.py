@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import attrs
 import yarl
 
-from .client.auth import parse_page_url
+from .client.hosts import parse_page_url
 from .errors import ForeignPageUrlError, InvalidParameterError, InvalidResponseError
 from .models.conversion import ReceivedPage, receive_body, structure_body
 from .models.json_codec import decode_json
@@ -201,13 +201,13 @@ class ListResource(Generic[T]):
         return fetch
 
     def _check_page_url(self, url: str, source: str) -> None:
-        """A page URL must parse (:func:`~proxy_async.client.auth.parse_page_url`) and lead to
+        """A page URL must parse (:func:`~proxy_async.client.hosts.parse_page_url`) and lead to
         this very list, its query aside (else :class:`ForeignPageUrlError`).
 
         ``source`` is ``"meta.next_page_url"`` for a URL as it arrives from the server
         (unparseable: :class:`InvalidResponseError` naming that field) or ``"start_url"``
         for a caller's (:class:`InvalidParameterError`). Which host it is sent to, if
-        any, is decided when it is requested (:func:`~proxy_async.client.auth.page_url_target`).
+        any, is decided when it is requested (:func:`~proxy_async.client.hosts.page_url_target`).
         """
         parsed = parse_page_url(url)
         if parsed is None:

@@ -16,7 +16,7 @@ from aioresponses_compat import mocked_aiohttp
 from redis_server import RedisServer, running_redis_server
 
 from proxy_async import ProxyClient, ProxyError
-from proxy_async.client.auth import BASE_URL_VARIABLE
+from proxy_async.client.environment import BASE_URL_VARIABLE
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ import attrs
 import click
 
 from ..bulk_export.engine import DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE
-from ..client.auth import BASE_URL_VARIABLE
+from ..client.environment import BASE_URL_VARIABLE
 from ..client.proxy_client import ProxyClient
 from ..errors import InvalidParameterError
 from ..limits.ratelimit import MAX_CONCURRENCY, check_requests_per_second

@@ -51,15 +51,9 @@ from ..retry.policy import RetryPolicy, call_with_retries, retry_after_of
 from ..transports.base import Request, Response, Timeouts, Transport
 from ..transports.default import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport
 from ..validation import TARGET_EXPECTED, check_form, check_method, check_path
-from .auth import (
-    DEFAULT_BASE_URL,
-    Credentials,
-    config_from_env,
-    page_url_target,
-    parse_base_url,
-    parse_page_url,
-    regional_host,
-)
+from .auth import Credentials
+from .environment import config_from_env
+from .hosts import DEFAULT_BASE_URL, page_url_target, parse_base_url, parse_page_url, regional_host
 
 logger = logging.getLogger("proxy_async")
 
@@ -216,7 +210,7 @@ class ProxyClient:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> ProxyClient:
         """Build a client from the environment (``environ``; None: ``os.environ``), as
-        :func:`~proxy_async.client.auth.config_from_env` reads
+        :func:`~proxy_async.client.environment.config_from_env` reads
         it; ``options`` as in the constructor.
 
         * Credentials: ``TWILIO_ACCOUNT_SID`` with ``TWILIO_API_KEY`` +
@@ -328,7 +322,7 @@ class ProxyClient:
         ``target`` is a percent-encoded path under the base URL (``/v1/Services/...``)
         or an absolute URL such as a ``next_page_url``, which must share the base URL's
         scheme, host and port, or be another Twilio Proxy host (rewritten to the
-        configured one, see :func:`~proxy_async.client.auth.page_url_target`): otherwise
+        configured one, see :func:`~proxy_async.client.hosts.page_url_target`): otherwise
         :class:`UnsafePageUrlError` is raised and nothing is sent. ``params`` and
         ``form`` values must be strings UTF-8 can encode. Every argument is checked
         (:class:`InvalidParameterError`) before the limiter or a hook sees an attempt.

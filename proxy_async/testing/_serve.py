@@ -12,7 +12,7 @@ import shlex
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..client.auth import BASE_URL_VARIABLE
+from ..client.environment import BASE_URL_VARIABLE
 from ._server import FakeProxyServer
 
 

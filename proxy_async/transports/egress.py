@@ -85,7 +85,7 @@ import aiohttp
 import attrs
 import yarl
 
-from ..client.auth import parse_url
+from ..client.hosts import parse_url
 from ..errors import InvalidParameterError
 from ..validation import url_host
 

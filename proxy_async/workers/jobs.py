@@ -113,7 +113,7 @@ from ..bulk_export.files import (
     sync_directory,
 )
 from ..bulk_export.state import ExportState
-from ..client.auth import base_url_from_env
+from ..client.environment import base_url_from_env
 from ..client.proxy_client import ProxyClient
 from ..errors import BlankStateError, ExportStateError, InvalidParameterError
 from ..limits.ratelimit import (

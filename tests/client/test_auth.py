@@ -9,7 +9,8 @@ import pytest
 from conftest import ACCOUNT_SID, AUTH_TOKEN
 
 from proxy_async import Credentials, InvalidParameterError, ProxyClient
-from proxy_async.client.auth import Origin, config_from_env, regional_host
+from proxy_async.client.environment import config_from_env
+from proxy_async.client.hosts import Origin, regional_host
 
 API_KEY = "SK" + "1" * 32
 API_SECRET = "api-secret-do-not-leak-55aa"

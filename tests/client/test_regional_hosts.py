@@ -29,7 +29,7 @@ from proxy_async import (
     ProxyError,
     UnsafePageUrlError,
 )
-from proxy_async.client.auth import Origin, in_proxy_family, page_url_target, parse_page_url
+from proxy_async.client.hosts import Origin, in_proxy_family, page_url_target, parse_page_url
 from proxy_async.testing import FakeProxyServer
 
 LIST = f"{SESSION_PATH}/Interactions"

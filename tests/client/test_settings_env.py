@@ -18,7 +18,7 @@ import pytest
 from conftest import ACCOUNT_SID, ROOT
 
 from proxy_async import ApiError, AuthenticationError, AuthError, InvalidParameterError, ProxyClient
-from proxy_async.client.auth import BASE_URL_VARIABLE, base_url_from_env, config_from_env
+from proxy_async.client.environment import BASE_URL_VARIABLE, base_url_from_env, config_from_env
 from proxy_async.testing import FAKE_ACCOUNT_SID, FakeProxyServer
 from proxy_async.workers.jobs import WorkerConfig
 
@@ -133,7 +133,7 @@ def test_the_variable_is_spelled_once_in_the_code() -> None:
     literal = re.compile(r"""["']PROXY_ASYNC_BASE_URL["']""")
     sources = [*(ROOT / "proxy_async").rglob("*.py"), *(ROOT / "examples").rglob("*.py")]
     spelled = [path for path in sources if literal.search(path.read_text(encoding="utf-8"))]
-    assert spelled == [ROOT / "proxy_async" / "client" / "auth.py"]
+    assert spelled == [ROOT / "proxy_async" / "client" / "environment.py"]
     assert not any("PROXY_BASE_URL" in path.read_text(encoding="utf-8") for path in sources)
 
 
