@@ -21,6 +21,7 @@ from .bulk_export.engine import (
 )
 from .bulk_export.files import ExportPaths
 from .client.auth import Credentials
+from .client.config import ClientConfig
 from .client.proxy_client import AttemptEvent, ProxyClient
 from .errors import (
     ApiError,
@@ -104,6 +105,7 @@ __all__ = [
     "BadRequestError",
     "CertificateVerifyError",
     "ClientClosedError",
+    "ClientConfig",
     "ConflictError",
     "ConnectError",
     "ConnectionLostError",

@@ -6,6 +6,7 @@ taken as sent (Twilio's own reference examples put ``"string"`` in SID fields).
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import re
@@ -139,6 +140,19 @@ def check_number(
         expected = f"a finite number {bound}" + ("" if high is None else f" and <= {high:g}")
         raise InvalidParameterError(parameter, expected, value)
     return float(value)
+
+
+def check_flag(value: object, parameter: str) -> bool:
+    """Return ``value`` if it is True or False (not 0, 1 or a truthy object), else raise."""
+    if not isinstance(value, bool):
+        raise InvalidParameterError(parameter, "True or False", value)
+    return value
+
+
+def has_async_methods(value: object, *names: str) -> bool:
+    """Whether ``value`` has each of ``names`` as a coroutine function (duck typing for a
+    protocol such as a transport's ``send``/``aclose`` or a limiter's ``acquire``)."""
+    return all(inspect.iscoroutinefunction(getattr(value, name, None)) for name in names)
 
 
 def check_text(value: object, parameter: str) -> str:

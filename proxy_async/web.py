@@ -11,9 +11,11 @@ running have finished:
 - ASGI (Starlette, FastAPI): :func:`proxy_client_lifespan` for ``lifespan=``; the
   client is in the lifespan state, read in handlers with :func:`proxy_client_from_state`.
 
-Client options are :class:`~proxy_async.ProxyClient`'s keyword arguments. Without
-``account_sid`` the client is built by :meth:`ProxyClient.from_env
-<proxy_async.ProxyClient.from_env>` from the ``TWILIO_*`` environment variables.
+Client options are :class:`~proxy_async.ProxyClient`'s keyword arguments, or
+``config=`` a :class:`~proxy_async.ClientConfig` (with the parts that are objects:
+``limiter=``, hooks...). Without either, the client is built by
+:meth:`ProxyClient.from_env <proxy_async.ProxyClient.from_env>` from the ``TWILIO_*``
+environment variables. Every way goes through one :class:`~proxy_async.ClientConfig`.
 
 Nothing here imports an ASGI framework: the lifespan is a plain async context manager.
 """
@@ -40,6 +42,11 @@ DEFAULT_STATE_KEY: Final = "proxy_client"
 
 
 def _new_client(options: Mapping[str, Any]) -> ProxyClient:
+    """The client ``options`` describe: ``config=`` a :class:`ClientConfig` (and parts),
+    the constructor's arguments, or else the environment's settings with these on top.
+    Each way builds a :class:`ClientConfig` first, so each is checked alike."""
+    if "config" in options:
+        return ProxyClient.from_config(**options)
     if "account_sid" in options:
         return ProxyClient(**options)
     return ProxyClient.from_env(**options)

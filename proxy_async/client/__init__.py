@@ -3,6 +3,7 @@
 from .auth import (
     Credentials,
 )
+from .config import ClientConfig
 from .proxy_client import (
     AttemptEvent,
     Hook,
@@ -11,6 +12,7 @@ from .proxy_client import (
 
 __all__ = [
     "AttemptEvent",
+    "ClientConfig",
     "Credentials",
     "Hook",
     "ProxyClient",

@@ -44,16 +44,20 @@ from ..limits.ratelimit import (
     Limiter,
     RateLimiter,
     check_max_concurrency,
-    check_rate,
 )
 from ..resources import ServiceContext
 from ..retry.policy import RetryPolicy, call_with_retries, retry_after_of
 from ..transports.base import Request, Response, Timeouts, Transport
 from ..transports.default import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport
-from ..validation import TARGET_EXPECTED, check_form, check_method, check_path
-from .auth import Credentials
-from .environment import config_from_env
-from .hosts import DEFAULT_BASE_URL, page_url_target, parse_base_url, parse_page_url, regional_host
+from ..validation import (
+    TARGET_EXPECTED,
+    check_form,
+    check_method,
+    check_path,
+    has_async_methods,
+)
+from .config import CLIENT_PARTS, ClientConfig
+from .hosts import page_url_target, parse_base_url, parse_page_url
 
 logger = logging.getLogger("proxy_async")
 
@@ -140,63 +144,104 @@ class ProxyClient:
         trust_env: bool = True,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        self._credentials = Credentials(
-            account_sid, auth_token, api_key=api_key, api_secret=api_secret
+        self._open(
+            ClientConfig.build(
+                account_sid,
+                auth_token,
+                api_key=api_key,
+                api_secret=api_secret,
+                base_url=base_url,
+                edge=edge,
+                region=region,
+                retry=retry,
+                timeout=timeout,
+                max_concurrency=max_concurrency,
+                requests_per_second=requests_per_second,
+                burst=burst,
+                max_response_bytes=max_response_bytes,
+                prefetch=prefetch,
+                proxy=proxy,
+                ca_bundle=ca_bundle,
+                trust_env=trust_env,
+                environ=environ,
+            ),
+            limiter=limiter,
+            transport=transport,
+            trace_configs=trace_configs,
+            on_request=on_request,
+            on_response=on_response,
+            ssl_context=ssl_context,
         )
-        if base_url is not None and (edge or region):
-            raise InvalidParameterError("base_url", "either base_url or edge/region, not both")
-        self._base_url = parse_base_url(
-            base_url or (regional_host(edge, region) if edge or region else DEFAULT_BASE_URL)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: ClientConfig,
+        *,
+        limiter: Limiter | None = None,
+        transport: Transport | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
+        on_request: Hook | None = None,
+        on_response: Hook | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> ProxyClient:
+        """A client built from ``config`` (a :class:`~proxy_async.client.config.ClientConfig`)
+        and the parts that are objects rather than settings, as in the constructor.
+
+        Raises :class:`InvalidParameterError` for a part that is not what it should be.
+        """
+        if not isinstance(config, ClientConfig):
+            raise InvalidParameterError("config", f"a ClientConfig, not {type(config).__name__}")
+        client = cls.__new__(cls)
+        client._open(
+            config,
+            limiter=limiter,
+            transport=transport,
+            trace_configs=trace_configs,
+            on_request=on_request,
+            on_response=on_response,
+            ssl_context=ssl_context,
         )
-        self._base_text = str(self._base_url)  # str(URL) re-renders it on every request
-        # Every option is checked here, even one a given limiter or transport makes
+        return client
+
+    def _open(
+        self,
+        config: ClientConfig,
+        *,
+        limiter: Limiter | None,
+        transport: Transport | None,
+        trace_configs: Sequence[aiohttp.TraceConfig],
+        on_request: Hook | None,
+        on_response: Hook | None,
+        ssl_context: ssl.SSLContext | None,
+    ) -> None:
+        # Every part is checked here, even one a given limiter or transport makes
         # unused: a wrong type found at the first request is found too late.
-        check_max_concurrency(max_concurrency)
-        check_rate(requests_per_second, burst)
-        _check_limiter(limiter)
-        _check_transport(transport)
-        _check_trace_configs(trace_configs)
-        for name, hook in (("on_request", on_request), ("on_response", on_response)):
-            if hook is not None and not callable(hook):
-                raise InvalidParameterError(name, "None or a function taking an AttemptEvent", hook)
-        for name, flag in (("prefetch", prefetch), ("trust_env", trust_env)):
-            if not isinstance(flag, bool):
-                raise InvalidParameterError(name, "True or False", flag)
-        if environ is not None and not isinstance(environ, Mapping):
-            raise InvalidParameterError(
-                "environ", f"None or a mapping of str to str, not {type(environ).__name__}"
-            )
-        self._limiter: Limiter = limiter or RateLimiter(
-            max_concurrency=max_concurrency, requests_per_second=requests_per_second, burst=burst
+        _check_parts(
+            config, limiter, transport, trace_configs, on_request, on_response, ssl_context
         )
-        self._retry = _retry_policy(retry)
-        self._timeouts = Timeouts.coerce(timeout, Timeouts())
-        if (
-            isinstance(max_response_bytes, bool)
-            or not isinstance(max_response_bytes, int)
-            or max_response_bytes < 1
-        ):
-            raise InvalidParameterError("max_response_bytes", "an integer >= 1", max_response_bytes)
-        if transport is not None:
-            egress: dict[str, object] = {
-                "proxy": proxy,
-                "ca_bundle": ca_bundle,
-                "ssl_context": ssl_context,
-            }
-            for name, value in egress.items():
-                if value is not None:
-                    raise InvalidParameterError(name, "no value when a transport is given")
+        self._config = config
+        self._credentials = config.credentials
+        self._base_url = parse_base_url(config.base_url)
+        self._base_text = str(self._base_url)  # str(URL) re-renders it on every request
+        self._limiter: Limiter = limiter or RateLimiter(
+            max_concurrency=config.max_concurrency,
+            requests_per_second=config.requests_per_second,
+            burst=config.burst,
+        )
+        self._retry = config.retry
+        self._timeouts = config.timeouts
         self._transport: Transport = transport or AiohttpTransport(
             pool_size=self._limiter.max_concurrency,
-            max_response_bytes=max_response_bytes,
+            max_response_bytes=config.max_response_bytes,
             trace_configs=trace_configs,
-            proxy=proxy,
+            proxy=config.proxy,
             ssl_context=ssl_context,
-            ca_bundle=ca_bundle,
-            trust_env=trust_env,
-            environ=environ,
+            ca_bundle=config.ca_bundle,
+            trust_env=config.trust_env,
+            environ=config.environ,
         )
-        self._prefetch = prefetch
+        self._prefetch = config.prefetch
         self._on_request = on_request
         self._on_response = on_response
         self._headers = {
@@ -210,17 +255,14 @@ class ProxyClient:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> ProxyClient:
         """Build a client from the environment (``environ``; None: ``os.environ``), as
-        :func:`~proxy_async.client.environment.config_from_env` reads
-        it; ``options`` as in the constructor.
+        :meth:`ClientConfig.from_env <proxy_async.client.config.ClientConfig.from_env>`
+        reads it; ``options`` as in the constructor (settings override the environment).
 
         * Credentials: ``TWILIO_ACCOUNT_SID`` with ``TWILIO_API_KEY`` +
           ``TWILIO_API_SECRET`` or ``TWILIO_AUTH_TOKEN``; the API key when both pairs are
           set (one INFO log line says so). :attr:`credentials_description` says which.
-        * Host, first found wins: the ``base_url`` option; the ``edge``/``region``
-          options (the other one from ``TWILIO_EDGE``/``TWILIO_REGION``);
-          ``PROXY_ASYNC_BASE_URL``, in which case ``TWILIO_EDGE`` and ``TWILIO_REGION``
-          do not apply; ``TWILIO_EDGE``/``TWILIO_REGION``; Twilio's public host. An option
-          given as None counts as not given (a CLI passes options through as parsed).
+        * Host: the ``base_url`` option; the ``edge``/``region`` options;
+          ``PROXY_ASYNC_BASE_URL``; ``TWILIO_EDGE``/``TWILIO_REGION``; Twilio's public host.
         * The egress variables (``HTTPS_PROXY``, ``NO_PROXY``, ``SSL_CERT_FILE``...) are
           read from the same ``environ``, unless ``options`` say otherwise.
 
@@ -228,23 +270,8 @@ class ProxyClient:
         (``TWILIO_API_SECRET``, ``TWILIO_REGION``, ``PROXY_ASYNC_BASE_URL``...), or the
         option.
         """
-        config = config_from_env(environ)
-        options.setdefault("environ", environ)
-        if options.get("base_url") is None:
-            options.pop("base_url", None)
-            if options.get("edge") is None and options.get("region") is None and config.base_url:
-                options.update(base_url=config.base_url, edge=None, region=None)
-            else:
-                for name in ("edge", "region"):
-                    if options.get(name) is None:
-                        options[name] = getattr(config, name)
-        return cls(
-            config.account_sid,
-            config.auth_token,
-            api_key=config.api_key,
-            api_secret=config.api_secret,
-            **options,
-        )
+        parts = {name: options.pop(name) for name in CLIENT_PARTS & options.keys()}
+        return cls.from_config(ClientConfig.from_env(environ, **options), **parts)
 
     # -- session management -------------------------------------------------------
 
@@ -270,6 +297,12 @@ class ProxyClient:
     def closed(self) -> bool:
         """Whether :meth:`aclose` was called."""
         return self._closed
+
+    @property
+    def config(self) -> ClientConfig:
+        """The settings this client was built from (frozen; build another client from it
+        with :meth:`from_config`, or a variant with :func:`attrs.evolve`)."""
+        return self._config
 
     @property
     def account_sid(self) -> str:
@@ -438,8 +471,41 @@ async def _call_hook(hook: Hook, event: AttemptEvent) -> None:
         await result
 
 
-def _has_async(value: object, *names: str) -> bool:
-    return all(inspect.iscoroutinefunction(getattr(value, name, None)) for name in names)
+def _check_parts(
+    config: ClientConfig,
+    limiter: object,
+    transport: object,
+    trace_configs: object,
+    on_request: object,
+    on_response: object,
+    ssl_context: object,
+) -> None:
+    """The parts given next to a configuration are what they should be; with a transport,
+    no egress setting (the transport was built with its own)."""
+    _check_limiter(limiter)
+    if transport is not None and not has_async_methods(transport, "send", "aclose"):
+        raise InvalidParameterError(
+            "transport",
+            "None or a Transport: async send(request) and async aclose(), "
+            f"not {type(transport).__name__}",
+        )
+    if (
+        isinstance(trace_configs, (str, bytes))
+        or not isinstance(trace_configs, Sequence)
+        or not all(isinstance(item, aiohttp.TraceConfig) for item in trace_configs)
+    ):
+        raise InvalidParameterError(
+            "trace_configs",
+            f"a sequence of aiohttp.TraceConfig, not {type(trace_configs).__name__}",
+        )
+    for name, hook in (("on_request", on_request), ("on_response", on_response)):
+        if hook is not None and not callable(hook):
+            raise InvalidParameterError(name, "None or a function taking an AttemptEvent", hook)
+    if transport is not None:
+        egress = {"proxy": config.proxy, "ca_bundle": config.ca_bundle, "ssl_context": ssl_context}
+        for name, value in egress.items():
+            if value is not None:
+                raise InvalidParameterError(name, "no value when a transport is given")
 
 
 def _check_limiter(limiter: object) -> None:
@@ -448,7 +514,7 @@ def _check_limiter(limiter: object) -> None:
     if limiter is None:
         return
     if (
-        not _has_async(limiter, "acquire")
+        not has_async_methods(limiter, "acquire")
         or not callable(getattr(limiter, "release", None))
         or not callable(getattr(limiter, "observe", None))
     ):
@@ -463,35 +529,3 @@ def _check_limiter(limiter: object) -> None:
         raise InvalidParameterError(
             "limiter", f"a Limiter whose max_concurrency is an integer from 1 to {MAX_CONCURRENCY}"
         ) from None
-
-
-def _check_transport(transport: object) -> None:
-    """A transport as :class:`~proxy_async.transports.Transport` describes it (duck-typed)."""
-    if transport is not None and not _has_async(transport, "send", "aclose"):
-        raise InvalidParameterError(
-            "transport",
-            "None or a Transport: async send(request) and async aclose(), "
-            f"not {type(transport).__name__}",
-        )
-
-
-def _check_trace_configs(trace_configs: object) -> None:
-    if (
-        isinstance(trace_configs, (str, bytes))
-        or not isinstance(trace_configs, Sequence)
-        or not all(isinstance(item, aiohttp.TraceConfig) for item in trace_configs)
-    ):
-        raise InvalidParameterError(
-            "trace_configs",
-            f"a sequence of aiohttp.TraceConfig, not {type(trace_configs).__name__}",
-        )
-
-
-def _retry_policy(retry: RetryPolicy | int | None) -> RetryPolicy:
-    if retry is None:
-        return RetryPolicy()
-    if isinstance(retry, RetryPolicy):
-        return retry
-    if isinstance(retry, int) and not isinstance(retry, bool):
-        return RetryPolicy(retries=retry)
-    raise InvalidParameterError("retry", "a RetryPolicy, a number of retries, or None", retry)
