@@ -20,9 +20,10 @@ from .bulk_export.engine import (
     stream_pages,
 )
 from .bulk_export.files import ExportPaths
+from .client.attempts import AttemptEvent
 from .client.auth import Credentials
 from .client.config import ClientConfig
-from .client.proxy_client import AttemptEvent, ProxyClient
+from .client.proxy_client import ProxyClient
 from .errors import (
     ApiError,
     ApiUnavailableError,

@@ -29,7 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..bulk_export.engine import ExportProgress
-from ..client.proxy_client import AttemptEvent
+from ..client.attempts import AttemptEvent
 from ..errors import InvalidParameterError
 
 T = TypeVar("T")

@@ -15,22 +15,24 @@ a setting: it is handed to the client as it is, next to the configuration
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+import aiohttp
 import attrs
 
 from ..errors import InvalidParameterError
 from ..limits.ratelimit import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_REQUESTS_PER_SECOND,
+    MAX_CONCURRENCY,
     check_max_concurrency,
     check_rate,
 )
 from ..retry.policy import RetryPolicy
 from ..transports.base import Timeouts
 from ..transports.default import DEFAULT_MAX_RESPONSE_BYTES
-from ..validation import check_flag, check_int
+from ..validation import check_flag, check_int, has_async_methods
 from .auth import Credentials
 from .environment import config_from_env
 from .hosts import DEFAULT_BASE_URL, parse_base_url, regional_host
@@ -208,3 +210,63 @@ def retry_policy(retry: RetryPolicy | int | None) -> RetryPolicy:
     if isinstance(retry, int) and not isinstance(retry, bool):
         return RetryPolicy(retries=retry)
     raise InvalidParameterError("retry", "a RetryPolicy, a number of retries, or None", retry)
+
+
+def check_parts(
+    config: ClientConfig,
+    limiter: object,
+    transport: object,
+    trace_configs: object,
+    on_request: object,
+    on_response: object,
+    ssl_context: object,
+) -> None:
+    """The parts given next to a configuration are what they should be; with a transport,
+    no egress setting (the transport was built with its own)."""
+    _check_limiter(limiter)
+    if transport is not None and not has_async_methods(transport, "send", "aclose"):
+        raise InvalidParameterError(
+            "transport",
+            "None or a Transport: async send(request) and async aclose(), "
+            f"not {type(transport).__name__}",
+        )
+    if (
+        isinstance(trace_configs, (str, bytes))
+        or not isinstance(trace_configs, Sequence)
+        or not all(isinstance(item, aiohttp.TraceConfig) for item in trace_configs)
+    ):
+        raise InvalidParameterError(
+            "trace_configs",
+            f"a sequence of aiohttp.TraceConfig, not {type(trace_configs).__name__}",
+        )
+    for name, hook in (("on_request", on_request), ("on_response", on_response)):
+        if hook is not None and not callable(hook):
+            raise InvalidParameterError(name, "None or a function taking an AttemptEvent", hook)
+    if transport is not None:
+        egress = {"proxy": config.proxy, "ca_bundle": config.ca_bundle, "ssl_context": ssl_context}
+        for name, value in egress.items():
+            if value is not None:
+                raise InvalidParameterError(name, "no value when a transport is given")
+
+
+def _check_limiter(limiter: object) -> None:
+    """A limiter as :class:`~proxy_async.limits.Limiter` describes it (duck-typed):
+    ``async acquire()``, ``release()``, ``observe()`` and an int ``max_concurrency``."""
+    if limiter is None:
+        return
+    if (
+        not has_async_methods(limiter, "acquire")
+        or not callable(getattr(limiter, "release", None))
+        or not callable(getattr(limiter, "observe", None))
+    ):
+        raise InvalidParameterError(
+            "limiter",
+            "None or a Limiter: async acquire(), release(), observe(status, headers) and "
+            f"max_concurrency, not {type(limiter).__name__}",
+        )
+    try:
+        check_max_concurrency(getattr(limiter, "max_concurrency", None))
+    except InvalidParameterError:
+        raise InvalidParameterError(
+            "limiter", f"a Limiter whose max_concurrency is an integer from 1 to {MAX_CONCURRENCY}"
+        ) from None

@@ -74,6 +74,22 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> EnvConfig:
     never shown.
     """
     env = os.environ if environ is None else environ
+    account_sid, auth_token, api_key, api_secret = _credentials_from_env(env)
+    edge, region = (env.get(name) or None for name in ("TWILIO_EDGE", "TWILIO_REGION"))
+    return EnvConfig(
+        account_sid=account_sid,
+        auth_token=auth_token,
+        api_key=api_key,
+        api_secret=api_secret,
+        edge=None if edge is None else check_dns_label(edge, "TWILIO_EDGE"),
+        region=None if region is None else check_dns_label(region, "TWILIO_REGION"),
+        base_url=base_url_from_env(env),
+    )
+
+
+def _credentials_from_env(env: Mapping[str, str]) -> tuple[str, str | None, str | None, str | None]:
+    """``(account_sid, auth_token, api_key, api_secret)`` as :func:`config_from_env` reads
+    them: one of the token and the key pair is set, the other pair None."""
     account_sid = env.get("TWILIO_ACCOUNT_SID") or None
     if account_sid is None:
         raise InvalidParameterError(
@@ -125,13 +141,4 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> EnvConfig:
             "TWILIO_API_SECRET (an API key and its secret) instead",
             missing=True,
         )
-    edge, region = (env.get(name) or None for name in ("TWILIO_EDGE", "TWILIO_REGION"))
-    return EnvConfig(
-        account_sid=account_sid,
-        auth_token=auth_token,
-        api_key=api_key,
-        api_secret=api_secret,
-        edge=None if edge is None else check_dns_label(edge, "TWILIO_EDGE"),
-        region=None if region is None else check_dns_label(region, "TWILIO_REGION"),
-        base_url=base_url_from_env(env),
-    )
+    return account_sid, auth_token, api_key, api_secret

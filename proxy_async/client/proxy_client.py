@@ -15,19 +15,17 @@ Turning bodies into objects happens in :mod:`proxy_async.resources` via
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import platform
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from types import TracebackType
 from typing import Any
 
 import aiohttp
-import attrs
 import yarl
 
 from .._version import __version__
@@ -40,10 +38,8 @@ from ..errors import (
 from ..limits.ratelimit import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_REQUESTS_PER_SECOND,
-    MAX_CONCURRENCY,
     Limiter,
     RateLimiter,
-    check_max_concurrency,
 )
 from ..resources import ServiceContext
 from ..retry.policy import RetryPolicy, call_with_retries, retry_after_of
@@ -54,9 +50,9 @@ from ..validation import (
     check_form,
     check_method,
     check_path,
-    has_async_methods,
 )
-from .config import CLIENT_PARTS, ClientConfig
+from .attempts import AttemptEvent, Hook, call_hook, report_attempt
+from .config import CLIENT_PARTS, ClientConfig, check_parts
 from .hosts import page_url_target, parse_base_url, parse_page_url
 
 logger = logging.getLogger("proxy_async")
@@ -66,22 +62,6 @@ USER_AGENT = (
     f"Python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
 )
 """Sent with every request: the package, its version, the platform and Python."""
-
-
-@attrs.frozen
-class AttemptEvent:
-    """What hooks and logs see of one attempt. Holds no header and no credential."""
-
-    method: str
-    path: str
-    attempt: int
-    status: int | None = None
-    elapsed: float | None = None
-    error: BaseException | None = None
-
-
-Hook = Callable[[AttemptEvent], Awaitable[None] | None]
-"""A request/response hook: a function or coroutine function taking an AttemptEvent."""
 
 
 class ProxyClient:
@@ -217,9 +197,7 @@ class ProxyClient:
     ) -> None:
         # Every part is checked here, even one a given limiter or transport makes
         # unused: a wrong type found at the first request is found too late.
-        _check_parts(
-            config, limiter, transport, trace_configs, on_request, on_response, ssl_context
-        )
+        check_parts(config, limiter, transport, trace_configs, on_request, on_response, ssl_context)
         self._config = config
         self._credentials = config.credentials
         self._base_url = parse_base_url(config.base_url)
@@ -399,7 +377,7 @@ class ProxyClient:
             if self._closed:
                 raise ClientClosedError()
             if self._on_request is not None:
-                await _call_hook(
+                await call_hook(
                     self._on_request, AttemptEvent(request.method, request.path, number)
                 )
             response = await self._transport.send(request)
@@ -435,97 +413,4 @@ class ProxyClient:
         status: int | None,
         error: BaseException | None,
     ) -> None:
-        """Log the attempt and call the response hook (an event is built only for it)."""
-        elapsed = time.perf_counter() - started
-        if error is None and status is not None and status < 400:
-            level = logging.DEBUG
-        else:
-            level = logging.INFO
-        if logger.isEnabledFor(level):
-            outcome = str(status) if status is not None else type(error).__name__
-            method, path = request.method, request.path
-            logger.log(
-                level,
-                "%s %s -> %s (attempt %d, %.1f ms)",
-                method,
-                path,
-                outcome,
-                number,
-                elapsed * 1000,
-                extra={
-                    "http_method": method,
-                    "http_path": path,
-                    "http_status": status,
-                    "attempt": number,
-                    "elapsed": elapsed,
-                },
-            )
-        if self._on_response is not None:
-            event = AttemptEvent(request.method, request.path, number, status, elapsed, error)
-            await _call_hook(self._on_response, event)
-
-
-async def _call_hook(hook: Hook, event: AttemptEvent) -> None:
-    result = hook(event)
-    if inspect.isawaitable(result):
-        await result
-
-
-def _check_parts(
-    config: ClientConfig,
-    limiter: object,
-    transport: object,
-    trace_configs: object,
-    on_request: object,
-    on_response: object,
-    ssl_context: object,
-) -> None:
-    """The parts given next to a configuration are what they should be; with a transport,
-    no egress setting (the transport was built with its own)."""
-    _check_limiter(limiter)
-    if transport is not None and not has_async_methods(transport, "send", "aclose"):
-        raise InvalidParameterError(
-            "transport",
-            "None or a Transport: async send(request) and async aclose(), "
-            f"not {type(transport).__name__}",
-        )
-    if (
-        isinstance(trace_configs, (str, bytes))
-        or not isinstance(trace_configs, Sequence)
-        or not all(isinstance(item, aiohttp.TraceConfig) for item in trace_configs)
-    ):
-        raise InvalidParameterError(
-            "trace_configs",
-            f"a sequence of aiohttp.TraceConfig, not {type(trace_configs).__name__}",
-        )
-    for name, hook in (("on_request", on_request), ("on_response", on_response)):
-        if hook is not None and not callable(hook):
-            raise InvalidParameterError(name, "None or a function taking an AttemptEvent", hook)
-    if transport is not None:
-        egress = {"proxy": config.proxy, "ca_bundle": config.ca_bundle, "ssl_context": ssl_context}
-        for name, value in egress.items():
-            if value is not None:
-                raise InvalidParameterError(name, "no value when a transport is given")
-
-
-def _check_limiter(limiter: object) -> None:
-    """A limiter as :class:`~proxy_async.limits.Limiter` describes it (duck-typed):
-    ``async acquire()``, ``release()``, ``observe()`` and an int ``max_concurrency``."""
-    if limiter is None:
-        return
-    if (
-        not has_async_methods(limiter, "acquire")
-        or not callable(getattr(limiter, "release", None))
-        or not callable(getattr(limiter, "observe", None))
-    ):
-        raise InvalidParameterError(
-            "limiter",
-            "None or a Limiter: async acquire(), release(), observe(status, headers) and "
-            f"max_concurrency, not {type(limiter).__name__}",
-        )
-    try:
-        check_max_concurrency(getattr(limiter, "max_concurrency", None))
-    except InvalidParameterError:
-        raise InvalidParameterError(
-            "limiter", f"a Limiter whose max_concurrency is an integer from 1 to {MAX_CONCURRENCY}"
-        ) from None
+        await report_attempt(self._on_response, request, number, started, status, error)
