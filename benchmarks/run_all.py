@@ -1,11 +1,14 @@
 """Run every benchmark in turn and print all their tables (``nox -s bench`` runs this).
 
-``python benchmarks/run_all.py [--quick] [--rounds N] [--only stream,fetch,export,memory,scale]``
+``python benchmarks/run_all.py [--quick] [--rounds N] [--only NAME,...]``, the names being
+``stream``, ``fetch``, ``export``, ``memory``, ``scale`` and ``adaptive``.
 
 ``stream`` and ``export`` run both their modes, client-bound (pre-rendered pages: the
 client sets the pace) first, then server-bound. ``scale`` (bench_export_scale.py) runs
 here at 10,000 and 100,000 sessions, killed and resumed at 100,000; run the script
-itself for the 1,000,000-session figures.
+itself for the 1,000,000-session figures. ``adaptive`` (bench_adaptive.py) runs the
+adaptive limiter against fixed windows. ``profile_client.py`` is a profiler, not a
+benchmark: it reports where the time goes, not a ratio, so it is not run here.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
+import bench_adaptive
 import bench_export
 import bench_export_scale
 import bench_fetch
@@ -30,6 +34,7 @@ SMOKE: dict[str, list[str]] = {
     ],
     "memory": ["--records", "3000", "--page-size", "500"],
     "scale": ["--sizes", "300,1000", "--kill-size", "5000", "--per-record", "10x200"],
+    "adaptive": ["--seconds", "0.5", "--rounds", "1", "--cap", "4", "--latency", "0.01"],
 }
 """Tiny sizes that only prove each benchmark runs end to end (``--smoke``; the tests use it)."""
 
@@ -44,6 +49,7 @@ BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "export": bench_export.main,
     "memory": bench_memory.main,
     "scale": bench_export_scale.main,
+    "adaptive": bench_adaptive.main,
 }
 
 

@@ -118,3 +118,14 @@ def test_benchmark_runs_and_prints_its_table(case: str) -> None:
     if script != "profile_client.py":
         assert "| target " in done.stdout
         assert "PASS" in done.stdout or "FAIL" in done.stdout
+
+
+def test_every_benchmark_is_listed_and_run_by_run_all() -> None:
+    scripts = sorted(path.name for path in BENCHMARKS.glob("bench_*.py"))
+    run_all = (BENCHMARKS / "run_all.py").read_text(encoding="utf-8")
+    readme = (BENCHMARKS / "README.md").read_text(encoding="utf-8")
+    for script in scripts:
+        module = script.removesuffix(".py")
+        assert f"{module}.main" in run_all, f"run_all.py does not run {script}"
+        assert f"| `{script}` |" in readme, f"benchmarks/README.md does not list {script}"
+        assert script in TINY, f"no smoke test runs {script}"
