@@ -1,7 +1,7 @@
 """arq workers against real Redis and the fake server: a batched export equals a single one.
 
 The end-to-end test runs two workers at once: ``proxy-async workers run --burst`` (arq's
-worker of ``proxy_async.workers.jobs.WorkerSettings``) in a subprocess, configured from the
+worker of ``proxy_async.workers.WorkerSettings``) in a subprocess, configured from the
 environment as the README shows, and an ``arq.worker.Worker`` in this process. One
 session's second page fails once, so its batch's job is retried by arq and resumes from
 the batch's state. The other tests run batches with the job function itself (no worker
@@ -35,7 +35,7 @@ from proxy_async.errors import ExportStateError, InvalidParameterError, SessionD
 from proxy_async.limits.ratelimit import AdaptiveLimiter
 from proxy_async.limits.redis import RedisLimiter
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
-from proxy_async.workers.jobs import (
+from proxy_async.workers import (
     CLIENT_KEY,
     CONFIG_KEY,
     FUNCTIONS,
@@ -51,7 +51,9 @@ from proxy_async.workers.jobs import (
     wait_for_jobs,
     worker_settings,
 )
-from proxy_async.workers.manifest import Manifest, ManifestParams, legacy_manifest_path
+from proxy_async.workers.layout import legacy_manifest_path
+from proxy_async.workers.manifest import Manifest
+from proxy_async.workers.manifest_schema import ManifestParams
 
 # arq's Worker.close() still calls redis-py's deprecated Redis.close().
 pytestmark = pytest.mark.filterwarnings(
