@@ -1,14 +1,72 @@
-"""worker_settings from a given WorkerConfig, and ``workers run`` reading the environment once."""
+"""WorkerConfig from the environment, the settings class built from it, and ``workers run``
+reading the environment once."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from proxy_async.cli import main
+from proxy_async.errors import InvalidParameterError
 from proxy_async.workers import CONFIG_KEY, FUNCTIONS, WorkerConfig, worker_settings
+
+
+def test_config_and_worker_settings_from_environment() -> None:
+    config = WorkerConfig.from_env(
+        {
+            "PROXY_ASYNC_REDIS_URL": "redis://example:1/2",
+            "PROXY_ASYNC_RPS": "12.5",
+            "PROXY_ASYNC_MAX_CONCURRENCY": "7",
+            "PROXY_ASYNC_ADAPTIVE": "1",
+            "PROXY_ASYNC_BASE_URL": "http://127.0.0.1:9",
+            "PROXY_ASYNC_RETRIES": "0",
+            "PROXY_ASYNC_RETRY_DELAY": "0.5",
+            "PROXY_ASYNC_BATCH_CONCURRENCY": "3",
+            "PROXY_ASYNC_MAX_JOBS": "2",
+            "PROXY_ASYNC_JOB_TIMEOUT": "60",
+        }
+    )
+    assert (config.retry, config.retry_delay) == (0, 0.5)
+    assert (config.redis_url, config.requests_per_second, config.max_concurrency) == (
+        "redis://example:1/2",
+        12.5,
+        7,
+    )
+    assert (config.batch_concurrency, config.max_jobs, config.job_timeout) == (3, 2, 60)
+    assert config.adaptive
+    assert config.base_url == "http://127.0.0.1:9"
+    assert WorkerConfig.from_env({}) == WorkerConfig(environ={})
+    with pytest.raises(InvalidParameterError):
+        WorkerConfig.from_env({"PROXY_ASYNC_RPS": "fast"})
+    with pytest.raises(InvalidParameterError):
+        WorkerConfig.from_env({"PROXY_ASYNC_RETRIES": "-1"})
+
+    settings: Any = worker_settings({"PROXY_ASYNC_REDIS_URL": "redis://example:1/2"})
+    assert (settings.redis_settings.host, settings.redis_settings.port) == ("example", 1)
+    assert settings.functions == FUNCTIONS
+    assert settings.max_jobs == 4
+
+
+def test_importing_the_workers_reads_no_environment() -> None:
+    code = (
+        "import proxy_async.workers as w\n"
+        "try:\n"
+        "    w.WorkerSettings\n"
+        "except ValueError as error:\n"
+        "    print('on use:', error)\n"
+    )
+    env = {**os.environ, "PROXY_ASYNC_MAX_JOBS": "many"}
+    done = subprocess.run(  # noqa: S603 - this interpreter, fixed code
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr  # the import itself did not fail
+    assert done.stdout.startswith("on use:")
+    assert "PROXY_ASYNC_MAX_JOBS" in done.stdout
 
 
 def test_worker_settings_use_the_config_given() -> None:
