@@ -228,9 +228,9 @@ def _unfinished(state: ExportState, row: Batch, params: ManifestParams, output: 
     None when it is complete and its file is as its state wrote it."""
     counters, saved = state.counters, state.params
     asked = (params.service_sid, params.format, params.compression)
-    if (saved.service_sid, saved.format, saved.compression) != asked:
-        return "made by another export"
-    if counters.sessions != row.sessions:
+    if (saved.service_sid, saved.format, saved.compression) != asked or (
+        counters.sessions != row.sessions
+    ):
         return "made by another export"
     if not counters.complete:
         left = counters.sessions - counters.done - counters.missing
