@@ -225,8 +225,10 @@ def run_command(burst: bool, redis: str | None, verbose: int, as_json: bool) -> 
     url = _redis_url(redis)
     if url is not None:
         environ = {**os.environ, REDIS_VARIABLE: url}
-    settings = _guarded(lambda: workers.worker_settings(environ))
-    url = url or _worker_config().redis_url
+    # The environment is read once: the worker and this command's messages use that.
+    config = _guarded(lambda: workers.WorkerConfig.from_env(environ))
+    settings = workers.worker_settings(config=config)
+    url = config.redis_url
     undo = configure_request_logging(verbose, None, sys.stderr)
     # arq's own log (a line per job), as its command line shows it.
     jobs_log = logging.StreamHandler(sys.stderr)

@@ -1,7 +1,9 @@
 """The manifest of a batched export: one SQLite database shared by enqueue and merge.
 
 ``DIR/manifest.<format>.db`` (stdlib :mod:`sqlite3`) is written by ``enqueue`` (see
-:mod:`proxy_async.workers`) and read by ``merge``. It holds:
+:mod:`proxy_async.workers.enqueue`) and read by ``merge`` (:mod:`proxy_async.workers.merge`).
+Its schema, identity and parameters row are :mod:`proxy_async.workers.manifest_schema`'s.
+It holds:
 
 * ``manifest``, one row: the parameters (Service, base URL, format, compression, page
   size, batch size), the Sessions listing's cursor (the next page URL, and whether the
@@ -29,112 +31,23 @@ directory is refused while it runs. ``merge`` only reads.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import attrs
-
-from ..bulk_export.files import Compression
 from ..bulk_export.state import KnownSids, built_or_closed, close_database, stored_sid
 from ..errors import ExportStateError
-
-MANIFEST_VERSION = 1
-"""``PRAGMA user_version`` of the manifest database."""
-
-MANIFEST_APPLICATION_ID = 0x50584D46
-"""``PRAGMA application_id`` marking a proxy-async manifest: ASCII ``PXMF``."""
-
-SESSIONS_FILE = "sessions.ndjson"
-"""The Session records of the listing, beside the batches (``.gz`` with gzip batches)."""
+from .manifest_schema import (
+    Batch,
+    ManifestParams,
+    check_identity,
+    initialise,
+    read_params,
+    refusal,
+)
 
 LOCK_TIMEOUT = 2.0
 """Seconds a reader waits for a writer's transaction before it is refused."""
-
-_SCHEMA = """
-CREATE TABLE manifest (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    service_sid TEXT NOT NULL,
-    base_url TEXT NOT NULL,
-    format TEXT NOT NULL,
-    compression TEXT,
-    page_size INTEGER NOT NULL,
-    batch_size INTEGER NOT NULL,
-    listing_url TEXT,
-    listing_done INTEGER NOT NULL DEFAULT 0,
-    sessions INTEGER NOT NULL DEFAULT 0,
-    batches INTEGER NOT NULL DEFAULT 0,
-    sessions_bytes INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE sessions (
-    id INTEGER PRIMARY KEY,
-    sid TEXT NOT NULL,
-    batch INTEGER NOT NULL
-);
-CREATE INDEX sessions_by_batch ON sessions (batch, id);
-CREATE TABLE batches (
-    batch INTEGER PRIMARY KEY,
-    sessions INTEGER NOT NULL,
-    job_id TEXT,
-    queued INTEGER NOT NULL DEFAULT 0
-);
-"""
-
-
-def manifest_path(directory: str | os.PathLike[str], fmt: str) -> Path:
-    """``DIR/manifest.<format>.db``."""
-    return Path(directory) / f"manifest.{fmt}.db"
-
-
-def legacy_manifest_path(directory: str | os.PathLike[str], fmt: str) -> Path:
-    """``DIR/manifest.<format>.json``: the manifest of the one-job-per-session layout."""
-    return Path(directory) / f"manifest.{fmt}.json"
-
-
-def sessions_file_path(directory: str | os.PathLike[str], compression: Compression | None) -> Path:
-    """``DIR/sessions.ndjson`` (``.gz`` when the batches are gzip)."""
-    return Path(directory) / (SESSIONS_FILE + (".gz" if compression == "gzip" else ""))
-
-
-def batch_name(batch: int, fmt: str, compression: Compression | None) -> str:
-    """The file name of batch number ``batch`` (from 1): ``batch-000001.ndjson[.gz]``."""
-    return f"batch-{batch:06d}.{fmt}" + (".gz" if compression == "gzip" else "")
-
-
-@attrs.frozen
-class ManifestParams:
-    """What makes two enqueues the same export: a rerun must ask for exactly these.
-
-    ``page_size`` is the Interactions page size of every batch's export;
-    ``batch_size`` the number of sessions per batch (the last one may hold fewer).
-    """
-
-    service_sid: str
-    base_url: str
-    format: str
-    compression: Compression | None
-    page_size: int
-    batch_size: int
-
-    def differences(self, other: ManifestParams) -> list[str]:
-        """How ``self`` (saved) differs from ``other`` (asked), one phrase each."""
-        names = ("service_sid", "base_url", "format", "compression", "page_size", "batch_size")
-        return [
-            f"{name.replace('_', ' ')} {getattr(self, name)}, not {getattr(other, name)}"
-            for name in names
-            if getattr(self, name) != getattr(other, name)
-        ]
-
-
-@attrs.frozen
-class Batch:
-    """A closed batch: its number (from 1), how many sessions, its arq job."""
-
-    batch: int
-    sessions: int
-    job_id: str | None
-    queued: bool
 
 
 class Manifest:
@@ -176,16 +89,16 @@ class Manifest:
         try:
             db = sqlite3.connect(path, timeout=0, isolation_level=None)
         except sqlite3.Error as error:
-            raise _refusal(path, error) from None
+            raise refusal(path, error) from None
 
         def build() -> Manifest:
             db.execute("PRAGMA locking_mode = EXCLUSIVE")
             db.execute("PRAGMA journal_mode = DELETE")
             db.execute("BEGIN EXCLUSIVE")
             if db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
-                _initialise(db, params)
-            _check_identity(db, path)
-            saved = _read_params(db)
+                initialise(db, params)
+            check_identity(db, path)
+            saved = read_params(db)
             differences = saved.differences(params)
             if differences:
                 raise ExportStateError(
@@ -197,7 +110,7 @@ class Manifest:
             db.execute("BEGIN IMMEDIATE")
             return cls(db, path, saved)
 
-        return built_or_closed(db, build, lambda error: _refusal(path, error))
+        return built_or_closed(db, build, lambda error: refusal(path, error))
 
     @classmethod
     def open_for_merge(cls, path: Path) -> Manifest:
@@ -211,14 +124,14 @@ class Manifest:
         try:
             db = sqlite3.connect(path, timeout=LOCK_TIMEOUT, isolation_level=None)
         except sqlite3.Error as error:
-            raise _refusal(path, error) from None
+            raise refusal(path, error) from None
 
         def build() -> Manifest:
             db.execute("BEGIN")  # one consistent snapshot (a shared lock) until close
-            _check_identity(db, path)
-            return cls(db, path, _read_params(db))
+            check_identity(db, path)
+            return cls(db, path, read_params(db))
 
-        return built_or_closed(db, build, lambda error: _refusal(path, error))
+        return built_or_closed(db, build, lambda error: refusal(path, error))
 
     def close(self) -> None:
         """Release the lock; changes not committed are dropped, as a kill would drop them."""
@@ -304,58 +217,3 @@ class Manifest:
         """Sessions in closed batches (all of them once the listing is done)."""
         row = self._db.execute("SELECT coalesce(sum(sessions), 0) FROM batches").fetchone()
         return int(row[0])
-
-
-def _initialise(db: sqlite3.Connection, params: ManifestParams) -> None:
-    for statement in _SCHEMA.split(";"):
-        if statement.strip():
-            db.execute(statement)
-    db.execute(
-        "INSERT INTO manifest (id, service_sid, base_url, format, compression, page_size, "
-        "batch_size) VALUES (1, ?, ?, ?, ?, ?, ?)",
-        (
-            params.service_sid,
-            params.base_url,
-            params.format,
-            params.compression,
-            params.page_size,
-            params.batch_size,
-        ),
-    )
-    db.execute(f"PRAGMA user_version = {MANIFEST_VERSION}")
-    db.execute(f"PRAGMA application_id = {MANIFEST_APPLICATION_ID}")
-
-
-def _check_identity(db: sqlite3.Connection, path: Path) -> None:
-    application = db.execute("PRAGMA application_id").fetchone()[0]
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if application != MANIFEST_APPLICATION_ID:
-        raise ExportStateError(f"{path} is not a proxy-async manifest")
-    if version != MANIFEST_VERSION:
-        raise ExportStateError(
-            f"{path} is a manifest of version {version}; this proxy-async reads version "
-            f"{MANIFEST_VERSION}: finish that export with the proxy-async that started it"
-        )
-
-
-def _read_params(db: sqlite3.Connection) -> ManifestParams:
-    row = db.execute(
-        "SELECT service_sid, base_url, format, compression, page_size, batch_size "
-        "FROM manifest WHERE id = 1"
-    ).fetchone()
-    if row is None:
-        raise ExportStateError("the manifest holds no export")
-    service, base_url, fmt, compression, page_size, batch_size = row
-    if compression not in (None, "gzip"):
-        raise ExportStateError(f"the manifest names an unknown compression {compression!r}")
-    return ManifestParams(service, base_url, fmt, compression, page_size, batch_size)
-
-
-def _refusal(path: Path, error: sqlite3.Error) -> ExportStateError:
-    name = str(getattr(error, "sqlite_errorname", ""))
-    if name in ("SQLITE_BUSY", "SQLITE_LOCKED"):
-        return ExportStateError(
-            f"{path} is locked: an enqueue into {path.parent} is running right now; wait "
-            "for it to finish, or stop it first"
-        )
-    return ExportStateError(f"the manifest {path} is unusable ({error})")

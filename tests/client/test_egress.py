@@ -48,7 +48,7 @@ from proxy_async import cli as cli_module
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer
 from proxy_async.transports import egress as egress_module
 from proxy_async.transports.egress import NoProxy, ProxyRoutes, load_ca_bundle, parse_proxy_url
-from proxy_async.workers.jobs import WorkerConfig
+from proxy_async.workers.config import WorkerConfig
 
 PROXY_USER = "egress-user"
 PROXY_PASSWORD = "proxy-pass-do-not-leak-91c4"

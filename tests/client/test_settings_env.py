@@ -20,7 +20,7 @@ from conftest import ACCOUNT_SID, ROOT
 from proxy_async import ApiError, AuthenticationError, AuthError, InvalidParameterError, ProxyClient
 from proxy_async.client.environment import BASE_URL_VARIABLE, base_url_from_env, config_from_env
 from proxy_async.testing import FAKE_ACCOUNT_SID, FakeProxyServer
-from proxy_async.workers.jobs import WorkerConfig
+from proxy_async.workers.config import WorkerConfig
 
 API_KEY = "SK" + "5" * 32
 API_SECRET = "api-secret-SETTINGS-d15c-never-shown"

@@ -1,7 +1,7 @@
 """arq workers against real Redis and the fake server: a batched export equals a single one.
 
 The end-to-end test runs two workers at once: ``proxy-async workers run --burst`` (arq's
-worker of ``proxy_async.workers.jobs.WorkerSettings``) in a subprocess, configured from the
+worker of ``proxy_async.workers.WorkerSettings``) in a subprocess, configured from the
 environment as the README shows, and an ``arq.worker.Worker`` in this process. One
 session's second page fails once, so its batch's job is retried by arq and resumes from
 the batch's state. The other tests run batches with the job function itself (no worker
@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import os
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -35,7 +34,7 @@ from proxy_async.errors import ExportStateError, InvalidParameterError, SessionD
 from proxy_async.limits.ratelimit import AdaptiveLimiter
 from proxy_async.limits.redis import RedisLimiter
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
-from proxy_async.workers.jobs import (
+from proxy_async.workers import (
     CLIENT_KEY,
     CONFIG_KEY,
     FUNCTIONS,
@@ -49,9 +48,10 @@ from proxy_async.workers.jobs import (
     shutdown,
     startup,
     wait_for_jobs,
-    worker_settings,
 )
-from proxy_async.workers.manifest import Manifest, ManifestParams, legacy_manifest_path
+from proxy_async.workers.layout import legacy_manifest_path
+from proxy_async.workers.manifest import Manifest
+from proxy_async.workers.manifest_schema import ManifestParams
 
 # arq's Worker.close() still calls redis-py's deprecated Redis.close().
 pytestmark = pytest.mark.filterwarnings(
@@ -556,59 +556,6 @@ async def test_retry_failed_requeues_a_batch_that_failed_for_good(
     assert info.success, info.result
     assert info.result["resumed"]
     assert merge_exports(tmp_path, tmp_path / "all.ndjson").records == SESSIONS * 55
-
-
-def test_config_and_worker_settings_from_environment() -> None:
-    config = WorkerConfig.from_env(
-        {
-            "PROXY_ASYNC_REDIS_URL": "redis://example:1/2",
-            "PROXY_ASYNC_RPS": "12.5",
-            "PROXY_ASYNC_MAX_CONCURRENCY": "7",
-            "PROXY_ASYNC_ADAPTIVE": "1",
-            "PROXY_ASYNC_BASE_URL": "http://127.0.0.1:9",
-            "PROXY_ASYNC_RETRIES": "0",
-            "PROXY_ASYNC_RETRY_DELAY": "0.5",
-            "PROXY_ASYNC_BATCH_CONCURRENCY": "3",
-            "PROXY_ASYNC_MAX_JOBS": "2",
-            "PROXY_ASYNC_JOB_TIMEOUT": "60",
-        }
-    )
-    assert (config.retry, config.retry_delay) == (0, 0.5)
-    assert (config.redis_url, config.requests_per_second, config.max_concurrency) == (
-        "redis://example:1/2",
-        12.5,
-        7,
-    )
-    assert (config.batch_concurrency, config.max_jobs, config.job_timeout) == (3, 2, 60)
-    assert config.adaptive
-    assert config.base_url == "http://127.0.0.1:9"
-    assert WorkerConfig.from_env({}) == WorkerConfig(environ={})
-    with pytest.raises(InvalidParameterError):
-        WorkerConfig.from_env({"PROXY_ASYNC_RPS": "fast"})
-    with pytest.raises(InvalidParameterError):
-        WorkerConfig.from_env({"PROXY_ASYNC_RETRIES": "-1"})
-
-    settings: Any = worker_settings({"PROXY_ASYNC_REDIS_URL": "redis://example:1/2"})
-    assert (settings.redis_settings.host, settings.redis_settings.port) == ("example", 1)
-    assert settings.functions == FUNCTIONS
-    assert settings.max_jobs == 4
-
-
-def test_importing_the_workers_reads_no_environment() -> None:
-    code = (
-        "import proxy_async.workers as w\n"
-        "try:\n"
-        "    w.WorkerSettings\n"
-        "except ValueError as error:\n"
-        "    print('on use:', error)\n"
-    )
-    env = {**os.environ, "PROXY_ASYNC_MAX_JOBS": "many"}
-    done = subprocess.run(  # noqa: S603 - this interpreter, fixed code
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr  # the import itself did not fail
-    assert done.stdout.startswith("on use:")
-    assert "PROXY_ASYNC_MAX_JOBS" in done.stdout
 
 
 async def test_startup_makes_an_adaptive_limiter_when_asked(redis_server: RedisServer) -> None:
