@@ -138,10 +138,8 @@ async def _enqueue(
         raise _redis_failure(url, error) from None
     try:
         # Listing needs no shared rate: one client, at the pool's rate, for this process.
-        client = ProxyClient.from_env(
-            config.environ,
-            requests_per_second=config.requests_per_second,
-            **config.client_options(),
+        client = ProxyClient.from_config(
+            config.client_config(requests_per_second=config.requests_per_second)
         )
         async with client:
             try:

@@ -38,6 +38,7 @@ from typing import Any
 
 import attrs
 
+from ..client.config import ClientConfig
 from ..client.environment import base_url_from_env
 from ..client.proxy_client import ProxyClient
 from ..limits.ratelimit import (
@@ -157,16 +158,19 @@ class WorkerConfig:
 
     def make_client(self, limiter: RedisLimiter) -> ProxyClient:
         """A client for the ``TWILIO_*`` account through ``limiter``."""
-        return ProxyClient.from_env(
-            self.environ, limiter=limiter, retry=self.retry, **self.client_options()
-        )
+        return ProxyClient.from_config(self.client_config(retry=self.retry), limiter=limiter)
 
-    def client_options(self) -> dict[str, Any]:
-        """The client options every client of the pool shares (host and egress)."""
-        options: dict[str, Any] = {"proxy": self.proxy, "ca_bundle": self.ca_bundle}
-        if self.base_url is not None:
-            options["base_url"] = self.base_url
-        return options
+    def client_config(self, **settings: Any) -> ClientConfig:
+        """The client settings every client of the pool shares: the ``TWILIO_*`` account,
+        the host and egress of this configuration, and ``settings`` (``retry``,
+        ``requests_per_second``...) on top, checked as :class:`ClientConfig` checks them."""
+        return ClientConfig.from_env(
+            self.environ,
+            base_url=self.base_url,
+            proxy=self.proxy,
+            ca_bundle=self.ca_bundle,
+            **settings,
+        )
 
 
 def _env_retries(env: Mapping[str, str]) -> int | None:
