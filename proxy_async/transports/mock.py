@@ -9,18 +9,18 @@ authentication headers, the limiter, retries, ``on_request``/``on_response`` hoo
 decoding and typed errors. No socket is opened, so a test needs no server and no
 port, and the handler sees the exact request the client built::
 
-    from proxy_async import ProxyClient
+    from proxy_async import ProxyClient, Response
     from proxy_async.testing import MockTransport, json_response
 
     def handler(request):
         if request.method == "DELETE":
             return Response(204, {}, b"")
-        return json_response({"sid": "KI" + "0" * 32, ...})
+        return json_response(interaction_record)  # a dict as Twilio would send it
 
     transport = MockTransport(handler)
     async with ProxyClient(account_sid, auth_token, transport=transport) as client:
-        ...
-    assert [request.method for request in transport.requests] == ["GET"]
+        await client.services(service_sid).sessions(session_sid).interactions.delete(sid)
+    assert [request.method for request in transport.requests] == ["DELETE"]
 
 The idea is httpx's ``MockTransport`` (``httpx/_transports/mock.py``), written for
 this package's :class:`~proxy_async.transports.base.Transport` protocol.
