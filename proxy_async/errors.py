@@ -137,7 +137,7 @@ class CertificateVerifyError(ConnectError):
     corporate TLS-inspecting proxy's CA). ``host`` is the server's ``host:port``,
     ``verify_message`` OpenSSL's reason, ``trust`` the CAs that were trusted as the
     message names them (``"the system's default CAs"``, ``"SSL_CERT_FILE=/path"``,
-    ``"ca_bundle=/path"``...; see :func:`proxy_async.transports.egress.tls_trust`), or None.
+    ``"ca_bundle=/path"``...; see :func:`proxy_async.transports.tls.tls_trust`), or None.
     """
 
     def __init__(

@@ -45,6 +45,10 @@ hyphens, not starting or ending with a hyphen (RFC 1123, section 2.1)."""
 
 _LABEL = re.compile(DNS_LABEL, re.IGNORECASE)
 
+DEFAULT_PORTS: Mapping[str, int] = {"http": 80, "https": 443}
+"""The port each URL scheme the package speaks implies when a URL names none (RFC 9110,
+sections 4.2.1 and 4.2.2): the one map for origins, signed webhook URLs and the like."""
+
 
 def url_host(url: yarl.URL) -> str | None:
     """``url.host`` (IDNA-decoded), or None when there is none or it cannot be decoded.

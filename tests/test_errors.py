@@ -1,10 +1,24 @@
-"""HTTP errors and unusable 2xx bodies become typed errors carrying Twilio's details."""
+"""HTTP errors and unusable 2xx bodies become typed errors carrying Twilio's details.
+
+Each answer comes from a MockTransport: the mapping is the client's, no wire needed.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
-from aioresponses import aioresponses
-from conftest import BASE, INTERACTION_SID, PARTICIPANT_SID, SERVICE_SID, SESSION_PATH, SESSION_SID
+from conftest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    BASE,
+    INTERACTION_SID,
+    PARTICIPANT_SID,
+    SERVICE_SID,
+    SESSION_PATH,
+    SESSION_SID,
+)
+from yarl import URL
 
 from proxy_async import (
     ApiError,
@@ -21,9 +35,49 @@ from proxy_async import (
     ServerError,
 )
 from proxy_async.errors import api_error_class
+from proxy_async.testing import MockTransport, json_response
+from proxy_async.transports import Request, Response
 
 FETCH_URL = f"{BASE}{SESSION_PATH}/Interactions/{INTERACTION_SID}"
 LIST_URL = f"{BASE}{SESSION_PATH}/Interactions"
+
+
+class Expected:
+    """The requests a test expects, in order, each with its answer (a MockTransport handler)."""
+
+    def __init__(self) -> None:
+        self.queue: list[tuple[str, URL, Response]] = []
+
+    def get(self, url: str, response: Response) -> None:
+        self.queue.append(("GET", URL(url), response))
+
+    def post(self, url: str, response: Response) -> None:
+        self.queue.append(("POST", URL(url), response))
+
+    def answer(self, request: Request) -> Response:
+        method, url, response = self.queue.pop(0)
+        assert (request.method, request.url) == (method, url)
+        return response
+
+
+@pytest.fixture
+def expected() -> Expected:
+    return Expected()
+
+
+@pytest.fixture
+async def client(expected: Expected) -> AsyncIterator[ProxyClient]:
+    """A client as conftest's (no retry, no rate limit) answered by ``expected``."""
+    async with ProxyClient(
+        ACCOUNT_SID,
+        AUTH_TOKEN,
+        transport=MockTransport(expected.answer),
+        retry=0,
+        requests_per_second=None,
+        prefetch=False,
+    ) as proxy:
+        yield proxy
+    assert expected.queue == []  # every expected request was sent
 
 
 def twilio_error(status: int, code: int, message: str) -> dict[str, object]:
@@ -56,13 +110,10 @@ async def fetch(client: ProxyClient) -> object:
     ],
 )
 async def test_twilio_error_body_is_parsed(
-    client: ProxyClient, mock_http: aioresponses, status: int, code: int, error_type: type[ApiError]
+    client: ProxyClient, expected: Expected, status: int, code: int, error_type: type[ApiError]
 ) -> None:
-    mock_http.get(
-        FETCH_URL,
-        status=status,
-        payload=twilio_error(status, code, "The requested resource was not found"),
-    )
+    body = twilio_error(status, code, "The requested resource was not found")
+    expected.get(FETCH_URL, json_response(body, status))
     with pytest.raises(error_type) as caught:
         await fetch(client)
     error = caught.value
@@ -84,19 +135,19 @@ def test_auth_errors_share_a_base() -> None:
     assert api_error_class(302) is ApiError
 
 
-async def test_details_are_kept(client: ProxyClient, mock_http: aioresponses) -> None:
+async def test_details_are_kept(client: ProxyClient, expected: Expected) -> None:
     body = {**twilio_error(400, 21602, "Message body is required"), "details": {"field": "Body"}}
-    mock_http.get(FETCH_URL, status=400, payload=body)
+    expected.get(FETCH_URL, json_response(body, 400))
     with pytest.raises(BadRequestError) as caught:
         await fetch(client)
     assert caught.value.details == {"field": "Body"}
 
 
 async def test_html_502_is_a_typed_error_with_short_excerpt(
-    client: ProxyClient, mock_http: aioresponses
+    client: ProxyClient, expected: Expected
 ) -> None:
     page = "<html><head><title>502 Bad Gateway</title></head><body>" + "x" * 5000 + "</body></html>"
-    mock_http.get(FETCH_URL, status=502, body=page, content_type="text/html")
+    expected.get(FETCH_URL, Response(502, {"Content-Type": "text/html"}, page.encode()))
     with pytest.raises(ServerError) as caught:
         await fetch(client)
     error = caught.value
@@ -108,20 +159,16 @@ async def test_html_502_is_a_typed_error_with_short_excerpt(
     assert "<html>" not in str(error)
 
 
-async def test_rate_limit_carries_retry_after(client: ProxyClient, mock_http: aioresponses) -> None:
-    mock_http.get(
-        FETCH_URL,
-        status=429,
-        payload=twilio_error(429, 20429, "Too Many Requests"),
-        headers={"Retry-After": "7"},
-    )
+async def test_rate_limit_carries_retry_after(client: ProxyClient, expected: Expected) -> None:
+    body = twilio_error(429, 20429, "Too Many Requests")
+    expected.get(FETCH_URL, json_response(body, 429, headers={"Retry-After": "7"}))
     with pytest.raises(RateLimitError) as caught:
         await fetch(client)
     assert caught.value.retry_after == 7.0
 
 
-async def test_rate_limit_without_retry_after(client: ProxyClient, mock_http: aioresponses) -> None:
-    mock_http.get(FETCH_URL, status=429, payload=twilio_error(429, 20429, "Too Many Requests"))
+async def test_rate_limit_without_retry_after(client: ProxyClient, expected: Expected) -> None:
+    expected.get(FETCH_URL, json_response(twilio_error(429, 20429, "Too Many Requests"), 429))
     with pytest.raises(RateLimitError) as caught:
         await fetch(client)
     assert caught.value.retry_after is None
@@ -138,9 +185,9 @@ async def test_rate_limit_without_retry_after(client: ProxyClient, mock_http: ai
     ],
 )
 async def test_unusable_list_body_is_a_typed_error(
-    client: ProxyClient, mock_http: aioresponses, body: bytes, field: str, fragment: str
+    client: ProxyClient, expected: Expected, body: bytes, field: str, fragment: str
 ) -> None:
-    mock_http.get(LIST_URL, status=200, body=body)
+    expected.get(LIST_URL, Response(200, {"Content-Type": "application/json"}, body))
     with pytest.raises(InvalidResponseError) as caught:
         await client.services(SERVICE_SID).sessions(SESSION_SID).interactions.list()
     assert caught.value.field == field
@@ -149,10 +196,10 @@ async def test_unusable_list_body_is_a_typed_error(
 
 
 async def test_create_with_unusable_body_names_the_request(
-    client: ProxyClient, mock_http: aioresponses
+    client: ProxyClient, expected: Expected
 ) -> None:
     url = f"{BASE}{SESSION_PATH}/Participants/{PARTICIPANT_SID}/MessageInteractions"
-    mock_http.post(url, status=201, body=b"not json")
+    expected.post(url, Response(201, {"Content-Type": "application/json"}, b"not json"))
     messages = (
         client.services(SERVICE_SID)
         .sessions(SESSION_SID)

@@ -42,8 +42,8 @@ from proxy_async.bulk_export.engine import export
 from proxy_async.bulk_export.files import ExportPaths
 from proxy_async.cli import main
 from proxy_async.limits.ratelimit import RateLimiter
-from proxy_async.testing import FakeProxyServer, Fault
-from proxy_async.transports.base import Request, Response
+from proxy_async.testing import FakeProxyServer, Fault, MockTransport
+from proxy_async.transports.base import Response
 
 SERVICE = "KS" + "b" * 32
 PARTICIPANT = "KP" + "d" * 32
@@ -77,24 +77,13 @@ class CountingLimiter(RateLimiter):
         await super().acquire()
 
 
-class CannedTransport:
-    """Answers every request with one canned response and counts what it was sent."""
-
-    def __init__(self, status: int = 200, body: bytes = b"{}") -> None:
-        self.status = status
-        self.body = body
-        self.sent: list[Request] = []
-
-    async def send(self, request: Request) -> Response:
-        request.encoded_form()  # what the real transport does with the form
-        self.sent.append(request)
-        return Response(self.status, {"Content-Type": "application/json"}, self.body)
-
-    async def aclose(self) -> None:
-        return None
+def canned(status: int = 200, body: bytes = b"{}") -> MockTransport:
+    """A transport answering every request with one canned response; it records each
+    request it was sent (after encoding its form, as the real transport does)."""
+    return MockTransport(lambda _: Response(status, {"Content-Type": "application/json"}, body))
 
 
-def counting_client(transport: CannedTransport, events: list[AttemptEvent]) -> ProxyClient:
+def counting_client(transport: MockTransport, events: list[AttemptEvent]) -> ProxyClient:
     return ProxyClient(
         ACCOUNT_SID,
         AUTH_TOKEN,
@@ -139,7 +128,7 @@ def run(coroutine: Awaitable[Any]) -> Any:
 
 
 async def test_a_body_with_half_an_emoji_is_refused_before_any_attempt() -> None:
-    transport = CannedTransport(201)
+    transport = canned(201)
     events: list[AttemptEvent] = []
     async with counting_client(transport, events) as client:
         messages = client.services(SERVICE).sessions("KC" + "c" * 32).participants(PARTICIPANT)
@@ -150,7 +139,7 @@ async def test_a_body_with_half_an_emoji_is_refused_before_any_attempt() -> None
     assert isinstance(limiter, CountingLimiter)
     assert limiter.acquired == 0
     assert events == []
-    assert transport.sent == []
+    assert transport.requests == []
     assert caught.value.__cause__ is None
     assert caught.value.__context__ is None
     assert_carries_no(BODY, caught.value)
@@ -163,7 +152,7 @@ def test_create_refuses_bad_bodies_and_media_urls_before_any_attempt(
     body: Any, media_url: Any
 ) -> None:
     created = load_fixture("sdk_message_interaction_create_response")
-    transport = CannedTransport(201, orjson.dumps(created))
+    transport = canned(201, orjson.dumps(created))
     events: list[AttemptEvent] = []
 
     async def attempt() -> None:
@@ -178,11 +167,11 @@ def test_create_refuses_bad_bodies_and_media_urls_before_any_attempt(
     except InvalidParameterError as error:
         refused = error
     if refused is None:
-        assert len(transport.sent) == 1  # accepted: it was sent, once, and encoded
+        assert len(transport.requests) == 1  # accepted: it was sent, once, and encoded
         return
     assert refused.parameter in {"body", "media_url"}
     assert events == []
-    assert transport.sent == []
+    assert transport.requests == []
     for text in (body, media_url):
         if isinstance(text, str):
             assert_carries_no(text, refused)
@@ -205,7 +194,7 @@ def test_create_refuses_bad_bodies_and_media_urls_before_any_attempt(
 def test_request_raises_only_typed_errors_and_checks_before_any_attempt(
     method: Any, target: Any, params: Any, form: Any
 ) -> None:
-    transport = CannedTransport()
+    transport = canned()
     events: list[AttemptEvent] = []
 
     async def attempt() -> None:
@@ -216,7 +205,7 @@ def test_request_raises_only_typed_errors_and_checks_before_any_attempt(
         run(attempt())
     except InvalidParameterError:
         assert events == []
-        assert transport.sent == []
+        assert transport.requests == []
     except ProxyError:
         pass
 
@@ -260,7 +249,7 @@ def stream_of(client: ProxyClient) -> Callable[[], Awaitable[list[Any]]]:
 @given(next_page_url=HOSTILE_URLS)
 def test_a_hostile_next_page_url_is_a_typed_error(next_page_url: str) -> None:
     body = json.dumps(list_body([], next_page_url, f"https://proxy.twilio.com{LIST}")).encode()
-    transport = CannedTransport(200, body)
+    transport = canned(200, body)
 
     async def attempt() -> None:
         async with ProxyClient(ACCOUNT_SID, AUTH_TOKEN, transport=transport, retry=0) as client:
@@ -268,12 +257,12 @@ def test_a_hostile_next_page_url_is_a_typed_error(next_page_url: str) -> None:
 
     with pytest.raises(ProxyError):
         run(attempt())
-    assert len(transport.sent) == 1  # nothing but page 1 was sent
+    assert len(transport.requests) == 1  # nothing but page 1 was sent
 
 
 async def test_a_doubled_port_is_an_invalid_response_naming_the_field() -> None:
     bad = f"http://127.0.0.1:5:5{LIST}?Page=1"
-    transport = CannedTransport(200, orjson.dumps(list_body([], bad, f"https://x{LIST}")))
+    transport = canned(200, orjson.dumps(list_body([], bad, f"https://x{LIST}")))
     async with ProxyClient(ACCOUNT_SID, AUTH_TOKEN, transport=transport, retry=0) as client:
         with pytest.raises(InvalidResponseError) as caught:
             await stream_of(client)()
@@ -285,7 +274,7 @@ async def test_a_doubled_port_is_an_invalid_response_naming_the_field() -> None:
 @given(body=st.one_of(JSON_VALUES, st.binary(max_size=40)))
 def test_hostile_bodies_are_typed_errors_for_lists_fetches_and_creates(body: Any) -> None:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    transport = CannedTransport(200, raw)
+    transport = canned(200, raw)
 
     async def attempt() -> None:
         async with ProxyClient(ACCOUNT_SID, AUTH_TOKEN, transport=transport, retry=0) as client:
@@ -417,7 +406,7 @@ BAD_PATHS: Sequence[Any] = ["o\x00ut", "\ud83d", 5, None, b"bytes"]
 
 @pytest.mark.parametrize("path", BAD_PATHS)
 async def test_export_and_worker_paths_are_checked(path: Any, tmp_path: Path) -> None:
-    async with ProxyClient(ACCOUNT_SID, AUTH_TOKEN, transport=CannedTransport()) as client:
+    async with ProxyClient(ACCOUNT_SID, AUTH_TOKEN, transport=canned()) as client:
         with pytest.raises(InvalidParameterError, match="out"):
             await export(client, SERVICE, path)
     with pytest.raises(InvalidParameterError, match="out_dir"):
@@ -432,7 +421,7 @@ async def test_export_and_worker_paths_are_checked(path: Any, tmp_path: Path) ->
     "options", [{"sessions": 5}, {"sessions": [5]}, {"progress": 5}, {"fmt": object()}]
 )
 async def test_export_argument_types_are_checked(options: dict[str, Any], tmp_path: Path) -> None:
-    async with ProxyClient(ACCOUNT_SID, AUTH_TOKEN, transport=CannedTransport()) as client:
+    async with ProxyClient(ACCOUNT_SID, AUTH_TOKEN, transport=canned()) as client:
         with pytest.raises(InvalidParameterError):
             await export(client, SERVICE, tmp_path / "o.ndjson", **options)
 
@@ -573,7 +562,7 @@ def test_cli_size_options_are_bounded(
 
 @pytest.mark.parametrize("concurrency", [MAX_CONCURRENCY + 1, 10**30, 0, 2.5, True])
 async def test_export_concurrency_is_bounded(concurrency: Any, tmp_path: Path) -> None:
-    async with ProxyClient(ACCOUNT_SID, AUTH_TOKEN, transport=CannedTransport()) as client:
+    async with ProxyClient(ACCOUNT_SID, AUTH_TOKEN, transport=canned()) as client:
         with pytest.raises(InvalidParameterError) as caught:
             await export(client, SERVICE, tmp_path / "o.ndjson", concurrency=concurrency)
         assert caught.value.parameter == "concurrency"
@@ -615,7 +604,7 @@ async def test_timeouts_must_be_finite_positive_and_bounded(value: Any) -> None:
         with pytest.raises(InvalidParameterError) as caught:
             Timeouts(**{bound: value})
         assert caught.value.parameter == f"timeout.{bound}"
-    transport = CannedTransport()
+    transport = canned()
     events: list[AttemptEvent] = []
     async with counting_client(transport, events) as client:
         with pytest.raises(InvalidParameterError) as caught:

@@ -13,12 +13,10 @@ import attrs
 import yarl
 
 from ..errors import InvalidParameterError, UnsafePageUrlError
-from ..validation import DNS_LABEL, URL_TEXT, check_dns_label, url_host
+from ..validation import DEFAULT_PORTS, DNS_LABEL, URL_TEXT, check_dns_label, url_host
 
 DEFAULT_BASE_URL = "https://proxy.twilio.com"
 """Twilio Proxy's public host."""
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 _PROXY_FAMILY = re.compile(rf"proxy(?:\.{DNS_LABEL}){{0,2}}\.twilio\.com")
@@ -79,11 +77,11 @@ class Origin:
         included) for a port yarl refuses or a host it cannot IDNA-decode.
         """
         scheme = (url.scheme or "").lower()
-        port = url.explicit_port or _DEFAULT_PORTS.get(scheme, 0)
+        port = url.explicit_port or DEFAULT_PORTS.get(scheme, 0)
         return cls(scheme, (url.host or "").lower(), port)
 
     def __str__(self) -> str:
-        default = _DEFAULT_PORTS.get(self.scheme)
+        default = DEFAULT_PORTS.get(self.scheme)
         port = "" if self.port == default else f":{self.port}"
         return f"{self.scheme}://{self.host}{port}"
 
@@ -158,7 +156,7 @@ def parse_base_url(base_url: str, parameter: str = "base_url") -> yarl.URL:
     url = parse_url(base_url)
     if url is None:
         raise InvalidParameterError(parameter, "an absolute http(s) URL", shown)
-    if url.scheme not in _DEFAULT_PORTS or not url.raw_host:
+    if url.scheme not in DEFAULT_PORTS or not url.raw_host:
         raise InvalidParameterError(parameter, "an absolute http(s) URL", shown)
     if url.user is not None or url.password is not None:
         # Do not echo it: it carries credentials.

@@ -12,6 +12,7 @@ request, and misbehaves on demand through :class:`Fault`::
 on its own.
 """
 
+from ..transports.mock import MockTransport, json_response
 from ._faults import Fault, FaultKind
 from ._serve import describe, serve
 from ._server import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, RecordedRequest
@@ -22,7 +23,9 @@ __all__ = [
     "FakeProxyServer",
     "Fault",
     "FaultKind",
+    "MockTransport",
     "RecordedRequest",
     "describe",
+    "json_response",
     "serve",
 ]

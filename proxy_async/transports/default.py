@@ -5,28 +5,19 @@ The client builds a :class:`Request`, hands it to a :class:`Transport`, and gets
 Retrying, rate limiting and decoding happen above this layer, so tests can inject a
 transport and a future HTTP library can replace aiohttp here alone.
 
-Exception mapping decides what a create may retry, so it is precise about whether the
-request could have reached the server:
-
-* :class:`ConnectError` / a connect-phase :class:`RequestTimeoutError`: the connection
-  was never established (refused, DNS failure, pool wait timed out): provably not sent.
-* :class:`ConnectionLostError` / a read-phase timeout: the request may have been sent.
-* :class:`CertificateVerifyError` (the server's certificate is not trusted; it names the
-  CAs trusted) and :class:`EgressProxyError` (the forward proxy is unreachable, its host
-  does not resolve, connecting through it timed out, or it refused the tunnel) are
-  connect-phase failures too: nothing reached the API. With a proxy in use, every
-  connect failure but a certificate's is the proxy's (only its host is resolved here).
+Every aiohttp or OS failure becomes a :class:`~proxy_async.errors.TransportError` that
+says whether the request could have reached the server
+(:mod:`proxy_async.transports.failures` decides which).
 
 Egress (forward proxy, CA trust, the environment variables) is resolved by
-:mod:`proxy_async.transports.egress` when the transport is built.
+:mod:`proxy_async.transports.egress` and :mod:`proxy_async.transports.tls` when the
+transport is built.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import socket
 import ssl
 import sys
 from collections.abc import Mapping, Sequence
@@ -34,20 +25,12 @@ from collections.abc import Mapping, Sequence
 import aiohttp
 import yarl
 
-from ..errors import (
-    CertificateVerifyError,
-    ConnectError,
-    ConnectionLostError,
-    EgressProxyError,
-    EgressProxyRefusedError,
-    EgressProxyTimeoutError,
-    EgressProxyUnresolvedError,
-    RequestTimeoutError,
-    ResponseTooLargeError,
-    TransportError,
-)
+from ..errors import TransportError
 from .base import Request, Response
-from .egress import EgressProxy, ProxyRoutes, tls_trust
+from .egress import ProxyRoutes
+from .failures import FAILURES, proxy_refused, too_large, transport_error
+from .proxy_url import EgressProxy
+from .tls import tls_trust
 
 logger = logging.getLogger("proxy_async")
 
@@ -64,7 +47,8 @@ class AiohttpTransport:
     and closed by :meth:`aclose`. Redirects are never followed: a 3xx comes back as a
     response, so credentials cannot be forwarded to wherever it points.
 
-    Egress (rules in :mod:`proxy_async.transports.egress`): ``proxy`` is a forward proxy URL
+    Egress (rules in :mod:`~proxy_async.transports.egress` and
+    :mod:`~proxy_async.transports.tls`): ``proxy`` is a forward proxy URL
     (``http://[user:password@]host:port``) for every request; without it, and with
     ``trust_env``, ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY`` from
     ``environ`` (None: ``os.environ``, read now) decide. ``ssl_context`` or
@@ -133,14 +117,7 @@ class AiohttpTransport:
             raise TransportError("transport is closed", method=request.method, path=request.path)
         session = self._get_session()
         route = self._route(request.url)
-        headers, proxy_headers = request.headers, None
-        if route is not None and route.authorization is not None:
-            # Through a CONNECT tunnel the credentials go in the CONNECT request alone;
-            # a plain http:// request is itself addressed to the proxy.
-            if request.url.scheme == "https":
-                proxy_headers = {"Proxy-Authorization": route.authorization}
-            else:
-                headers = {**headers, "Proxy-Authorization": route.authorization}
+        headers, proxy_headers = _proxy_credentials(request, route)
         try:
             async with session.request(
                 request.method,
@@ -155,59 +132,13 @@ class AiohttpTransport:
                 if route is not None and response.status == 407:
                     # An http:// request goes through the proxy without CONNECT, so its
                     # refusal arrives as a response; the API never answers 407.
-                    raise _proxy_refused(request, route.display, 407, response.reason)
+                    raise proxy_refused(request, route.display, 407, response.reason)
                 body = await self._read_body(response, request)
                 return Response(response.status, response.headers, body)
-        except TransportError:
+        except TransportError:  # ours, raised above (a RequestTimeoutError is an OSError)
             raise
-        except ResponseTooLargeError:
-            raise
-        except aiohttp.ClientConnectorCertificateError as exc:
-            raise CertificateVerifyError(
-                f"{exc.host}:{exc.port}",
-                _verify_message(exc.certificate_error),
-                trust=self._trust,
-                method=request.method,
-                path=request.path,
-            ) from None
-        except aiohttp.ClientConnectorDNSError as exc:
-            if route is None:
-                raise _connect_error(request, exc) from None
-            # Through a proxy aiohttp resolves the proxy's host alone: this is its failure.
-            raise _proxy_unresolved(request, route.display, exc.os_error) from None
-        except aiohttp.ClientProxyConnectionError as exc:
-            proxy = _display(route)
-            raise EgressProxyError(
-                f"cannot connect to the proxy {proxy}: {exc.os_error or exc}",
-                proxy=proxy,
-                method=request.method,
-                path=request.path,
-            ) from None
-        except aiohttp.ClientHttpProxyError as exc:
-            raise _proxy_refused(request, _display(route), exc.status, exc.message) from None
-        except aiohttp.ConnectionTimeoutError as exc:
-            if route is None:
-                raise _timeout(request, "connect", exc) from None
-            raise EgressProxyTimeoutError(
-                f"connect timeout ({request.timeouts.connect} s) expired connecting through "
-                f"the proxy {route.display} to {request.url.host}:{request.url.port} (the "
-                "proxy did not accept the connection or open the tunnel in time)",
-                proxy=route.display,
-                method=request.method,
-                path=request.path,
-            ) from None
-        except aiohttp.SocketTimeoutError as exc:
-            raise _timeout(request, "read", exc) from None
-        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
-            raise _timeout(request, "total", exc) from None
-        except aiohttp.ClientConnectorError as exc:
-            raise _connect_error(request, exc) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise ConnectionLostError(
-                f"connection lost: {type(exc).__name__}: {exc}",
-                method=request.method,
-                path=request.path,
-            ) from None
+        except FAILURES as exc:
+            raise transport_error(exc, request, route, self._trust) from None
 
     def _route(self, url: yarl.URL) -> EgressProxy | None:
         key = (url.scheme, url.host or "", url.port)
@@ -223,7 +154,7 @@ class AiohttpTransport:
         cap = self._max_response_bytes
         length = response.content_length
         if length is not None and length > cap:
-            raise _too_large(request, cap)
+            raise too_large(request, cap)
         if length is not None and "Content-Encoding" not in response.headers:
             return await response.read()
         # Chunked or compressed: the size is only known while reading, so count as we go.
@@ -232,7 +163,7 @@ class AiohttpTransport:
         async for chunk in response.content.iter_chunked(256 * 1024):
             size += len(chunk)
             if size > cap:
-                raise _too_large(request, cap)
+                raise too_large(request, cap)
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -252,87 +183,15 @@ class AiohttpTransport:
             await session.close()
 
 
-def _timeout(request: Request, phase: str, exc: BaseException) -> RequestTimeoutError:
-    limit = {
-        "connect": request.timeouts.connect,
-        "read": request.timeouts.read,
-        "total": request.timeouts.total,
-    }[phase]
-    return RequestTimeoutError(
-        f"{phase} timeout ({limit} s) expired",
-        phase=phase,
-        method=request.method,
-        path=request.path,
-    )
-
-
-def _too_large(request: Request, cap: int) -> ResponseTooLargeError:
-    return ResponseTooLargeError(
-        f"response body exceeds max_response_bytes={cap}", method=request.method, path=request.path
-    )
-
-
-def _connect_error(request: Request, exc: aiohttp.ClientConnectorError) -> ConnectError:
-    """A direct connection's failure, naming the host it was for."""
-    return ConnectError(
-        f"cannot connect to {exc.host}:{exc.port}: {exc.os_error or exc}",
-        method=request.method,
-        path=request.path,
-    )
-
-
-_NO_SUCH_NAME = frozenset(
-    getattr(socket, name) for name in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, name)
-)
-"""getaddrinfo's answers that the name has no address (NXDOMAIN or no record), as
-opposed to EAI_AGAIN (no answer) and the rest: POSIX ``<netdb.h>``; EAI_NODATA is glibc's."""
-
-
-def _proxy_unresolved(request: Request, proxy: str, error: OSError) -> EgressProxyError:
-    """The error for a proxy whose host name did not resolve: final if DNS said no such
-    name (a typo, which retries cannot fix), retried if DNS gave no answer."""
-    if error.errno in _NO_SUCH_NAME:
-        return EgressProxyUnresolvedError(
-            f"the host name of the proxy {proxy} does not resolve "
-            f"({error.strerror or error}): check the proxy setting",
-            proxy=proxy,
-            method=request.method,
-            path=request.path,
-        )
-    return EgressProxyError(
-        f"cannot resolve the host name of the proxy {proxy}: {error.strerror or error}",
-        proxy=proxy,
-        method=request.method,
-        path=request.path,
-    )
-
-
-def _display(route: EgressProxy | None) -> str:
-    # aiohttp raises its proxy errors only for a request sent through a proxy.
-    return "(none)" if route is None else route.display
-
-
-def _proxy_refused(
-    request: Request, proxy: str, status: int, reason: str | None
-) -> EgressProxyError:
-    """The error for a proxy's non-2xx answer: 4xx refusals are final, 5xx may pass."""
-    hint = ""
-    if status == 407:
-        hint = " (check the proxy user and password)"
-    elif status == 403:
-        hint = " (the proxy does not allow this destination)"
-    error_class = EgressProxyRefusedError if 400 <= status < 500 else EgressProxyError
-    return error_class(
-        f"the proxy {proxy} answered {status} {reason or ''}".rstrip()
-        + f" to the request for {request.url.host}:{request.url.port}{hint}",
-        proxy=proxy,
-        status=status,
-        method=request.method,
-        path=request.path,
-    )
-
-
-def _verify_message(error: BaseException) -> str:
-    """OpenSSL's reason for a failed certificate check (``unable to get local issuer...``)."""
-    message = getattr(error, "verify_message", None)
-    return str(message) if message else str(error)
+def _proxy_credentials(
+    request: Request, route: EgressProxy | None
+) -> tuple[Mapping[str, str], Mapping[str, str] | None]:
+    """The request's headers and the CONNECT request's headers (None: no CONNECT
+    headers) carrying the proxy's credentials, if ``route`` has any."""
+    if route is None or route.authorization is None:
+        return request.headers, None
+    # Through a CONNECT tunnel the credentials go in the CONNECT request alone;
+    # a plain http:// request is itself addressed to the proxy.
+    if request.url.scheme == "https":
+        return request.headers, {"Proxy-Authorization": route.authorization}
+    return {**request.headers, "Proxy-Authorization": route.authorization}, None

@@ -46,8 +46,10 @@ from proxy_async import (
 )
 from proxy_async import cli as cli_module
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer
-from proxy_async.transports import egress as egress_module
-from proxy_async.transports.egress import NoProxy, ProxyRoutes, load_ca_bundle, parse_proxy_url
+from proxy_async.transports import tls as tls_module
+from proxy_async.transports.egress import NoProxy, ProxyRoutes
+from proxy_async.transports.proxy_url import parse_proxy_url
+from proxy_async.transports.tls import load_ca_bundle
 from proxy_async.workers.config import WorkerConfig
 
 PROXY_USER = "egress-user"
@@ -974,8 +976,8 @@ async def test_a_bundle_from_a_pipe_is_trusted_like_a_file(
 def test_pipes_that_stall_overflow_or_hold_no_certificate_are_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(egress_module, "PIPE_BUNDLE_TIMEOUT", 0.2)
-    monkeypatch.setattr(egress_module, "PIPE_BUNDLE_MAX_BYTES", 1000)
+    monkeypatch.setattr(tls_module, "PIPE_BUNDLE_TIMEOUT", 0.2)
+    monkeypatch.setattr(tls_module, "PIPE_BUNDLE_MAX_BYTES", 1000)
     cases = [
         (b"", False, "did not deliver the bundle within 0.2 s"),  # writer stays, silent
         (b"x" * 2000, True, "more than 1000 bytes"),

@@ -9,7 +9,13 @@ import pytest
 from conftest import fake_client
 
 from proxy_async import ClientClosedError, ProxyClient
-from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer
+from proxy_async.testing import (
+    FAKE_ACCOUNT_SID,
+    FAKE_AUTH_TOKEN,
+    FakeProxyServer,
+    MockTransport,
+    json_response,
+)
 
 make_client = fake_client
 
@@ -31,16 +37,17 @@ async def test_exception_inside_async_with_still_closes_everything() -> None:
 
 
 async def test_use_after_close_is_a_clear_error() -> None:
-    async with FakeProxyServer() as server:
-        client = make_client(server)
-        await client.aclose()
-        await client.aclose()  # idempotent
-        with pytest.raises(ClientClosedError, match="closed"):
-            await client.services(server.service_sids[0]).sessions.list()
-        with pytest.raises(ClientClosedError):
-            async with client:
-                pass
-        assert server.requests == []
+    transport = MockTransport(lambda _: json_response({}))
+    client = ProxyClient(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, transport=transport)
+    await client.aclose()
+    await client.aclose()  # idempotent
+    assert transport.closed
+    with pytest.raises(ClientClosedError, match="closed"):
+        await client.services("KS" + "0" * 32).sessions.list()
+    with pytest.raises(ClientClosedError):
+        async with client:
+            pass
+    assert transport.requests == []
 
 
 async def test_closing_without_any_request_is_fine() -> None:

@@ -1,4 +1,8 @@
-"""Every attempt is logged and offered to hooks, with no credential anywhere."""
+"""Every attempt is logged and offered to hooks, with no credential anywhere.
+
+Logs and hooks are client logic, so a MockTransport answers them in process; the
+trace configs are aiohttp's own and go over the wire to the fake server.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,17 @@ from types import SimpleNamespace
 
 import aiohttp
 import pytest
+from conftest import load_fixture
 
-from proxy_async import AttemptEvent, ProxyClient, RetryPolicy
-from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
+from proxy_async import AttemptEvent, ConnectionLostError, ProxyClient, RetryPolicy
+from proxy_async.testing import (
+    FAKE_ACCOUNT_SID,
+    FAKE_AUTH_TOKEN,
+    FakeProxyServer,
+    MockTransport,
+    json_response,
+)
+from proxy_async.transports import Request, Response
 
 FAST = RetryPolicy(retries=2, initial_backoff=0.01, max_backoff=0.02)
 
@@ -21,20 +33,35 @@ async def server() -> AsyncIterator[FakeProxyServer]:
         yield fake
 
 
+RECORD = load_fixture("sdk_interaction_fetch_response")
+SERVICE, SESSION, SID = RECORD["service_sid"], RECORD["session_sid"], RECORD["sid"]
+
+
+def failing_once(failure: Response | Exception) -> MockTransport:
+    """A transport whose first answer is ``failure`` (returned or raised), then the record."""
+    answers = [failure, json_response(RECORD)]
+
+    def handler(request: Request) -> Response:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return MockTransport(handler)
+
+
 def first_sid(server: FakeProxyServer) -> tuple[str, str, str]:
     service = server.service_sids[0]
     session = server.session_sids(service)[0]
     return service, session, server.interaction_sids(service, session)[0]
 
 
-async def test_each_attempt_is_logged_with_its_facts(
-    server: FakeProxyServer, caplog: pytest.LogCaptureFixture
-) -> None:
-    service, session, sid = first_sid(server)
-    server.add_fault(Fault.status(503))
+async def test_each_attempt_is_logged_with_its_facts(caplog: pytest.LogCaptureFixture) -> None:
+    service, session, sid = SERVICE, SESSION, SID
+    transport = failing_once(json_response({"status": 503, "message": "busy"}, 503))
     caplog.set_level(logging.DEBUG, logger="proxy_async")
     async with ProxyClient(
-        FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=server.url, retry=FAST, requests_per_second=None
+        FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, transport=transport, retry=FAST, requests_per_second=None
     ) as client:
         await client.services(service).sessions(session).interactions.fetch(sid)
 
@@ -49,15 +76,17 @@ async def test_each_attempt_is_logged_with_its_facts(
     assert attempts[0].levelno == logging.INFO
     assert attempts[1].levelno == logging.DEBUG
     assert any("retrying in" in r.getMessage() for r in caplog.records)
+    assert [request.path for request in transport.requests] == [path, path]
     for record in caplog.records:
         text = record.getMessage() + repr(record.__dict__)
         assert FAKE_AUTH_TOKEN not in text
         assert "Basic " not in text
 
 
-async def test_hooks_see_every_attempt(server: FakeProxyServer) -> None:
-    service, session, sid = first_sid(server)
-    server.add_fault(Fault.reset())
+async def test_hooks_see_every_attempt() -> None:
+    service, session, sid = SERVICE, SESSION, SID
+    lost = ConnectionLostError("connection lost: reset", method="GET", path="/")
+    transport = failing_once(lost)
     requests: list[AttemptEvent] = []
     responses: list[AttemptEvent] = []
 
@@ -67,7 +96,7 @@ async def test_hooks_see_every_attempt(server: FakeProxyServer) -> None:
     async with ProxyClient(
         FAKE_ACCOUNT_SID,
         FAKE_AUTH_TOKEN,
-        base_url=server.url,
+        transport=transport,
         retry=FAST,
         requests_per_second=None,
         on_request=requests.append,
@@ -80,6 +109,7 @@ async def test_hooks_see_every_attempt(server: FakeProxyServer) -> None:
     assert responses[0].error is not None
     assert all(e.elapsed is not None and e.elapsed >= 0 for e in responses)
     assert FAKE_AUTH_TOKEN not in repr(responses)
+    assert len(transport.requests) == 2
 
 
 async def test_trace_configs_reach_aiohttp(server: FakeProxyServer) -> None:

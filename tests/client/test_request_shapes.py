@@ -1,15 +1,19 @@
-"""What goes on the wire for each operation: method, path, query, form, headers."""
+"""What the client sends for each operation: method, path, query, form, headers.
+
+A MockTransport sees each request exactly as the client built it; only the last test,
+about what the aiohttp transport passes to aiohttp, patches aiohttp (aioresponses).
+"""
 
 from __future__ import annotations
 
 import base64
 import re
+from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
 from aioresponses import aioresponses
 from aioresponses.compat import normalize_url
-from aioresponses.core import RequestCall
 from conftest import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -25,6 +29,8 @@ from conftest import (
 from yarl import URL
 
 from proxy_async import Interaction, MessageInteraction, ProxyClient
+from proxy_async.testing import MockTransport, json_response
+from proxy_async.transports import Request, Response
 
 INTERACTIONS = f"{BASE}{SESSION_PATH}/Interactions"
 MESSAGES = f"{BASE}{SESSION_PATH}/Participants/{PARTICIPANT_SID}/MessageInteractions"
@@ -34,180 +40,210 @@ USER_AGENT = re.compile(
 )
 
 
-def only_call(mock: aioresponses, method: str, url: str) -> RequestCall:
-    calls = mock.requests[(method, normalize_url(URL(url)))]
+def answering(routes: dict[tuple[str, str], Response]) -> MockTransport:
+    """A transport answering each ``(method, url)`` of ``routes``; any other request
+    fails the test."""
+    table = {(method, URL(url)): response for (method, url), response in routes.items()}
+
+    def handler(request: Request) -> Response:
+        key = (request.method, request.url)
+        assert key in table, f"unexpected request {key}"
+        return table[key]
+
+    return MockTransport(handler)
+
+
+def client_for(transport: MockTransport) -> ProxyClient:
+    """A client like conftest's ``client`` fixture, over ``transport``."""
+    return ProxyClient(
+        ACCOUNT_SID,
+        AUTH_TOKEN,
+        transport=transport,
+        retry=0,
+        requests_per_second=None,
+        prefetch=False,
+    )
+
+
+def only_call(transport: MockTransport, method: str, url: str) -> Request:
+    calls = [r for r in transport.requests if (r.method, r.url) == (method, URL(url))]
     assert len(calls) == 1
     return calls[0]
 
 
-def assert_standard_headers(call: RequestCall) -> None:
-    headers = call.kwargs["headers"]
+def assert_standard_headers(call: Request) -> None:
+    headers = call.headers
     assert headers["Authorization"] == BASIC
     assert USER_AGENT.match(headers["User-Agent"]), headers["User-Agent"]
     assert headers["Accept"] == "application/json"
 
 
-async def test_list_interactions_sends_page_size_then_follows_page_token(
-    client: ProxyClient, mock_http: aioresponses
-) -> None:
+async def test_list_interactions_sends_page_size_then_follows_page_token() -> None:
     record = load_fixture("sdk_interaction_fetch_response")
     second = f"{INTERACTIONS}?PageSize=2&Page=1&PageToken=PTtoken1"
-    mock_http.get(f"{INTERACTIONS}?PageSize=2", payload=list_body([record, record], second, "p0"))
     # Another record than page 1's: a page repeating the previous one is a loop.
-    mock_http.get(second, payload=list_body([dict(record, sid="KI" + "f" * 32)], None, "p1"))
-
-    session = client.services(SERVICE_SID).sessions(SESSION_SID)
-    items = await session.interactions.list(page_size=2)
+    other = dict(record, sid="KI" + "f" * 32)
+    transport = answering(
+        {
+            ("GET", f"{INTERACTIONS}?PageSize=2"): json_response(
+                list_body([record, record], second, "p0")
+            ),
+            ("GET", second): json_response(list_body([other], None, "p1")),
+        }
+    )
+    async with client_for(transport) as client:
+        session = client.services(SERVICE_SID).sessions(SESSION_SID)
+        items = await session.interactions.list(page_size=2)
 
     assert [type(item) for item in items] == [Interaction] * 3
-    first_call = only_call(mock_http, "GET", f"{INTERACTIONS}?PageSize=2")
-    second_call = only_call(mock_http, "GET", second)
+    first_call = only_call(transport, "GET", f"{INTERACTIONS}?PageSize=2")
+    second_call = only_call(transport, "GET", second)
     for call in (first_call, second_call):
         assert_standard_headers(call)
-        assert call.kwargs.get("data") is None
-    assert len(mock_http.requests) == 2
+        assert call.encoded_form() is None
+    assert len(transport.requests) == 2
 
 
-async def test_list_without_page_size_lets_server_choose(
-    client: ProxyClient, mock_http: aioresponses
-) -> None:
-    mock_http.get(INTERACTIONS, payload=list_body([], None, "p0"))
-    pages = [
-        page
-        async for page in client.services(SERVICE_SID).sessions(SESSION_SID).interactions.pages()
-    ]
+async def test_list_without_page_size_lets_server_choose() -> None:
+    transport = answering({("GET", INTERACTIONS): json_response(list_body([], None, "p0"))})
+    async with client_for(transport) as client:
+        interactions = client.services(SERVICE_SID).sessions(SESSION_SID).interactions
+        pages = [page async for page in interactions.pages()]
     assert len(pages) == 1
-    assert list(mock_http.requests) == [("GET", URL(INTERACTIONS))]
+    assert [(r.method, r.url) for r in transport.requests] == [("GET", URL(INTERACTIONS))]
 
 
-async def test_limit_sets_page_size(client: ProxyClient, mock_http: aioresponses) -> None:
+async def test_limit_sets_page_size() -> None:
     record = load_fixture("sdk_interaction_fetch_response")
-    mock_http.get(
-        f"{INTERACTIONS}?PageSize=3", payload=list_body([record] * 3, f"{INTERACTIONS}?x=1", "p")
-    )
-    items = await client.services(SERVICE_SID).sessions(SESSION_SID).interactions.list(limit=3)
+    page = list_body([record] * 3, f"{INTERACTIONS}?x=1", "p")
+    transport = answering({("GET", f"{INTERACTIONS}?PageSize=3"): json_response(page)})
+    async with client_for(transport) as client:
+        items = await client.services(SERVICE_SID).sessions(SESSION_SID).interactions.list(limit=3)
     assert len(items) == 3
-    assert len(mock_http.requests) == 1  # the limit was met: no further page
+    assert len(transport.requests) == 1  # the limit was met: no further page
 
 
 @pytest.mark.parametrize(("page_size", "sent"), [(5000, "1000"), (1000, "1000"), (1, "1")])
-async def test_page_size_is_capped_at_1000(
-    client: ProxyClient, mock_http: aioresponses, page_size: int, sent: str
-) -> None:
-    mock_http.get(f"{INTERACTIONS}?PageSize={sent}", payload=list_body([], None, "p"))
-    session = client.services(SERVICE_SID).sessions(SESSION_SID)
-    assert await session.interactions.list(page_size=page_size) == []
-    assert ("GET", URL(f"{INTERACTIONS}?PageSize={sent}")) in mock_http.requests
+async def test_page_size_is_capped_at_1000(page_size: int, sent: str) -> None:
+    url = f"{INTERACTIONS}?PageSize={sent}"
+    transport = answering({("GET", url): json_response(list_body([], None, "p"))})
+    async with client_for(transport) as client:
+        session = client.services(SERVICE_SID).sessions(SESSION_SID)
+        assert await session.interactions.list(page_size=page_size) == []
+    assert only_call(transport, "GET", url).url.query["PageSize"] == sent
 
 
-async def test_fetch_interaction(client: ProxyClient, mock_http: aioresponses) -> None:
+async def test_fetch_interaction() -> None:
     url = f"{INTERACTIONS}/{INTERACTION_SID}"
-    mock_http.get(url, payload=load_fixture("sdk_interaction_fetch_response"))
-    one = (
-        await client.services(SERVICE_SID).sessions(SESSION_SID).interactions.fetch(INTERACTION_SID)
+    transport = answering(
+        {("GET", url): json_response(load_fixture("sdk_interaction_fetch_response"))}
     )
+    async with client_for(transport) as client:
+        interactions = client.services(SERVICE_SID).sessions(SESSION_SID).interactions
+        one = await interactions.fetch(INTERACTION_SID)
     assert one.sid == "KIaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-    call = only_call(mock_http, "GET", url)
+    call = only_call(transport, "GET", url)
     assert_standard_headers(call)
-    assert call.kwargs.get("data") is None
+    assert call.encoded_form() is None
 
 
-async def test_delete_interaction(client: ProxyClient, mock_http: aioresponses) -> None:
+async def test_delete_interaction() -> None:
     url = f"{INTERACTIONS}/{INTERACTION_SID}"
-    mock_http.delete(url, status=204, body=b"")
-    interactions = client.services(SERVICE_SID).sessions(SESSION_SID).interactions
-    await interactions.delete(INTERACTION_SID)  # returns None: a 204 has no body
-    assert_standard_headers(only_call(mock_http, "DELETE", url))
+    transport = answering({("DELETE", url): Response(204, {}, b"")})
+    async with client_for(transport) as client:
+        interactions = client.services(SERVICE_SID).sessions(SESSION_SID).interactions
+        await interactions.delete(INTERACTION_SID)  # returns None: a 204 has no body
+    assert_standard_headers(only_call(transport, "DELETE", url))
 
 
-@pytest.mark.parametrize("status", [200, 201])
-async def test_create_message_interaction_sends_form(
-    client: ProxyClient, mock_http: aioresponses, status: int
-) -> None:
-    mock_http.post(
-        MESSAGES, status=status, payload=load_fixture("sdk_message_interaction_create_response")
-    )
-    messages = (
+def message_interactions(client: ProxyClient) -> Any:
+    return (
         client.services(SERVICE_SID)
         .sessions(SESSION_SID)
         .participants(PARTICIPANT_SID)
         .message_interactions
     )
 
-    created = await messages.create(
-        body="héllo & bye", media_url=["https://example.com/a.png", "https://example.com/b.png"]
-    )
+
+@pytest.mark.parametrize("status", [200, 201])
+async def test_create_message_interaction_sends_form(status: int) -> None:
+    created_body = load_fixture("sdk_message_interaction_create_response")
+    transport = answering({("POST", MESSAGES): json_response(created_body, status)})
+    async with client_for(transport) as client:
+        created = await message_interactions(client).create(
+            body="héllo & bye",
+            media_url=["https://example.com/a.png", "https://example.com/b.png"],
+        )
 
     assert isinstance(created, MessageInteraction)
     assert created.participant_sid == "KPaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-    call = only_call(mock_http, "POST", MESSAGES)
+    call = only_call(transport, "POST", MESSAGES)
     assert_standard_headers(call)
-    assert call.kwargs["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
-    assert parse_qsl(call.kwargs["data"].decode()) == [
+    assert call.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    form = call.encoded_form()
+    assert form is not None
+    assert parse_qsl(form.decode()) == [
         ("Body", "héllo & bye"),
         ("MediaUrl", "https://example.com/a.png"),
         ("MediaUrl", "https://example.com/b.png"),
     ]
 
 
-async def test_create_with_media_only(client: ProxyClient, mock_http: aioresponses) -> None:
-    mock_http.post(
-        MESSAGES, status=201, payload=load_fixture("sdk_message_interaction_create_response")
-    )
-    messages = (
-        client.services(SERVICE_SID)
-        .sessions(SESSION_SID)
-        .participants(PARTICIPANT_SID)
-        .message_interactions
-    )
-    await messages.create(media_url="https://example.com/a.png")
-    call = only_call(mock_http, "POST", MESSAGES)
-    assert parse_qsl(call.kwargs["data"].decode()) == [("MediaUrl", "https://example.com/a.png")]
+async def test_create_with_media_only() -> None:
+    created_body = load_fixture("sdk_message_interaction_create_response")
+    transport = answering({("POST", MESSAGES): json_response(created_body, 201)})
+    async with client_for(transport) as client:
+        await message_interactions(client).create(media_url="https://example.com/a.png")
+    form = only_call(transport, "POST", MESSAGES).encoded_form()
+    assert form is not None
+    assert parse_qsl(form.decode()) == [("MediaUrl", "https://example.com/a.png")]
 
 
-async def test_fetch_message_interaction(client: ProxyClient, mock_http: aioresponses) -> None:
+async def test_fetch_message_interaction() -> None:
     url = f"{MESSAGES}/{INTERACTION_SID}"
-    mock_http.get(url, payload=load_fixture("sdk_message_interaction_fetch_response"))
-    messages = (
-        client.services(SERVICE_SID)
-        .sessions(SESSION_SID)
-        .participants(PARTICIPANT_SID)
-        .message_interactions
-    )
-    fetched = await messages.fetch(INTERACTION_SID)
+    body = load_fixture("sdk_message_interaction_fetch_response")
+    transport = answering({("GET", url): json_response(body)})
+    async with client_for(transport) as client:
+        fetched = await message_interactions(client).fetch(INTERACTION_SID)
     assert isinstance(fetched, MessageInteraction)
-    assert_standard_headers(only_call(mock_http, "GET", url))
+    assert_standard_headers(only_call(transport, "GET", url))
 
 
-async def test_list_message_interactions(client: ProxyClient, mock_http: aioresponses) -> None:
+async def test_list_message_interactions() -> None:
     record = load_fixture("sdk_message_interaction_fetch_response")
     second = f"{MESSAGES}?PageSize=1&Page=1&PageToken=PTnext"
-    mock_http.get(f"{MESSAGES}?PageSize=1", payload=list_body([record], second, "m0"))
     # Another record than page 1's: a page repeating the previous one is a loop.
-    mock_http.get(second, payload=list_body([dict(record, sid="KI" + "f" * 32)], None, "m1"))
-    messages = (
-        client.services(SERVICE_SID)
-        .sessions(SESSION_SID)
-        .participants(PARTICIPANT_SID)
-        .message_interactions
+    other = dict(record, sid="KI" + "f" * 32)
+    transport = answering(
+        {
+            ("GET", f"{MESSAGES}?PageSize=1"): json_response(list_body([record], second, "m0")),
+            ("GET", second): json_response(list_body([other], None, "m1")),
+        }
     )
-    streamed = [item async for item in messages.stream(page_size=1)]
+    async with client_for(transport) as client:
+        streamed = [item async for item in message_interactions(client).stream(page_size=1)]
     assert [type(item) for item in streamed] == [MessageInteraction, MessageInteraction]
-    assert_standard_headers(only_call(mock_http, "GET", second))
+    assert_standard_headers(only_call(transport, "GET", second))
 
 
-async def test_api_key_credentials_build_their_own_basic_header(mock_http: aioresponses) -> None:
+async def test_api_key_credentials_build_their_own_basic_header() -> None:
     api_key, secret = "SK" + "f" * 32, "api-secret-value-1234"
     url = f"{INTERACTIONS}/{INTERACTION_SID}"
-    mock_http.get(url, payload=load_fixture("sdk_interaction_fetch_response"))
-    async with ProxyClient(ACCOUNT_SID, api_key=api_key, api_secret=secret, retry=0) as proxy:
+    transport = answering(
+        {("GET", url): json_response(load_fixture("sdk_interaction_fetch_response"))}
+    )
+    async with ProxyClient(
+        ACCOUNT_SID, api_key=api_key, api_secret=secret, retry=0, transport=transport
+    ) as proxy:
         await proxy.services(SERVICE_SID).sessions(SESSION_SID).interactions.fetch(INTERACTION_SID)
     expected = "Basic " + base64.b64encode(f"{api_key}:{secret}".encode()).decode()
-    assert only_call(mock_http, "GET", url).kwargs["headers"]["Authorization"] == expected
+    assert only_call(transport, "GET", url).headers["Authorization"] == expected
 
 
 async def test_redirects_are_never_followed(client: ProxyClient, mock_http: aioresponses) -> None:
     url = f"{INTERACTIONS}/{INTERACTION_SID}"
     mock_http.get(url, payload=load_fixture("sdk_interaction_fetch_response"))
     await client.services(SERVICE_SID).sessions(SESSION_SID).interactions.fetch(INTERACTION_SID)
-    assert only_call(mock_http, "GET", url).kwargs["allow_redirects"] is False
+    calls = mock_http.requests[("GET", normalize_url(URL(url)))]
+    assert len(calls) == 1
+    assert calls[0].kwargs["allow_redirects"] is False
