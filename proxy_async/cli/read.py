@@ -16,19 +16,19 @@ import click
 
 from ..client.proxy_client import ProxyClient
 from ..models.raw_records import RawRecords
+from ._client_settings import ClientSettings
 from ._command import Group
 from ._failures import EXIT_OK, failure_of
 from ._options import (
     CONTEXT_SETTINGS,
     PAGE_SIZE,
-    ClientSettings,
     Number,
     Sid,
     connection_options,
     reporting_options,
     verbose_option,
 )
-from ._progress import configure_request_logging
+from ._request_log import configure_request_logging
 from ._runner import run_until_signalled
 from .read_output import (
     INTERACTIONS,

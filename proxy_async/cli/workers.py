@@ -42,7 +42,7 @@ from ._options import (
     reporting_options,
     verbose_option,
 )
-from ._progress import configure_request_logging
+from ._request_log import configure_request_logging
 from ._runner import run_until_signalled
 from ._summary import plural
 
