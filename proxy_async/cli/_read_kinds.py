@@ -11,7 +11,7 @@ from ..bulk_export.engine import CSV_COLUMNS
 from ..models.records import Session
 
 ReadFormat = Literal["table", "ndjson", "csv", "json"]
-"""How a read command prints records (see :func:`write_records`)."""
+"""How a read command prints records (see :func:`~.read_output.write_records`)."""
 
 READ_FORMATS: tuple[ReadFormat, ...] = ("table", "ndjson", "csv", "json")
 
