@@ -3,7 +3,7 @@
 One command tree: ``export`` and ``demo`` (:mod:`.export`), ``sessions list`` and
 ``interactions list|fetch`` (:mod:`.read`), ``workers enqueue|run|merge``
 (:mod:`.workers`) and ``fake-server`` (:mod:`.fake_server`). Options become client
-options in one place (:class:`._options.ClientSettings`); every failure becomes one
+options in one place (:class:`._client_settings.ClientSettings`); every failure becomes one
 line and an exit code in one place (:mod:`._failures`, reported by :func:`main`).
 
 Built on click: it gives the command tree, typed options checked as they are parsed,

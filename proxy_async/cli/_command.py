@@ -14,8 +14,8 @@ from typing import Any, TextIO
 import click
 import orjson
 
+from ._client_settings import ClientSettings
 from ._failures import CommandFailure, ReaderGone, StreamClosed, failure_of
-from ._options import ClientSettings
 
 
 class Command(click.Command):

@@ -1,5 +1,5 @@
-"""The options commands share, their value types, and the one place where command-line
-options become client options (:class:`ClientSettings`).
+"""The options commands share and their value types (the client's own options become
+client options in :mod:`._client_settings`).
 
 Every value is checked as it is parsed, so a bad one is a one-line usage error
 (exit 2) naming the option, before anything is sent or written.
@@ -7,19 +7,16 @@ Every value is checked as it is parsed, so a bad one is a one-line usage error
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from typing import Any, ClassVar, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
-import attrs
 import click
 
 from ..bulk_export.engine import DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE
 from ..client.environment import BASE_URL_VARIABLE
-from ..client.proxy_client import ProxyClient
 from ..errors import InvalidParameterError
 from ..limits.ratelimit import MAX_CONCURRENCY, check_requests_per_second
-from ..validation import MAX_PAGE_SIZE, SID_PATTERNS, sid_kind
+from ..validation import MAX_PAGE_SIZE, SID_PATTERNS, is_finite_number, sid_kind
 
 PROG = "proxy-async"
 
@@ -87,15 +84,18 @@ class Number(_Checked):
         self.name = "integer" if integer else "number"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if is_finite_number(value):
             number: float = value
         else:
             try:
                 number = int(value) if self.integer else float(value)
             except (TypeError, ValueError):
                 self.refuse(value, param, ctx)
+        # Not finite, or an integer too large for a float (10**400): refused, as out of range.
+        if not is_finite_number(number):
+            self.refuse(value, param, ctx)
         too_low = number <= self.low if self.low_open else number < self.low
-        if not math.isfinite(number) or too_low or (self.high is not None and number > self.high):
+        if too_low or (self.high is not None and number > self.high):
             self.refuse(value, param, ctx)
         return number
 
@@ -272,44 +272,3 @@ def progress_options(function: F) -> F:
         ],
         function,
     )
-
-
-# -- options -> client -----------------------------------------------------------------------
-
-
-@attrs.frozen
-class ClientSettings:
-    """What the command line says about the client: its host, forward proxy and CA bundle.
-
-    None leaves a setting to the environment, as :meth:`ProxyClient.from_env` reads it.
-    This is the only place command-line options become client options.
-    """
-
-    base_url: str | None = None
-    proxy: str | None = attrs.field(default=None, repr=False)
-    ca_bundle: str | None = None
-
-    OPTION_NAMES: ClassVar[dict[str, str]] = {
-        "base_url": "--base-url",
-        "proxy": "--proxy",
-        "ca_bundle": "--ca-bundle",
-    }
-    """The option that sets each client parameter: a failure names the option."""
-
-    @classmethod
-    def option_names(cls) -> dict[str, str]:
-        """:attr:`OPTION_NAMES` and the other parameters a command passes on as they
-        were typed (``out``: ``--out``), for :func:`~proxy_async.cli._failures.failure_of`."""
-        return {**cls.OPTION_NAMES, "out": "--out"}
-
-    def client(self, **options: Any) -> ProxyClient:
-        """``ProxyClient.from_env`` with these settings and ``options`` (limiter, hooks).
-
-        Raises :class:`~proxy_async.errors.InvalidParameterError` naming the variable
-        or the parameter that is wrong (see :func:`~proxy_async.cli._failures.failure_of`).
-        """
-        for name in ("base_url", "proxy", "ca_bundle"):
-            value = getattr(self, name)
-            if value is not None:
-                options[name] = value
-        return ProxyClient.from_env(**options)

@@ -32,26 +32,7 @@ def summary_text(summary: ExportSummary, display: ProgressDisplay | None = None)
         f"{plural(summary.records_this_run, 'record')} in {summary.elapsed:.1f} s "
         f"({summary.records_per_second:,.0f} records/s)"
     )
-    sessions = plural(summary.sessions_total, "session")
-    lines = []
-    if summary.complete:
-        head = "Export complete" + (" (resumed)" if summary.resumed else "")
-        lines.append(f"{head}: {plural(summary.records, 'record')} from {sessions}")
-        lines.append(f"  this run : {speed}")
-        size = "" if summary.output.name == STDOUT else f", {_size(summary.output)}"
-        lines.append(f"  output   : {summary.output} ({summary.format}{size})")
-        if summary.sessions_file is not None:
-            lines.append(f"  sessions : {summary.sessions_file} (the Session records)")
-    else:
-        failed = len(summary.failures)
-        lines.append(
-            f"Export incomplete: {failed:,} of {sessions} failed; {summary.sessions_done:,} "
-            f"done, {plural(summary.records, 'record')} written so far"
-        )
-        lines.append(f"  this run : {speed}")
-        lines.extend(_listed("failed", summary.failures))
-        lines.append(f"  kept     : {summary.output} with its state {summary.state}")
-        lines.append("  next     : rerun the same command with --resume to retry what failed")
+    lines = (_complete if summary.complete else _incomplete)(summary, speed)
     if summary.missing:
         count = len(summary.missing)
         lines.append(
@@ -66,6 +47,34 @@ def summary_text(summary: ExportSummary, display: ProgressDisplay | None = None)
             f"{display.rate_limited:,} answered 429)"
         )
     return "\n".join(lines)
+
+
+def _complete(summary: ExportSummary, speed: str) -> list[str]:
+    """The head of a complete export's summary: records, this run, the files."""
+    head = "Export complete" + (" (resumed)" if summary.resumed else "")
+    sessions = plural(summary.sessions_total, "session")
+    lines = [f"{head}: {plural(summary.records, 'record')} from {sessions}"]
+    lines.append(f"  this run : {speed}")
+    size = "" if summary.output.name == STDOUT else f", {_size(summary.output)}"
+    lines.append(f"  output   : {summary.output} ({summary.format}{size})")
+    if summary.sessions_file is not None:
+        lines.append(f"  sessions : {summary.sessions_file} (the Session records)")
+    return lines
+
+
+def _incomplete(summary: ExportSummary, speed: str) -> list[str]:
+    """The head of an incomplete export's summary: what failed, what is kept, what next."""
+    failed = len(summary.failures)
+    sessions = plural(summary.sessions_total, "session")
+    lines = [
+        f"Export incomplete: {failed:,} of {sessions} failed; {summary.sessions_done:,} "
+        f"done, {plural(summary.records, 'record')} written so far"
+    ]
+    lines.append(f"  this run : {speed}")
+    lines.extend(_listed("failed", summary.failures))
+    lines.append(f"  kept     : {summary.output} with its state {summary.state}")
+    lines.append("  next     : rerun the same command with --resume to retry what failed")
+    return lines
 
 
 def _listed(label: str, sessions: tuple[SessionFailure, ...], shown: int = 10) -> list[str]:

@@ -108,9 +108,20 @@ def fake_server_command(
     """Run a fake Twilio Proxy v1 server with generated data: point 'proxy-async export',
     ProxyClient or your tests at it. It prints the credentials and a ready-to-paste export
     command."""
-    from ..testing._prerender import DEFAULT_MAX_BYTES
-    from ..testing._serve import banner, describe, serve
+    _check_host(host)
+    if vanishing_sessions > sessions:
+        raise CommandFailure("--vanishing-sessions must not exceed --sessions", EXIT_USAGE)
+    settings = _server_settings(
+        sessions=sessions,
+        vanishing_sessions=vanishing_sessions,
+        max_rps=max_rps,
+        prerender_max_mib=prerender_max_mib,
+        **options,
+    )
+    return _serve_until_stopped(host, port, settings, as_json=as_json)
 
+
+def _check_host(host: str) -> None:
     if not host.strip():
         # aiohttp would listen on every interface and print an unusable http://:PORT.
         raise CommandFailure(
@@ -118,9 +129,20 @@ def fake_server_command(
             "interface, reachable from other machines)",
             EXIT_USAGE,
         )
-    if vanishing_sessions > sessions:
-        raise CommandFailure("--vanishing-sessions must not exceed --sessions", EXIT_USAGE)
-    settings: dict[str, Any] = {
+
+
+def _server_settings(
+    *,
+    sessions: int,
+    vanishing_sessions: int,
+    max_rps: float | None,
+    prerender_max_mib: int | None,
+    **options: Any,
+) -> dict[str, Any]:
+    """The :class:`~proxy_async.testing.FakeProxyServer` arguments the options give."""
+    from ..testing._prerender import DEFAULT_MAX_BYTES
+
+    return {
         "services": options["services"],
         "sessions_per_service": sessions,
         "participants_per_session": options["participants"],
@@ -138,6 +160,12 @@ def fake_server_command(
         if prerender_max_mib is None
         else prerender_max_mib * 1024 * 1024,
     }
+
+
+def _serve_until_stopped(host: str, port: int, settings: dict[str, Any], *, as_json: bool) -> int:
+    """Serve until Ctrl+C or SIGTERM (exit 0), saying once it listens what it serves."""
+    from ..testing._serve import banner, describe, serve
+
     listening = False
 
     def ready(server: Any) -> None:

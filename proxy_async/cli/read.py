@@ -2,7 +2,8 @@
 at a Service before a nine-hour export, and reads for scripts.
 
 A table on a terminal; ``--format ndjson|csv|json`` (NDJSON by default into a pipe or a
-file) prints what the export would write for the same records (:mod:`.read_output`).
+file) prints what the export would write for the same records (:mod:`.read_output`,
+from the pages of :mod:`._read_pages`).
 """
 
 from __future__ import annotations
@@ -16,32 +17,30 @@ import click
 
 from ..client.proxy_client import ProxyClient
 from ..models.raw_records import RawRecords
+from ._client_settings import ClientSettings
 from ._command import Group
 from ._failures import EXIT_OK, failure_of
 from ._options import (
     CONTEXT_SETTINGS,
     PAGE_SIZE,
-    ClientSettings,
     Number,
     Sid,
     connection_options,
     reporting_options,
     verbose_option,
 )
-from ._progress import configure_request_logging
-from ._runner import run_until_signalled
-from .read_output import (
+from ._read_kinds import (
     INTERACTIONS,
     READ_FORMATS,
     SESSIONS,
     ReadFormat,
     RecordKind,
     default_format,
-    fetch_interaction,
-    interaction_pages,
-    session_pages,
-    write_records,
 )
+from ._read_pages import fetch_interaction, interaction_pages, session_pages
+from ._request_log import configure_request_logging
+from ._runner import run_until_signalled
+from .read_output import write_records
 
 Pages = Callable[[ProxyClient], AsyncGenerator[RawRecords, None]]
 

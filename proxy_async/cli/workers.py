@@ -8,24 +8,20 @@ when one of these commands runs); this module is its command line. Redis and the
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import logging
 import os
 import sys
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 import click
 
 from ..bulk_export.engine import DEFAULT_PAGE_SIZE, FORMATS, Format
-from ..client.proxy_client import ProxyClient
-from ..errors import InvalidParameterError, SessionDiscoveryError
+from ..errors import InvalidParameterError
 from ..validation import check_redis_url
 from ._command import Group, emit_json, say
+from ._enqueue import enqueue
 from ._failures import (
-    EXIT_FATAL,
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_SIGNALLED,
@@ -42,11 +38,11 @@ from ._options import (
     reporting_options,
     verbose_option,
 )
-from ._progress import configure_request_logging
+from ._redis import REDIS_VARIABLE
+from ._redis import redis_failure as _redis_failure
+from ._request_log import configure_request_logging
 from ._runner import run_until_signalled
 from ._summary import plural
-
-REDIS_VARIABLE = "PROXY_ASYNC_REDIS_URL"
 
 
 @click.group("workers", cls=Group, context_settings=CONTEXT_SETTINGS)
@@ -102,99 +98,15 @@ def enqueue_command(redis: str | None, verbose: int, as_json: bool, **options: A
     url = _redis_url(redis) or config.redis_url
     undo = configure_request_logging(verbose, None, sys.stderr)
     try:
-        return run_until_signalled(_enqueue(workers, config, url, as_json=as_json, **options))
+        text, body, code = run_until_signalled(enqueue(workers, config, url, **options))
     except Interrupted as stopped:
         raise Interrupted(
             "Run the same command again to continue.", stopped.exit_code - EXIT_SIGNALLED
         ) from None
     finally:
         undo()
-
-
-async def _enqueue(
-    workers: Any,
-    config: Any,
-    url: str,
-    *,
-    service: str,
-    out: str,
-    batch_size: int | None,
-    fmt: str,
-    page_size: int,
-    gzip_files: bool,
-    wait: bool,
-    retry_failed: bool,
-    as_json: bool,
-) -> int:
-    from arq.connections import RedisSettings, create_pool
-    from arq.jobs import Job
-    from redis.exceptions import RedisError
-
-    try:
-        # No connection retries: fail at once, in one line (arq would log each retry).
-        settings = dataclasses.replace(RedisSettings.from_dsn(url), conn_retries=0)
-        pool = await create_pool(settings)
-    except (RedisError, OSError, ValueError) as error:
-        raise _redis_failure(url, error) from None
-    try:
-        # Listing needs no shared rate: one client, at the pool's rate, for this process.
-        client = ProxyClient.from_config(
-            config.client_config(requests_per_second=config.requests_per_second)
-        )
-        async with client:
-            try:
-                done = await workers.enqueue_service(
-                    pool,
-                    client,
-                    service,
-                    out,
-                    fmt=fmt,
-                    page_size=page_size,
-                    batch_size=batch_size or workers.DEFAULT_BATCH_SIZE,
-                    compression="gzip" if gzip_files else None,
-                    retry_failed=retry_failed,
-                )
-            except SessionDiscoveryError as error:
-                raise CommandFailure(
-                    f"{error}: the listing so far is saved, run enqueue again", EXIT_FATAL
-                ) from error
-        known = len(done.job_ids) - done.new_jobs
-        body: dict[str, Any] = {
-            "service_sid": done.service_sid,
-            "sessions": done.sessions,
-            "batches": done.batches,
-            "new_jobs": done.new_jobs,
-            "retried_jobs": done.retried_jobs,
-            "known_jobs": known,
-        }
-        retried = f" ({done.retried_jobs} failed ones again)" if done.retried_jobs else ""
-        text = (
-            f"{plural(done.sessions, 'session')} of {done.service_sid} in "
-            f"{plural(done.batches, 'batch')}: {plural(done.new_jobs, 'job')} queued{retried}, "
-            f"{known:,} already known"
-        )
-        code = EXIT_OK
-        if wait:
-            await workers.wait_for_jobs(pool, done.job_ids, poll_delay=1.0)
-            failed = [
-                ident
-                for ident in done.job_ids
-                if (info := await Job(ident, pool).result_info()) is not None and not info.success
-            ]
-            body.update(jobs_done=len(done.job_ids) - len(failed), jobs_failed=len(failed))
-            text += (
-                f"\n{plural(len(done.job_ids) - len(failed), 'job')} done, {len(failed):,} failed"
-            )
-            if failed:
-                text += " (queue them again with --retry-failed)"
-                code = EXIT_PARTIAL
-        _print_outcome(text, body, code, as_json)
-        return code
-    except RedisError as error:
-        raise _redis_failure(url, error) from None
-    finally:
-        with contextlib.suppress(RedisError, OSError):
-            await pool.aclose()
+    _print_outcome(text, body, code, as_json)
+    return code
 
 
 @workers_group.command(
@@ -357,25 +269,3 @@ def _guarded(read: Any) -> Any:
         return read()
     except InvalidParameterError as error:
         raise CommandFailure(str(error), EXIT_USAGE) from error
-
-
-def _redis_failure(url: str, error: BaseException) -> CommandFailure:
-    reason = (str(error) or type(error).__name__).rstrip(".")
-    return CommandFailure(
-        f"cannot use Redis at {safe_url(url)}: {reason}; is redis-server running there? "
-        f"(set --redis or ${REDIS_VARIABLE})",
-        EXIT_FATAL,
-    )
-
-
-def safe_url(url: str) -> str:
-    """``url`` with its password (if any) masked."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "<unparsable URL>"
-    if password is None:
-        return url
-    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))

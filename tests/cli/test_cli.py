@@ -17,6 +17,7 @@ from conftest import AUTH_TOKEN, assert_no_secret, set_fake_credentials
 from proxy_async.bulk_export.files import ExportPaths
 from proxy_async.cli import main
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
+from proxy_async.testing.demo import demo_server
 
 SERVICE = "KS" + "b" * 32
 SESSION = "KC" + "c" * 32
@@ -361,6 +362,23 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert len(lines) == 780
     assert len({orjson.loads(line)["sid"] for line in lines}) == 780
     assert_no_secret(result.stdout + result.stderr, "the demo output")
+
+
+async def test_the_demo_server_serves_one_service_to_a_client_that_ignores_proxies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A proxy nobody listens on: a client that trusted the environment would fail.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    async with demo_server(sessions=3, interactions=1, latency=0.0, seed=7) as demo:
+        assert demo.service_sid == demo.server.service_sids[0]
+        assert demo.intro == (
+            f"Fake Twilio Proxy server running in this process at {demo.server.url}: "
+            "3 sessions x 1 interaction, 0 ms latency per request. No account, no network."
+        )
+        async with demo.client() as client:
+            sessions = await client.services(demo.service_sid).sessions.list()
+    assert len(sessions) == 3
 
 
 def test_fake_server_command_prints_url_and_credentials(tmp_path: Path) -> None:

@@ -67,6 +67,8 @@ CASES: list[tuple[list[str], int, str]] = [
     ([*EXPORT, "--out", "x", "--base-url", "ftp://h"], EXIT_USAGE, "--base-url"),
     (["export", "--service", "AC" + "a" * 32, "--out", "x"], EXIT_USAGE, "a KS SID"),
     (["fake-server", "--port", "99999"], EXIT_USAGE, "'--port'"),
+    # An integer too large for a float is out of range, not an OverflowError (exit 3).
+    (["fake-server", "--port", "9" * 400], EXIT_USAGE, "'--port'"),
     (["fake-server", "--latency", "inf"], EXIT_USAGE, "'--latency'"),
     (["workers", "merge", "--out", "nodir", "--to", "x.ndjson"], EXIT_USAGE, "nodir"),
     (["workers", "enqueue", "KS1", "--out", "d"], EXIT_USAGE, "a KS SID"),

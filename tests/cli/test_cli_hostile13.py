@@ -21,8 +21,10 @@ from conftest import set_fake_credentials
 
 from proxy_async.cli import EXIT_FATAL, EXIT_UNAVAILABLE, EXIT_USAGE, main
 from proxy_async.cli._failures import failure_of
-from proxy_async.cli._progress import ProgressDisplay, configure_request_logging
-from proxy_async.cli.read_output import SESSIONS, write_records
+from proxy_async.cli._progress import ProgressDisplay
+from proxy_async.cli._read_kinds import SESSIONS
+from proxy_async.cli._request_log import configure_request_logging
+from proxy_async.cli.read_output import write_records
 from proxy_async.errors import (
     CertificateVerifyError,
     ConnectError,

@@ -15,12 +15,8 @@ from rich.console import Console
 
 from proxy_async import AttemptEvent, InvalidParameterError, ProxyClient, RetryPolicy
 from proxy_async.bulk_export.engine import ExportProgress
-from proxy_async.cli._progress import (
-    PLAIN_INTERVAL,
-    TTY_INTERVAL,
-    ProgressDisplay,
-    configure_request_logging,
-)
+from proxy_async.cli._progress import PLAIN_INTERVAL, TTY_INTERVAL, ProgressDisplay
+from proxy_async.cli._request_log import configure_request_logging
 from proxy_async.testing import FAKE_ACCOUNT_SID, FakeProxyServer, Fault
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d ")

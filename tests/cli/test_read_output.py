@@ -1,6 +1,6 @@
-"""What the read commands print (proxy_async/cli/read_output.py), against the fake server:
-the export's bytes for NDJSON and CSV, one JSON array, tables a page at a time, limits,
-404s, closed pipes."""
+"""What the read commands print (proxy_async/cli/read_output.py, _read_pages.py,
+_read_table.py), against the fake server: the export's bytes for NDJSON and CSV, one JSON
+array, tables a page at a time, limits, 404s, closed pipes."""
 
 from __future__ import annotations
 
@@ -20,17 +20,15 @@ from conftest import fake_client, pending_client_tasks
 
 from proxy_async import InvalidParameterError, NotFoundError
 from proxy_async.bulk_export.engine import export
-from proxy_async.cli.read_output import (
+from proxy_async.cli._read_kinds import (
     INTERACTIONS,
     SESSION_CSV_COLUMNS,
     SESSIONS,
     ReadFormat,
     default_format,
-    fetch_interaction,
-    interaction_pages,
-    session_pages,
-    write_records,
 )
+from proxy_async.cli._read_pages import fetch_interaction, interaction_pages, session_pages
+from proxy_async.cli.read_output import write_records
 from proxy_async.models.raw_records import DecodedRecords, RawRecords
 from proxy_async.testing import FakeProxyServer
 
