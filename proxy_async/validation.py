@@ -45,6 +45,10 @@ hyphens, not starting or ending with a hyphen (RFC 1123, section 2.1)."""
 _LABEL = re.compile(DNS_LABEL, re.IGNORECASE)
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+"""The port a URL of each scheme means when it names none (RFC 9110, sections 4.2.1-4.2.2)."""
+
+
 def url_host(url: yarl.URL) -> str | None:
     """``url.host`` (IDNA-decoded), or None when there is none or it cannot be decoded.
 
@@ -236,6 +240,19 @@ def check_sid(value: object, prefix: str, parameter: str) -> str:
             parameter, f"{sid_kind(prefix)} matching ^{prefix}{_HEX32}$", value
         )
     return value
+
+
+_ANY_SID = _sid_pattern("[A-Z]{2}")
+
+
+def is_sid(value: object, prefix: str | None = None) -> TypeGuard[str]:
+    """Whether ``value`` is a SID: ``prefix`` (None: any two capital letters), 32 hex digits.
+
+    For callers that word their own refusal (a webhook form names its parameter in an
+    :class:`~proxy_async.errors.InvalidCallbackError`); :func:`check_sid` raises instead.
+    """
+    pattern = _ANY_SID if prefix is None else SID_PATTERNS.get(prefix) or _sid_pattern(prefix)
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
 
 
 def check_limit(limit: object) -> int | None:
