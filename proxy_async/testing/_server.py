@@ -24,11 +24,12 @@ import orjson
 from aiohttp import web
 
 from ._api import Call, ProxyApi
-from ._dataset import Dataset, SessionRef
+from ._dataset import Dataset
 from ._faults import Fault, FaultKind, FaultQueue
 from ._http import HTML_CONTENT_TYPE, JSON_CONTENT_TYPE, Reply, error, html_page, request_base
 from ._paging import MAX_PAGE_SIZE, PageTokens
 from ._prerender import DEFAULT_MAX_BYTES, CacheKey, PageCache, Rendered
+from ._state import SessionRef
 
 FAKE_ACCOUNT_SID = "AC" + "fa4e" + "0" * 28
 """Account SID the fake server accepts by default."""
