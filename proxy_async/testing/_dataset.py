@@ -53,6 +53,15 @@ class Dataset:
         interactions_per_session: int,
         vanishing_sessions: int = 0,
     ) -> None:
+        for name, value in (
+            ("services", services),
+            ("sessions_per_service", sessions_per_service),
+            ("participants_per_session", participants_per_session),
+            ("interactions_per_session", interactions_per_session),
+            ("vanishing_sessions", vanishing_sessions),
+        ):
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
         self.account_sid = account_sid
         self.seed = seed
         self.services = services
