@@ -1096,3 +1096,28 @@ async def test_aiohttp_body_not_covered_by_any_signature_is_refused(
     # A request without a body is signed over the URL alone.
     response = await client.get(path, headers={SIGNATURE_HEADER: signature})
     assert response.status == 200
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "reason"),
+    [
+        ("interactionSid", _sid("CA", 1), "expected a KI SID (2 letters, 32 hex digits)"),
+        ("interactionSid", _sid("KI", 1) + "0", "expected a KI SID (2 letters, 32 hex digits)"),
+        ("inboundResourceSid", "ca" + "0" * 32, "expected a SID (2 letters, 32 hex digits)"),
+        ("inboundResourceSid", "CA" + "g" * 32, "expected a SID (2 letters, 32 hex digits)"),
+    ],
+)
+def test_sid_refusals_say_which_kind(parameter: str, value: str, reason: str) -> None:
+    form = {"interactionSid": _sid("KI", 1), parameter: value}
+    with pytest.raises(InvalidCallbackError) as info:
+        parse_callback(form)
+    assert (info.value.parameter, info.value.reason) == (parameter, reason)
+
+
+def test_any_two_capital_letters_make_a_resource_sid() -> None:
+    # inboundResourceSid is a Message (SM), Call (CA) or any later kind: no fixed prefix.
+    for prefix in ("SM", "CA", "MM", "ZZ"):
+        cb = parse_callback(
+            {"interactionSid": _sid("KI", 1), "inboundResourceSid": _sid(prefix, 2)}
+        )
+        assert cb.inbound_resource_sid == _sid(prefix, 2)
