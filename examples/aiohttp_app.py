@@ -33,7 +33,7 @@ from proxy_async import ProxyClient, ProxyError
 from proxy_async.errors import InvalidCallbackError
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer
 from proxy_async.web import proxy_client_context
-from proxy_async.webhooks.signature import parse_callback, verify_request
+from proxy_async.webhooks import parse_callback, verify_request
 
 SETTINGS = web.AppKey("settings", Settings)
 PROXY_CLIENT = web.AppKey("proxy_client", ProxyClient)

@@ -19,7 +19,7 @@ from proxy_async import (
     RateLimitError,
 )
 from proxy_async.client.environment import base_url_from_env
-from proxy_async.webhooks.signature import ProxyCallback
+from proxy_async.webhooks import ProxyCallback
 
 DEFAULT_BANNED_WORDS: Final = frozenset({"password", "iban", "cvv"})
 """Words the intercept callback refuses to let through (a toy policy)."""

@@ -22,7 +22,7 @@ from examples.common import Settings, is_blocked, message_text, send_error_statu
 from proxy_async import ProxyError
 from proxy_async.errors import InvalidCallbackError
 from proxy_async.web import proxy_client_from_state, proxy_client_lifespan
-from proxy_async.webhooks.signature import (
+from proxy_async.webhooks import (
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
     asgi_request_url,

@@ -256,6 +256,19 @@ def check_sid(value: object, prefix: str, parameter: str) -> str:
     return value
 
 
+_ANY_SID = _sid_pattern("[A-Z]{2}")
+
+
+def is_sid(value: object, prefix: str | None = None) -> TypeGuard[str]:
+    """Whether ``value`` is a SID: ``prefix`` (None: any two capital letters), 32 hex digits.
+
+    For callers that word their own refusal (a webhook form names its parameter in an
+    :class:`~proxy_async.errors.InvalidCallbackError`); :func:`check_sid` raises instead.
+    """
+    pattern = _ANY_SID if prefix is None else SID_PATTERNS.get(prefix) or _sid_pattern(prefix)
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
 def check_limit(limit: object) -> int | None:
     """Validate a record ``limit``: None (no limit) or an int >= 1."""
     if limit is None:

@@ -11,9 +11,11 @@ from collections.abc import Mapping
 
 import attrs
 
-from ._dataset import Dataset, SessionRef, Source
+from ._dataset import Dataset
 from ._http import Reply, error, not_found
 from ._paging import MAX_PAGE_SIZE, PageQuery, PageTokens, build_page
+from ._sources import Source
+from ._state import SessionRef
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
 

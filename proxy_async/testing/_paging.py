@@ -1,4 +1,4 @@
-"""Twilio-style list pages over a :class:`~._dataset.Source`.
+"""Twilio-style list pages over a :class:`~._sources.Source`.
 
 ``Page`` is only echoed (client state). Where a page starts comes from ``PageToken``
 when present, otherwise from ``Page * PageSize`` counted over live records. Tokens
@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from ._dataset import Source
+from ._sources import Source
 
 MAX_PAGE_SIZE = 1000
 _TOKEN_POSITION = re.compile(r"[0-9a-f]{1,15}")

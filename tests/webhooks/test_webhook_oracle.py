@@ -2,7 +2,7 @@
 
 twilio (test extra only) signs each generated request; our validators must accept exactly
 when ``RequestValidator.validate`` does. The one documented difference (see
-``proxy_async.webhooks.signature._url_variants``): for an authority with a ``:`` before its port
+``proxy_async.webhooks.signing.url_variants``): for an authority with a ``:`` before its port
 (``user:pw@host:8443``, ``[::1]:8443``) RequestValidator also accepts a signature over the
 authority cut at its first ``:`` (``https://user/...``); we refuse that one, so we never
 accept what the oracle refuses.
@@ -32,7 +32,7 @@ from twilio.request_validator import (  # type: ignore[import-untyped]
 )
 
 from proxy_async.errors import InvalidParameterError
-from proxy_async.webhooks.signature import (
+from proxy_async.webhooks import (
     HMAC_SHA1,
     HMAC_SHA256,
     compute_signature,

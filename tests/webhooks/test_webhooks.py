@@ -1,4 +1,4 @@
-"""Tests for proxy_async.webhooks.signature: X-Twilio-Signature checks and Proxy callback parsing.
+"""Tests for proxy_async.webhooks: X-Twilio-Signature checks and Proxy callback parsing.
 
 Expected signatures are computed here with hmac/hashlib/base64 directly from the
 documented algorithm, never with the module's own compute_signature.
@@ -23,8 +23,14 @@ from hypothesis import strategies as st
 from multidict import MultiDict
 
 from proxy_async.errors import InvalidCallbackError, InvalidParameterError, ProxyError
-from proxy_async.models.records import Interaction
-from proxy_async.webhooks.signature import (
+from proxy_async.models.records import (
+    Interaction,
+    InteractionType,
+    ResourceStatus,
+    SessionMode,
+    SessionStatus,
+)
+from proxy_async.webhooks import (
     SIGNATURE_HEADER,
     OutOfSessionCallback,
     OutOfSessionParticipant,
@@ -128,7 +134,7 @@ def test_names_sort_case_sensitively() -> None:
 
 def test_repeated_values_are_appended_once_each_in_sorted_order() -> None:
     # twilio-python's RequestValidator signs sorted(set(values)): a pair repeated
-    # verbatim counts once (tests/test_webhook_oracle.py checks the agreement).
+    # verbatim counts once (tests/webhooks/test_webhook_oracle.py checks the agreement).
     url = "https://example.com/cb"
     signature = _sig(TOKEN, url + "ax" + "b1" + "b10" + "b2")
     as_list: dict[str, str | list[str]] = {"b": ["2", "10", "2", "1"], "a": "x"}
@@ -442,7 +448,7 @@ def test_parse_full_callback_form() -> None:
     cb = parse_callback(_CALLBACK_FORM)
     assert cb == ProxyCallback(
         interaction_sid=_sid("KI", 6),
-        interaction_type="Voice",
+        interaction_type=InteractionType.VOICE,
         interaction_data_raw='{"duration": "5"}',
         interaction_data={"duration": "5"},
         interaction_account_sid=_sid("AC", 3),
@@ -452,12 +458,12 @@ def test_parse_full_callback_form() -> None:
         interaction_date_updated=datetime(2018, 3, 13, 22, 42, 56, 250000, tzinfo=timezone.utc),
         inbound_participant_sid=_sid("KP", 1),
         inbound_resource_sid=_sid("CA", 2),
-        inbound_resource_status="completed",
+        inbound_resource_status=ResourceStatus.COMPLETED,
         inbound_resource_type="call",
         inbound_resource_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Calls/CA2.json",
         outbound_participant_sid=_sid("KP", 7),
         outbound_resource_sid=_sid("CA", 8),
-        outbound_resource_status="initiated",
+        outbound_resource_status=ResourceStatus.INITIATED,
         outbound_resource_type="call",
         outbound_resource_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Calls/CA8.json",
     )
@@ -465,6 +471,39 @@ def test_parse_full_callback_form() -> None:
     assert cb.message_body is None
     assert cb.interaction_date_created is not None
     assert cb.interaction_date_created.utcoffset() is not None
+
+
+def test_callback_types_and_statuses_are_the_records_open_enums() -> None:
+    # As Interaction reads "type" and the resource statuses: case-insensitively, and a
+    # value the spec does not list kept as an unknown member that equals the text sent.
+    cb = parse_callback(
+        {
+            "interactionSid": _sid("KI", 1),
+            "interactionType": "Voice",
+            "inboundResourceStatus": "completed",
+            "outboundResourceStatus": "sent-to-the-moon",
+        }
+    )
+    assert cb.interaction_type is InteractionType.VOICE
+    assert cb.inbound_resource_status is ResourceStatus.COMPLETED
+    # Equal to the spec's text, as before (a str enum).
+    assert (cb.interaction_type, cb.inbound_resource_status) == ("voice", "completed")
+    assert isinstance(cb.outbound_resource_status, ResourceStatus)
+    assert cb.outbound_resource_status == "sent-to-the-moon"
+    assert not cb.outbound_resource_status.is_known
+    api = Interaction(sid=None, type=InteractionType("Voice"))
+    assert cb.interaction_type == api.type
+    oos = parse_out_of_session_callback(
+        {
+            "AccountSid": _sid("AC", 1),
+            "From": "+14155550100",
+            "To": "+14155550199",
+            "sessionStatus": "in-progress",
+            "sessionMode": "voice-only",
+        }
+    )
+    assert oos.session_status is SessionStatus.IN_PROGRESS
+    assert oos.session_mode is SessionMode.VOICE_ONLY
 
 
 def test_callback_model_is_frozen_slotted_and_hashable() -> None:
@@ -556,7 +595,7 @@ def test_non_json_interaction_data_falls_back_to_raw(raw: str) -> None:
 def test_lists_with_one_value_are_accepted() -> None:
     cb = parse_callback({"interactionSid": [_sid("KI", 1)], "interactionType": ("Message",)})
     assert cb.interaction_sid == _sid("KI", 1)
-    assert cb.interaction_type == "Message"
+    assert cb.interaction_type is InteractionType.MESSAGE
 
 
 @pytest.mark.parametrize(
@@ -709,8 +748,8 @@ def test_parse_out_of_session_message() -> None:
     assert cb.call_sid is None
     assert cb.session_sid == _sid("KC", 3)
     assert cb.session_unique_name == "order-1234"
-    assert cb.session_status == "closed"
-    assert cb.session_mode == "message-only"
+    assert cb.session_status is SessionStatus.CLOSED
+    assert cb.session_mode is SessionMode.MESSAGE_ONLY
     assert cb.session_closed_reason is None
     assert cb.session_ttl == 3600
     assert cb.session_date_created == t
@@ -1057,3 +1096,28 @@ async def test_aiohttp_body_not_covered_by_any_signature_is_refused(
     # A request without a body is signed over the URL alone.
     response = await client.get(path, headers={SIGNATURE_HEADER: signature})
     assert response.status == 200
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "reason"),
+    [
+        ("interactionSid", _sid("CA", 1), "expected a KI SID (2 letters, 32 hex digits)"),
+        ("interactionSid", _sid("KI", 1) + "0", "expected a KI SID (2 letters, 32 hex digits)"),
+        ("inboundResourceSid", "ca" + "0" * 32, "expected a SID (2 letters, 32 hex digits)"),
+        ("inboundResourceSid", "CA" + "g" * 32, "expected a SID (2 letters, 32 hex digits)"),
+    ],
+)
+def test_sid_refusals_say_which_kind(parameter: str, value: str, reason: str) -> None:
+    form = {"interactionSid": _sid("KI", 1), parameter: value}
+    with pytest.raises(InvalidCallbackError) as info:
+        parse_callback(form)
+    assert (info.value.parameter, info.value.reason) == (parameter, reason)
+
+
+def test_any_two_capital_letters_make_a_resource_sid() -> None:
+    # inboundResourceSid is a Message (SM), Call (CA) or any later kind: no fixed prefix.
+    for prefix in ("SM", "CA", "MM", "ZZ"):
+        cb = parse_callback(
+            {"interactionSid": _sid("KI", 1), "inboundResourceSid": _sid(prefix, 2)}
+        )
+        assert cb.inbound_resource_sid == _sid(prefix, 2)
