@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 import attrs
 
+from ..client.config import ClientConfig
 from ..client.proxy_client import ProxyClient
 
 
@@ -13,7 +14,8 @@ from ..client.proxy_client import ProxyClient
 class ClientSettings:
     """What the command line says about the client: its host, forward proxy and CA bundle.
 
-    None leaves a setting to the environment, as :meth:`ProxyClient.from_env` reads it.
+    None leaves a setting to the environment, as :meth:`ClientConfig.from_env
+    <proxy_async.ClientConfig.from_env>` reads it.
     This is the only place command-line options become client options.
     """
 
@@ -34,14 +36,16 @@ class ClientSettings:
         were typed (``out``: ``--out``), for :func:`~proxy_async.cli._failures.failure_of`."""
         return {**cls.OPTION_NAMES, "out": "--out"}
 
-    def client(self, **options: Any) -> ProxyClient:
-        """``ProxyClient.from_env`` with these settings and ``options`` (limiter, hooks).
+    def config(self) -> ClientConfig:
+        """The client configuration: the environment's, these options on top.
 
         Raises :class:`~proxy_async.errors.InvalidParameterError` naming the variable
         or the parameter that is wrong (see :func:`~proxy_async.cli._failures.failure_of`).
         """
-        for name in ("base_url", "proxy", "ca_bundle"):
-            value = getattr(self, name)
-            if value is not None:
-                options[name] = value
-        return ProxyClient.from_env(**options)
+        return ClientConfig.from_env(
+            base_url=self.base_url, proxy=self.proxy, ca_bundle=self.ca_bundle
+        )
+
+    def client(self, **parts: Any) -> ProxyClient:
+        """A client from :meth:`config` and ``parts`` (a limiter, hooks)."""
+        return ProxyClient.from_config(self.config(), **parts)
