@@ -14,7 +14,8 @@ from typing import Any, ClassVar, NoReturn, TypeVar
 import attrs
 import click
 
-from ..bulk_export.engine import DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE
+from ..bulk_export.streams import DEFAULT_CONCURRENCY
+from ..bulk_export.walk import DEFAULT_PAGE_SIZE
 from ..client.auth import BASE_URL_VARIABLE
 from ..client.proxy_client import ProxyClient
 from ..errors import InvalidParameterError

@@ -28,7 +28,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from ..bulk_export.engine import ExportProgress
+from ..bulk_export.events import ExportProgress
 from ..client.proxy_client import AttemptEvent
 from ..errors import InvalidParameterError
 

@@ -31,7 +31,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..bulk_export.engine import CSV_COLUMNS, DEFAULT_PAGE_SIZE, csv_header, csv_rows, page_records
+from ..bulk_export.formats import CSV_COLUMNS, csv_header, csv_rows, page_records
+from ..bulk_export.walk import DEFAULT_PAGE_SIZE
 from ..client.proxy_client import ProxyClient
 from ..errors import InvalidParameterError
 from ..models.raw_records import DecodedRecords, RawRecords

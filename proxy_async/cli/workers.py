@@ -19,7 +19,8 @@ from typing import Any
 
 import click
 
-from ..bulk_export.engine import DEFAULT_PAGE_SIZE, FORMATS, Format
+from ..bulk_export.formats import FORMATS, Format
+from ..bulk_export.walk import DEFAULT_PAGE_SIZE
 from ..client.proxy_client import ProxyClient
 from ..errors import InvalidParameterError, SessionDiscoveryError
 from ..validation import check_redis_url

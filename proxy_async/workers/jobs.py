@@ -91,28 +91,18 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the installed extras
     raise ImportError("proxy_async.workers needs arq: pip install 'proxy-async[arq]'") from error
 
-from ..bulk_export.engine import (
+from ..bulk_export.files import GZIP_LEVEL, ChunkedFile, sync_directory
+from ..bulk_export.formats import FORMATS, Format, check_format, encode_ndjson, raw_records
+from ..bulk_export.paths import Compression, ExportPaths, compression_of
+from ..bulk_export.run import export
+from ..bulk_export.state import ExportState
+from ..bulk_export.walk import (
     DEFAULT_PAGE_SIZE,
-    FORMATS,
     LISTING_PAGE_SIZE,
-    Format,
-    check_format,
     check_page_size,
-    encode_ndjson,
-    export,
     listed_session_sids,
     listing_pages,
-    raw_records,
 )
-from ..bulk_export.files import (
-    GZIP_LEVEL,
-    ChunkedFile,
-    Compression,
-    ExportPaths,
-    compression_of,
-    sync_directory,
-)
-from ..bulk_export.state import ExportState
 from ..client.auth import base_url_from_env
 from ..client.proxy_client import ProxyClient
 from ..errors import BlankStateError, ExportStateError, InvalidParameterError
