@@ -10,7 +10,7 @@ side by side in one run:
 * ``proxy-async stream() x sessions``: the baseline, one task per session over
   ``stream()``, the client's ``max_concurrency`` at the concurrency;
 * ``proxy-async export() NDJSON`` and ``... CSV``: the real exporter
-  (:func:`proxy_async.bulk_export.engine.export`, what ``proxy-async export`` runs) writing a file
+  (:func:`proxy_async.bulk_export.export`, what ``proxy-async export`` runs) writing a file
   into a temporary directory, ``concurrency`` sessions at a time; the previous run's
   files are deleted before each run, outside the timing;
 * ``raw aiohttp+orjson (reference)``: the same pages parsed into dicts.
@@ -35,7 +35,7 @@ here; see benchmarks/README.md.
 Contenders, each with ``max_concurrency=cap`` and ``requests_per_second=None``:
 
 * ``proxy-async export.stream_interactions()``: the library's bulk export generator
-  (when :mod:`proxy_async.bulk_export.engine` exists), ``concurrency=cap`` sessions at a time
+  (when :mod:`proxy_async.bulk_export` exists), ``concurrency=cap`` sessions at a time
   (``--export-workers`` to change it);
 * ``proxy-async stream() x sessions``: one asyncio task per session over ``stream()``;
 * ``raw aiohttp+orjson``: the same by hand (a semaphore of ``cap``, a task per session).
@@ -236,7 +236,7 @@ def file_export(
     out: Path,
     module: Any,
 ) -> Run:
-    """``proxy_async.bulk_export.engine.export`` writing ``out`` (format ``fmt``), as the CLI does.
+    """``proxy_async.bulk_export.export`` writing ``out`` (format ``fmt``), as the CLI does.
 
     Raises RuntimeError when the export is not complete or wrote another number of
     records than it reports, so a broken run never yields a figure.
@@ -276,7 +276,7 @@ def client_bound(args: argparse.Namespace) -> list[Target]:
     interactions, page_size = args.cb_interactions, args.cb_page_size
     concurrency = args.cb_concurrency
     rounds = args.rounds or (3 if args.quick else 5)
-    module = optional_module("proxy_async.bulk_export.engine")
+    module = optional_module("proxy_async.bulk_export")
     print(
         f"# bench_export client-bound: {sessions_count} sessions x {interactions:,} "
         f"interactions, page size {page_size}, {concurrency} sessions at a time, pre-rendered "
@@ -303,7 +303,7 @@ def client_bound(args: argparse.Namespace) -> list[Target]:
                 )
                 contenders.append(Contender(name, run, run, prepare=emptied(directory)))
         else:
-            print("(proxy_async.bulk_export.engine.export not found: only stream() and raw ran)")
+            print("(proxy_async.bulk_export.export not found: only stream() and raw ran)")
         contenders.append(
             Contender(
                 RAW,
@@ -359,7 +359,7 @@ def server_bound(args: argparse.Namespace) -> list[Target]:
     workers = args.export_workers or args.cap
     sessions_count = args.sessions or (50 if args.quick else 200)
     rounds = args.rounds or 3
-    module = optional_module("proxy_async.bulk_export.engine")
+    module = optional_module("proxy_async.bulk_export")
     if module is not None and not hasattr(module, "stream_interactions"):
         module = None
     pages = sessions_count * max(1, math.ceil(args.interactions / args.page_size))
@@ -477,7 +477,7 @@ def server_bound(args: argparse.Namespace) -> list[Target]:
                 Target(f"(info) export ({label}): speed / raw", vs_raw(samples, name), 0.9, True)
             )
     if module is None:
-        print("(proxy_async.bulk_export.engine not found: only the stream() tasks contender ran)")
+        print("(proxy_async.bulk_export not found: only the stream() tasks contender ran)")
     return targets
 
 

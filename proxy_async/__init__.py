@@ -7,19 +7,16 @@ async with ProxyClient(account_sid, auth_token) as client:
 """
 
 from ._version import __version__
-from .bulk_export.engine import (
+from .bulk_export.events import (
     ExportProgress,
     ExportSummary,
     SessionFailed,
+    SessionFailedEvent,
     SessionFailure,
     SessionPage,
     TaggedInteraction,
-    discover_sessions,
-    export,
-    stream_interactions,
-    stream_pages,
 )
-from .bulk_export.files import ExportPaths
+from .bulk_export.paths import ExportPaths
 from .client.attempts import AttemptEvent
 from .client.auth import Credentials
 from .client.config import ClientConfig
@@ -163,6 +160,7 @@ __all__ = [
     "SessionContext",
     "SessionDiscoveryError",
     "SessionFailed",
+    "SessionFailedEvent",
     "SessionFailure",
     "SessionList",
     "SessionMode",

@@ -25,7 +25,8 @@ from proxy_async import (
     ProxyClient,
     RetryPolicy,
 )
-from proxy_async.bulk_export.engine import export, stream_interactions
+from proxy_async.bulk_export.run import export
+from proxy_async.bulk_export.streams import stream_interactions
 from proxy_async.cli import main
 from proxy_async.errors import SessionsFailedError
 from proxy_async.models.conversion import ReceivedPage, receive_page

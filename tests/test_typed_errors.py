@@ -38,8 +38,8 @@ from proxy_async import (
     webhooks,
     workers,
 )
-from proxy_async.bulk_export.engine import export
-from proxy_async.bulk_export.files import ExportPaths
+from proxy_async.bulk_export.paths import ExportPaths
+from proxy_async.bulk_export.run import export
 from proxy_async.cli import main
 from proxy_async.limits.ratelimit import RateLimiter
 from proxy_async.testing import FakeProxyServer, Fault, MockTransport
@@ -483,14 +483,10 @@ def test_hostile_hosts_bundles_and_proxy_user_info_are_invalid_parameters(
 # Each hostile value is refused where it enters, as an InvalidParameterError naming it,
 # or (the CLIs) as one line and exit 2; a small --rps works.
 
-import importlib  # noqa: E402
-
+from proxy_async.bulk_export import streams as export_module  # noqa: E402
 from proxy_async.limits.adaptive_rate import AdaptiveRateLimiter, RateControl  # noqa: E402
 from proxy_async.limits.ratelimit import MAX_CONCURRENCY, AdaptiveLimiter  # noqa: E402
 from proxy_async.transports.base import MAX_TIMEOUT, Timeouts  # noqa: E402
-
-# The module, not the function the package exports under the same name.
-export_module = importlib.import_module("proxy_async.bulk_export.engine")
 
 HOSTILE_NUMBERS: Sequence[Any] = [math.inf, -math.inf, math.nan, -1, 0, True, 10**400, "3"]
 
@@ -576,14 +572,14 @@ async def test_no_more_walkers_start_than_there_are_sessions(
     selected: bool, server: FakeProxyServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started = 0
-    walker = export_module._Walk._walker
+    walker = export_module.WalkerPool._walker
 
     async def counted(self: Any) -> None:
         nonlocal started
         started += 1
         await walker(self)
 
-    monkeypatch.setattr(export_module._Walk, "_walker", counted)
+    monkeypatch.setattr(export_module.WalkerPool, "_walker", counted)
     service = server.service_sids[0]
     sessions = server.session_sids(service)[:3] if selected else None
     async with fake_client(server) as client:

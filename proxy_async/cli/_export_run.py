@@ -15,14 +15,10 @@ from typing import cast
 
 import attrs
 
-from ..bulk_export.engine import (
-    DEFAULT_CHECKPOINT_INTERVAL,
-    ExportProgress,
-    ExportSummary,
-    Format,
-    export,
-)
-from ..bulk_export.files import STDOUT, ExportPaths
+from ..bulk_export.events import ExportProgress, ExportSummary
+from ..bulk_export.formats import Format
+from ..bulk_export.paths import STDOUT, ExportPaths
+from ..bulk_export.run import DEFAULT_CHECKPOINT_INTERVAL, export
 from ..client.proxy_client import ProxyClient
 from ..errors import ProxyError
 from ..limits.adaptive_rate import AdaptiveRateLimiter

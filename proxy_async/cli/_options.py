@@ -12,7 +12,8 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from ..bulk_export.engine import DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE
+from ..bulk_export.streams import DEFAULT_CONCURRENCY
+from ..bulk_export.walk import DEFAULT_PAGE_SIZE
 from ..client.environment import BASE_URL_VARIABLE
 from ..errors import InvalidParameterError
 from ..limits.ratelimit import MAX_CONCURRENCY, check_requests_per_second

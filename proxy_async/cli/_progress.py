@@ -1,7 +1,7 @@
 """Live export progress for the command line, drawn with rich; plain timestamped lines
 when stderr is not a terminal.
 
-Records and sessions come from :func:`proxy_async.bulk_export.engine.export`'s ``progress``
+Records and sessions come from :func:`proxy_async.bulk_export.run.export`'s ``progress``
 callback; retries and 429s from the client's ``on_response`` hook, which sees every
 attempt (``attempt > 1`` is a retry); bytes written from a caller's function, polled
 at each redraw. What is shown is sampled and worded in :mod:`._progress_facts`; the
@@ -23,7 +23,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from ..bulk_export.engine import ExportProgress
+from ..bulk_export.events import ExportProgress
 from ..client.attempts import AttemptEvent
 from ..validation import check_number
 from ._progress_facts import ProgressFacts, ProgressSampler, duration, settled

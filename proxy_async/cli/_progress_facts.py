@@ -2,7 +2,7 @@
 settled, records, records/s, ETA, bytes written, retries and 429s.
 
 :class:`ProgressSampler` keeps the rates' history and turns the latest
-:class:`~proxy_async.bulk_export.engine.ExportProgress` into :class:`ProgressFacts`,
+:class:`~proxy_async.bulk_export.events.ExportProgress` into :class:`ProgressFacts`,
 which :mod:`._progress` shows as a plain line or as its live display.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable
 import attrs
 from rich.filesize import decimal
 
-from ..bulk_export.engine import ExportProgress
+from ..bulk_export.events import ExportProgress
 
 RATE_WINDOW = 5.0
 """Seconds of history behind records/s, so the rate falls when the export stalls."""

@@ -7,7 +7,7 @@ from typing import IO, Any, Literal
 
 import attrs
 
-from ..bulk_export.engine import CSV_COLUMNS
+from ..bulk_export.formats import CSV_COLUMNS
 from ..models.records import Session
 
 ReadFormat = Literal["table", "ndjson", "csv", "json"]
@@ -17,7 +17,7 @@ READ_FORMATS: tuple[ReadFormat, ...] = ("table", "ndjson", "csv", "json")
 
 SESSION_CSV_COLUMNS: tuple[str, ...] = tuple(field.name for field in attrs.fields(Session))
 """CSV header of ``sessions list``: the Session fields of the Proxy v1 spec, in spec order
-(as :data:`~proxy_async.bulk_export.engine.CSV_COLUMNS` is for Interactions). ``links`` (an object)
+(as :data:`~proxy_async.bulk_export.formats.CSV_COLUMNS` is for Interactions). ``links`` (an object)
 and ``ttl`` (a number) are written as their JSON text."""
 
 

@@ -11,7 +11,8 @@ import contextlib
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from ..bulk_export.engine import DEFAULT_PAGE_SIZE, page_records
+from ..bulk_export.formats import page_records
+from ..bulk_export.walk import DEFAULT_PAGE_SIZE
 from ..client.proxy_client import ProxyClient
 from ..models.raw_records import DecodedRecords, RawRecords
 from ..resources import ListResource

@@ -7,8 +7,8 @@ from typing import Any
 
 from rich.filesize import decimal
 
-from ..bulk_export.engine import ExportSummary, SessionFailure
-from ..bulk_export.files import STDOUT
+from ..bulk_export.events import ExportSummary, SessionFailure
+from ..bulk_export.paths import STDOUT
 from ._progress import ProgressDisplay
 
 

@@ -1,6 +1,6 @@
 """``proxy-async export`` and ``proxy-async demo``: a whole Service into one file.
 
-Both run :func:`proxy_async.bulk_export.engine.export` through
+Both run :func:`proxy_async.bulk_export.run.export` through
 :func:`._export_run.run_export`; they differ in where the client points and what they
 say around it. The demo's server is :func:`proxy_async.testing.demo.demo_server`.
 """
@@ -15,8 +15,10 @@ from typing import Any
 import attrs
 import click
 
-from ..bulk_export.engine import DEFAULT_CHECKPOINT_INTERVAL, FORMATS, ExportSummary
-from ..bulk_export.files import STDOUT, ExportPaths
+from ..bulk_export.events import ExportSummary
+from ..bulk_export.formats import FORMATS
+from ..bulk_export.paths import STDOUT, ExportPaths
+from ..bulk_export.run import DEFAULT_CHECKPOINT_INTERVAL
 from ..limits.ratelimit import DEFAULT_REQUESTS_PER_SECOND
 from ..validation import SID_PATTERNS
 from ._client_settings import ClientSettings

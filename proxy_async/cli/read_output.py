@@ -15,7 +15,7 @@ import io
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
 from typing import TextIO
 
-from ..bulk_export.engine import csv_header, csv_rows
+from ..bulk_export.formats import csv_header, csv_rows
 from ..errors import InvalidParameterError
 from ..models.raw_records import RawRecords
 from ._read_kinds import READ_FORMATS, ReadFormat, RecordKind

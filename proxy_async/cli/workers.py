@@ -16,7 +16,8 @@ from typing import Any
 
 import click
 
-from ..bulk_export.engine import DEFAULT_PAGE_SIZE, FORMATS, Format
+from ..bulk_export.formats import FORMATS, Format
+from ..bulk_export.walk import DEFAULT_PAGE_SIZE
 from ..errors import InvalidParameterError
 from ..validation import check_redis_url
 from ._command import Group, emit_json, say

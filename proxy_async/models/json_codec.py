@@ -56,7 +56,7 @@ def decode_json(body: bytes) -> Any:
     * a lone UTF-16 surrogate escape (``"see you \\ud83d"``, an emoji cut in half by
       concatenated SMS segments): the ``str`` keeps the lone surrogate code point, as
       ``json.loads`` gives it, so nothing the server sent is lost (see
-      :func:`proxy_async.bulk_export.engine.encode_ndjson` for how it is written back);
+      :func:`proxy_async.bulk_export.formats.encode_ndjson` for how it is written back);
     * an integer beyond 64 bits (in ``meta``, an unknown field...): an exact ``int``,
       where orjson would give a float;
     * a UTF-8 byte order mark before the body: skipped.

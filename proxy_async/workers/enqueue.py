@@ -24,19 +24,16 @@ from arq.connections import ArqRedis
 from arq.constants import result_key_prefix
 from arq.jobs import Job
 
-from ..bulk_export.engine import (
+from ..bulk_export.files import ChunkedFile
+from ..bulk_export.formats import FORMATS, Format, check_format, encode_ndjson, raw_records
+from ..bulk_export.paths import Compression
+from ..bulk_export.walk import (
     DEFAULT_PAGE_SIZE,
-    FORMATS,
     LISTING_PAGE_SIZE,
-    Format,
-    check_format,
     check_page_size,
-    encode_ndjson,
     listed_session_sids,
     listing_pages,
-    raw_records,
 )
-from ..bulk_export.files import ChunkedFile, Compression
 from ..client.proxy_client import ProxyClient
 from ..errors import ExportStateError, InvalidParameterError
 from ..validation import check_file_path, check_int, check_sid

@@ -7,7 +7,7 @@ share the output directory)::
     proxy-async workers run          # or: arq proxy_async.workers.WorkerSettings
 
 **Each job** (:func:`export_batch`) exports its batch to
-``OUT/batch-000001.<format>[.gz]`` with :func:`proxy_async.bulk_export.engine.export`
+``OUT/batch-000001.<format>[.gz]`` with :func:`proxy_async.bulk_export.run.export`
 and ``resume=True`` (state in ``….state.db``, kept after completion as the batch's
 record). A session that answers 404 is *missing* in its batch, which still completes; a
 batch left incomplete raises arq's ``Retry``, and the next try resumes from the batch's
@@ -32,8 +32,10 @@ from arq.connections import ArqRedis, RedisSettings
 from arq.jobs import Job, JobStatus
 from arq.worker import Function, Retry, func
 
-from ..bulk_export.engine import DEFAULT_PAGE_SIZE, Format, export
-from ..bulk_export.files import Compression
+from ..bulk_export.formats import Format
+from ..bulk_export.paths import Compression
+from ..bulk_export.run import export
+from ..bulk_export.walk import DEFAULT_PAGE_SIZE
 from ..client.proxy_client import ProxyClient
 from ..limits.redis import RedisLimiter
 from .config import WorkerConfig

@@ -16,8 +16,8 @@ import os
 import re
 from pathlib import Path
 
-from ..bulk_export.engine import Format
-from ..bulk_export.files import Compression
+from ..bulk_export.formats import Format
+from ..bulk_export.paths import Compression
 
 SESSIONS_FILE = "sessions.ndjson"
 """The Session records of the listing, beside the batches (``.gz`` with gzip batches)."""

@@ -35,7 +35,8 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ..bulk_export.state import KnownSids, built_or_closed, close_database, stored_sid
+from ..bulk_export.known_sids import KnownSids
+from ..bulk_export.sqlite_db import built_or_closed, close_database, stored_sid
 from ..errors import ExportStateError
 from .manifest_schema import (
     Batch,

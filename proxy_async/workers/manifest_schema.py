@@ -11,7 +11,7 @@ from pathlib import Path
 
 import attrs
 
-from ..bulk_export.files import Compression
+from ..bulk_export.paths import Compression
 from ..errors import ExportStateError
 
 MANIFEST_VERSION = 1

@@ -18,8 +18,9 @@ from typing import BinaryIO
 
 import attrs
 
-from ..bulk_export.engine import FORMATS, Format, check_format
-from ..bulk_export.files import GZIP_LEVEL, Compression, ExportPaths, compression_of, sync_directory
+from ..bulk_export.files import GZIP_LEVEL, sync_directory
+from ..bulk_export.formats import FORMATS, Format, check_format
+from ..bulk_export.paths import Compression, ExportPaths, compression_of
 from ..bulk_export.state import ExportState
 from ..errors import BlankStateError, ExportStateError
 from ..validation import check_file_path

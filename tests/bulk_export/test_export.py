@@ -26,18 +26,17 @@ from proxy_async import (
     RetryPolicy,
     ServerError,
 )
-from proxy_async.bulk_export.engine import (
-    CSV_COLUMNS,
+from proxy_async.bulk_export.events import (
     ExportProgress,
     SessionFailed,
     SessionPage,
     TaggedInteraction,
-    export,
-    stream_interactions,
-    stream_pages,
 )
-from proxy_async.bulk_export.files import ExportPaths
+from proxy_async.bulk_export.formats import CSV_COLUMNS
+from proxy_async.bulk_export.paths import ExportPaths
+from proxy_async.bulk_export.run import export
 from proxy_async.bulk_export.state import ExportState
+from proxy_async.bulk_export.streams import stream_interactions, stream_pages
 from proxy_async.errors import ExportStateError, SessionDiscoveryError, SessionsFailedError
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
 

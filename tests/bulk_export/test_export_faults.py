@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,10 @@ import pytest
 from aiohttp import web
 
 from proxy_async import ApiUnavailableError, ProxyClient, RetryPolicy
-from proxy_async.bulk_export.engine import ExportProgress, export
-from proxy_async.bulk_export.files import ExportPaths
+from proxy_async.bulk_export import walk
+from proxy_async.bulk_export.events import ExportProgress
+from proxy_async.bulk_export.paths import ExportPaths
+from proxy_async.bulk_export.run import export
 from proxy_async.bulk_export.state import ExportState
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
 
@@ -308,8 +309,7 @@ async def test_a_few_sessions_that_always_answer_500_fail_alone_even_on_resume(
 async def test_a_huge_retry_after_is_capped(
     server: FakeProxyServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The module, not the export() function that shadows its name in the package.
-    monkeypatch.setattr(sys.modules["proxy_async.bulk_export.engine"], "MAX_RETRY_AFTER", 0.05)
+    monkeypatch.setattr(walk, "MAX_RETRY_AFTER", 0.05)
     server.add_fault(
         Fault.status(429, retry_after="99999"),
         times=2,

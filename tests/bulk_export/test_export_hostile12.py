@@ -19,7 +19,9 @@ import pytest
 from aiohttp import web
 
 from proxy_async import ProxyClient
-from proxy_async.bulk_export.engine import CSV_COLUMNS, EXPORT_MAX_SEEN_SIDS, export
+from proxy_async.bulk_export.formats import CSV_COLUMNS
+from proxy_async.bulk_export.run import export
+from proxy_async.bulk_export.walk import EXPORT_MAX_SEEN_SIDS
 from proxy_async.errors import ForeignPageUrlError
 from proxy_async.models.conversion import receive_body
 from proxy_async.models.json_codec import decode_json

@@ -19,8 +19,8 @@ import pytest
 from conftest import set_fake_credentials
 
 from proxy_async import ProxyClient
-from proxy_async.bulk_export.engine import export
-from proxy_async.bulk_export.files import ExportPaths, legacy_sessions_name, sessions_name
+from proxy_async.bulk_export.paths import ExportPaths, legacy_sessions_name, sessions_name
+from proxy_async.bulk_export.run import export
 from proxy_async.cli import main
 from proxy_async.errors import ExportStateError
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault

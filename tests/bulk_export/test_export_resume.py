@@ -22,9 +22,10 @@ import pytest
 from aiohttp import web
 
 from proxy_async import ProxyClient, RetryPolicy
-from proxy_async.bulk_export.engine import export
-from proxy_async.bulk_export.files import ExportPaths
-from proxy_async.bulk_export.state import ExportState, Status
+from proxy_async.bulk_export.paths import ExportPaths
+from proxy_async.bulk_export.run import export
+from proxy_async.bulk_export.schema import Status
+from proxy_async.bulk_export.state import ExportState
 from proxy_async.errors import BlankStateError, ExportStateError
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
 

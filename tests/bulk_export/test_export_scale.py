@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from proxy_async.bulk_export.files import ExportPaths
+from proxy_async.bulk_export.paths import ExportPaths
 from proxy_async.bulk_export.state import ExportState
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer
 

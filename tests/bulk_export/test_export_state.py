@@ -20,13 +20,11 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy_async.bulk_export.files import ChunkedFile, ExportPaths
-from proxy_async.bulk_export.state import (
-    ExportParams,
-    ExportState,
-    SessionRow,
-    import_legacy_checkpoint,
-)
+from proxy_async.bulk_export.files import ChunkedFile
+from proxy_async.bulk_export.legacy import import_legacy_checkpoint
+from proxy_async.bulk_export.paths import ExportPaths
+from proxy_async.bulk_export.schema import ExportParams, SessionRow
+from proxy_async.bulk_export.state import ExportState
 from proxy_async.errors import ExportStateError, ExportWriteError
 
 SERVICE = "KS" + "b" * 32
@@ -323,7 +321,7 @@ def test_known_sids_are_exact_despite_fingerprint_collisions(
 ) -> None:
     state = ExportState.create(tmp_path / "s.db", PARAMS)
     # Every SID gets the same fingerprint: the database must still tell them apart.
-    monkeypatch.setattr("proxy_async.bulk_export.state._fingerprint", lambda sid: 7)
+    monkeypatch.setattr("proxy_async.bulk_export.known_sids._fingerprint", lambda sid: 7)
     twin_a, twin_b = "KC" + "1" * 16 + "a" * 16, "KC" + "1" * 16 + "b" * 16
     many = [sid(n) for n in range(300)]
     assert state.add_sessions([twin_a, *many[:150]]) == [True] * 151

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from conftest import AUTH_TOKEN, assert_no_secret, set_fake_credentials
 
-from proxy_async.bulk_export.files import ExportPaths
+from proxy_async.bulk_export.paths import ExportPaths
 from proxy_async.cli import main
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
 from proxy_async.testing.demo import demo_server

@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from proxy_async import AttemptEvent, InvalidParameterError, ProxyClient, RetryPolicy
-from proxy_async.bulk_export.engine import ExportProgress
+from proxy_async.bulk_export.events import ExportProgress
 from proxy_async.cli._progress import PLAIN_INTERVAL, TTY_INTERVAL, ProgressDisplay
 from proxy_async.cli._request_log import configure_request_logging
 from proxy_async.testing import FAKE_ACCOUNT_SID, FakeProxyServer, Fault

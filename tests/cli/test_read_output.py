@@ -19,7 +19,7 @@ import pytest
 from conftest import fake_client, pending_client_tasks
 
 from proxy_async import InvalidParameterError, NotFoundError
-from proxy_async.bulk_export.engine import export
+from proxy_async.bulk_export.run import export
 from proxy_async.cli._read_kinds import (
     INTERACTIONS,
     SESSION_CSV_COLUMNS,

@@ -36,7 +36,7 @@ from test_model_properties import (
 )
 
 from proxy_async import ProxyClient
-from proxy_async.bulk_export.engine import CSV_COLUMNS
+from proxy_async.bulk_export.formats import CSV_COLUMNS
 from proxy_async.errors import InvalidResponseError
 from proxy_async.models.conversion import (
     receive_body,
@@ -425,7 +425,7 @@ async def test_an_export_checks_every_record_but_builds_none(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The exporter writes records as sent: it never needs them built, only checked."""
-    from proxy_async.bulk_export.engine import export
+    from proxy_async.bulk_export.run import export
     from proxy_async.models.fast_path import PageDecoder
 
     calls = {"accepts": 0, "build": 0}

@@ -24,7 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proxy_async import InvalidResponseError, ProxyClient
-from proxy_async.bulk_export.engine import CSV_COLUMNS, encode_csv, encode_ndjson, export
+from proxy_async.bulk_export.formats import CSV_COLUMNS, encode_csv, encode_ndjson
+from proxy_async.bulk_export.run import export
 from proxy_async.cli import main
 from proxy_async.models.conversion import MAX_JSON_DEPTH, decode_json, encode_json, receive_page
 from proxy_async.models.records import Interaction

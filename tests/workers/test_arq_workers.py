@@ -27,8 +27,9 @@ from conftest import fake_client
 from redis_server import RedisServer, free_port
 
 from proxy_async import ProxyClient
-from proxy_async.bulk_export.engine import Format, check_format, export
-from proxy_async.bulk_export.files import ExportPaths
+from proxy_async.bulk_export.formats import Format, check_format
+from proxy_async.bulk_export.paths import ExportPaths
+from proxy_async.bulk_export.run import export
 from proxy_async.bulk_export.state import ExportState
 from proxy_async.errors import ExportStateError, InvalidParameterError, SessionDiscoveryError
 from proxy_async.limits.ratelimit import AdaptiveLimiter
