@@ -60,8 +60,8 @@ from .errors import (
     TransportError,
     UnsafePageUrlError,
 )
+from .limits.adaptive import AdaptiveLimiter, Limiter, RateLimiter
 from .limits.adaptive_rate import AdaptiveRateLimiter
-from .limits.ratelimit import AdaptiveLimiter, Limiter, RateLimiter
 from .limits.redis import RedisLimiter  # imports redis only when one is created
 from .models.records import (
     Interaction,

@@ -37,7 +37,7 @@ from ..errors import (
     InvalidParameterError,
     TransportError,
 )
-from ..limits.ratelimit import (
+from ..limits.adaptive import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_REQUESTS_PER_SECOND,
     MAX_CONCURRENCY,

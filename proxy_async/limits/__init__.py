@@ -1,12 +1,12 @@
 """Admission limits: fixed, adaptive (concurrency and rate) and shared through Redis."""
 
-from .adaptive_rate import (
-    AdaptiveRateLimiter,
-)
-from .ratelimit import (
+from .adaptive import (
     AdaptiveLimiter,
     Limiter,
     RateLimiter,
+)
+from .adaptive_rate import (
+    AdaptiveRateLimiter,
 )
 from .redis import RedisLimiter  # imports redis only when one is created
 

@@ -1,6 +1,6 @@
 """A request *rate* learned from the server's 429s: :class:`AdaptiveRateLimiter`.
 
-:class:`~proxy_async.limits.ratelimit.AdaptiveLimiter` learns how many requests may be in
+:class:`~proxy_async.limits.adaptive.AdaptiveLimiter` learns how many requests may be in
 flight. That cannot help when the server counts requests per second: with 1 ms of
 latency even one request in flight at a time is 1000 requests/s. This module adapts
 the rate instead, from three small parts, an arrangement borrowed from the "adaptive"
@@ -9,7 +9,7 @@ and a throttling detector. Ideas only; the arithmetic here is AIMD, not botocore
 
 * :class:`RateControl`: the arithmetic. Numbers in, numbers out; no asyncio, no clock.
 * :class:`Pacer`: spaces admissions at a rate that may change at any moment (GCRA).
-* :class:`AdaptiveRateLimiter`: the :class:`~proxy_async.limits.ratelimit.Limiter` that ties
+* :class:`AdaptiveRateLimiter`: the :class:`~proxy_async.limits.adaptive.Limiter` that ties
   them together, detects throttling (status 429) and measures its admission rate.
 
 Every time in this module is in seconds, every rate in requests per second.
@@ -28,7 +28,7 @@ from typing import NamedTuple, TypeGuard
 
 from ..errors import InvalidParameterError
 from ..validation import is_finite_number
-from .ratelimit import (
+from .adaptive import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_REQUESTS_PER_SECOND,
     check_max_concurrency,
@@ -354,7 +354,7 @@ _TICKET: contextvars.ContextVar[_Ticket | None] = contextvars.ContextVar(
 
 
 class AdaptiveRateLimiter:
-    """A :class:`~proxy_async.limits.ratelimit.Limiter` whose request rate adapts to 429s.
+    """A :class:`~proxy_async.limits.adaptive.Limiter` whose request rate adapts to 429s.
 
     Each attempt takes an in-flight slot (``max_concurrency``, also the connection
     pool's size), then waits for its turn in a :class:`Pacer` running at ``rate``. A

@@ -1,6 +1,6 @@
 """One request rate shared by every process that uses the same Redis and key.
 
-Each process keeps its own in-flight cap (a local :class:`~proxy_async.limits.ratelimit.Limiter`,
+Each process keeps its own in-flight cap (a local :class:`~proxy_async.limits.adaptive.Limiter`,
 fixed or adaptive); the rate is decided in Redis by one atomic Lua script implementing
 GCRA (the generic cell rate algorithm). The key holds a single number, the theoretical
 arrival time (TAT) of the next request, in Redis's own clock (``TIME``), so the clocks
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from aiolimiter import AsyncLimiter
 
 from ..errors import InvalidParameterError
-from .ratelimit import DEFAULT_MAX_CONCURRENCY, Limiter, RateLimiter
+from .adaptive import DEFAULT_MAX_CONCURRENCY, Limiter, RateLimiter
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -69,7 +69,7 @@ return wait
 
 
 class RedisLimiter:
-    """A :class:`~proxy_async.limits.ratelimit.Limiter` whose rate is shared through Redis.
+    """A :class:`~proxy_async.limits.adaptive.Limiter` whose rate is shared through Redis.
 
     ``redis`` is a URL (``redis://127.0.0.1:6379/0``; the limiter then owns the
     connection and :meth:`aclose` closes it) or a ``redis.asyncio.Redis`` you own.
@@ -77,7 +77,7 @@ class RedisLimiter:
     ``burst`` requests may go at once after an idle spell (1: evenly spaced).
 
     In flight, each process is bounded by ``local``: any Limiter, e.g. an
-    :class:`~proxy_async.limits.ratelimit.AdaptiveLimiter` with ``requests_per_second=None``;
+    :class:`~proxy_async.limits.adaptive.AdaptiveLimiter` with ``requests_per_second=None``;
     by default a fixed cap of ``max_concurrency``. Its ``observe`` gets the feedback.
 
     ``fallback_requests_per_second`` is this process's own rate while Redis is

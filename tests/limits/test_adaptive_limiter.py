@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 import pytest
 
 from proxy_async import ApiError, InvalidParameterError, ProxyClient, RetryPolicy
-from proxy_async.limits.ratelimit import CONCURRENCY_HEADER, AdaptiveLimiter, Limiter
+from proxy_async.limits.adaptive import CONCURRENCY_HEADER, AdaptiveLimiter, Limiter
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer
 
 Answer = Callable[[int], tuple[int | None, Mapping[str, str] | None]]

@@ -21,8 +21,8 @@ from proxy_async import (
     RateLimitError,
     RetryPolicy,
 )
+from proxy_async.limits.adaptive import Limiter
 from proxy_async.limits.adaptive_rate import Pacer, RateControl
-from proxy_async.limits.ratelimit import Limiter
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer
 
 
