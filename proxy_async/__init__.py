@@ -60,8 +60,10 @@ from .errors import (
     TransportError,
     UnsafePageUrlError,
 )
-from .limits.adaptive import AdaptiveLimiter, Limiter, RateLimiter
+from .limits.adaptive import AdaptiveLimiter
 from .limits.adaptive_rate import AdaptiveRateLimiter
+from .limits.base import Limiter
+from .limits.fixed import RateLimiter
 from .limits.redis import RedisLimiter  # imports redis only when one is created
 from .models.records import (
     Interaction,

@@ -41,7 +41,7 @@ from proxy_async import (
 from proxy_async.bulk_export.engine import export
 from proxy_async.bulk_export.files import ExportPaths
 from proxy_async.cli import main
-from proxy_async.limits.adaptive import RateLimiter
+from proxy_async.limits.fixed import RateLimiter
 from proxy_async.testing import FakeProxyServer, Fault
 from proxy_async.transports.base import Request, Response
 
@@ -496,8 +496,10 @@ def test_hostile_hosts_bundles_and_proxy_user_info_are_invalid_parameters(
 
 import importlib  # noqa: E402
 
-from proxy_async.limits.adaptive import MAX_CONCURRENCY, AdaptiveLimiter  # noqa: E402
-from proxy_async.limits.adaptive_rate import AdaptiveRateLimiter, RateControl  # noqa: E402
+from proxy_async.limits.adaptive import AdaptiveLimiter  # noqa: E402
+from proxy_async.limits.adaptive_rate import AdaptiveRateLimiter  # noqa: E402
+from proxy_async.limits.base import MAX_CONCURRENCY  # noqa: E402
+from proxy_async.limits.rate_control import RateControl  # noqa: E402
 from proxy_async.transports.base import MAX_TIMEOUT, Timeouts  # noqa: E402
 
 # The module, not the function the package exports under the same name.

@@ -78,7 +78,7 @@ from ..errors import (
     SessionsFailedError,
     TransportError,
 )
-from ..limits.adaptive import MAX_CONCURRENCY
+from ..limits.base import MAX_CONCURRENCY
 from ..models.conversion import replace_lone_surrogates
 from ..models.raw_records import Column, DecodedRecords, RawRecords
 from ..models.records import Interaction, Page, Session
@@ -108,7 +108,7 @@ FORMATS: tuple[Format, ...] = ("ndjson", "csv")
 
 DEFAULT_CONCURRENCY = 16
 """Sessions walked at once. The client's rate limit, not this, is usually the bound.
-At most :data:`~proxy_async.limits.adaptive.MAX_CONCURRENCY` (1000, why there), and never
+At most :data:`~proxy_async.limits.base.MAX_CONCURRENCY` (1000, why there), and never
 more walkers than sessions handed out so far."""
 
 DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE

@@ -18,7 +18,7 @@ from ..bulk_export.engine import DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE
 from ..client.auth import BASE_URL_VARIABLE
 from ..client.proxy_client import ProxyClient
 from ..errors import InvalidParameterError
-from ..limits.adaptive import MAX_CONCURRENCY, check_requests_per_second
+from ..limits.base import MAX_CONCURRENCY, check_requests_per_second
 from ..validation import MAX_PAGE_SIZE, SID_PATTERNS, sid_kind
 
 PROG = "proxy-async"

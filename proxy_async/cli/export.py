@@ -28,8 +28,8 @@ from ..bulk_export.engine import (
 from ..bulk_export.files import STDOUT, ExportPaths
 from ..client.proxy_client import ProxyClient
 from ..errors import ProxyError
-from ..limits.adaptive import DEFAULT_REQUESTS_PER_SECOND
 from ..limits.adaptive_rate import AdaptiveRateLimiter
+from ..limits.base import DEFAULT_REQUESTS_PER_SECOND
 from ..validation import SID_PATTERNS
 from ._command import Command, emit_json, say
 from ._failures import (

@@ -37,15 +37,15 @@ from ..errors import (
     InvalidParameterError,
     TransportError,
 )
-from ..limits.adaptive import (
+from ..limits.base import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_REQUESTS_PER_SECOND,
     MAX_CONCURRENCY,
     Limiter,
-    RateLimiter,
     check_max_concurrency,
     check_rate,
 )
+from ..limits.fixed import RateLimiter
 from ..resources import ServiceContext
 from ..retry.policy import RetryPolicy, call_with_retries, retry_after_of
 from ..transports.base import Request, Response, Timeouts, Transport

@@ -53,7 +53,7 @@ Configuration, from the environment, read when ``WorkerSettings`` is first looke
   :meth:`ProxyClient.from_env <proxy_async.ProxyClient.from_env>` reads it;
 
 Counts (``MAX_CONCURRENCY``, ``MAX_JOBS``, ``BATCH_CONCURRENCY``) are integers from 1 to
-1000 (:data:`~proxy_async.limits.adaptive.MAX_CONCURRENCY`), ``RETRIES`` from 0 to 100; rates
+1000 (:data:`~proxy_async.limits.base.MAX_CONCURRENCY`), ``RETRIES`` from 0 to 100; rates
 and seconds are finite numbers > 0, seconds at most a week; ``ADAPTIVE`` is 1/true/yes/on
 or 0/false/no/off. Anything else raises :class:`~proxy_async.errors.InvalidParameterError`
 naming the variable, so a worker refuses to start rather than run with a guess;
@@ -116,12 +116,8 @@ from ..bulk_export.state import ExportState
 from ..client.auth import base_url_from_env
 from ..client.proxy_client import ProxyClient
 from ..errors import BlankStateError, ExportStateError, InvalidParameterError
-from ..limits.adaptive import (
-    DEFAULT_MAX_CONCURRENCY,
-    DEFAULT_REQUESTS_PER_SECOND,
-    MAX_CONCURRENCY,
-    AdaptiveLimiter,
-)
+from ..limits.adaptive import AdaptiveLimiter
+from ..limits.base import DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUESTS_PER_SECOND, MAX_CONCURRENCY
 from ..limits.redis import DEFAULT_KEY, RedisLimiter
 from ..retry.policy import RetryPolicy
 from ..validation import check_file_path, check_redis_url, check_sid, env_flag, env_int, env_number

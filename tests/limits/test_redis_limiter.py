@@ -28,7 +28,8 @@ import pytest
 from redis_server import RedisServer
 
 from proxy_async import ProxyClient, ProxyError, RetryPolicy
-from proxy_async.limits.adaptive import AdaptiveLimiter, RateLimiter
+from proxy_async.limits.adaptive import AdaptiveLimiter
+from proxy_async.limits.fixed import RateLimiter
 from proxy_async.limits.redis import RedisLimiter
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer
 
