@@ -43,7 +43,7 @@ from _common import (
 )
 
 from proxy_async import ApiError, AttemptEvent, ProxyClient, RetryPolicy
-from proxy_async.limits.ratelimit import AdaptiveLimiter, Limiter, RateLimiter
+from proxy_async.limits import AdaptiveLimiter, Limiter, RateLimiter
 
 FIXED = "fixed window = C"
 ADAPTIVE = "adaptive (start 8C)"

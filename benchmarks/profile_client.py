@@ -51,7 +51,7 @@ AREAS: tuple[tuple[str, str], ...] = (
     ("proxy_async/client", "proxy_async.client.proxy_client"),
     ("proxy_async/transport", "proxy_async.transports.default"),
     ("proxy_async/retry", "proxy_async.retry.policy"),
-    ("proxy_async/ratelimit", "proxy_async.limits.ratelimit"),
+    ("proxy_async/limits", "proxy_async.limits"),
     ("proxy_async/resources", "proxy_async.resources"),
     ("proxy_async/", "proxy_async (other)"),
     ("attrs generated", "attrs generated __init__"),

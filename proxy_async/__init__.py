@@ -59,8 +59,10 @@ from .errors import (
     TransportError,
     UnsafePageUrlError,
 )
+from .limits.adaptive import AdaptiveLimiter
 from .limits.adaptive_rate import AdaptiveRateLimiter
-from .limits.ratelimit import AdaptiveLimiter, Limiter, RateLimiter
+from .limits.base import Limiter
+from .limits.fixed import RateLimiter
 from .limits.redis import RedisLimiter  # imports redis only when one is created
 from .models.records import (
     Interaction,

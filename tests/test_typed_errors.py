@@ -41,7 +41,7 @@ from proxy_async import (
 from proxy_async.bulk_export.paths import ExportPaths
 from proxy_async.bulk_export.run import export
 from proxy_async.cli import main
-from proxy_async.limits.ratelimit import RateLimiter
+from proxy_async.limits.fixed import RateLimiter
 from proxy_async.testing import FakeProxyServer, Fault, MockTransport
 from proxy_async.transports.base import Response
 
@@ -484,8 +484,10 @@ def test_hostile_hosts_bundles_and_proxy_user_info_are_invalid_parameters(
 # or (the CLIs) as one line and exit 2; a small --rps works.
 
 from proxy_async.bulk_export import streams as export_module  # noqa: E402
-from proxy_async.limits.adaptive_rate import AdaptiveRateLimiter, RateControl  # noqa: E402
-from proxy_async.limits.ratelimit import MAX_CONCURRENCY, AdaptiveLimiter  # noqa: E402
+from proxy_async.limits.adaptive import AdaptiveLimiter  # noqa: E402
+from proxy_async.limits.adaptive_rate import AdaptiveRateLimiter  # noqa: E402
+from proxy_async.limits.base import MAX_CONCURRENCY  # noqa: E402
+from proxy_async.limits.rate_control import RateControl  # noqa: E402
 from proxy_async.transports.base import MAX_TIMEOUT, Timeouts  # noqa: E402
 
 HOSTILE_NUMBERS: Sequence[Any] = [math.inf, -math.inf, math.nan, -1, 0, True, 10**400, "3"]

@@ -21,7 +21,7 @@ from ..errors import (
     InvalidParameterError,
     SessionDiscoveryError,
 )
-from ..limits.ratelimit import MAX_CONCURRENCY
+from ..limits.base import MAX_CONCURRENCY
 from ..models.records import Page, Session
 from ..resources import ServiceContext
 from ..validation import check_file_path, check_int, check_sid

@@ -21,7 +21,7 @@ import attrs
 
 from ..client.proxy_client import ProxyClient
 from ..errors import ProxyError, SessionsFailedError
-from ..limits.ratelimit import MAX_CONCURRENCY
+from ..limits.base import MAX_CONCURRENCY
 from ..resources import ServiceContext
 from ..validation import check_int
 from .events import SessionEvent, SessionFailedEvent, TaggedInteraction
@@ -37,7 +37,7 @@ from .walk import (
 
 DEFAULT_CONCURRENCY = 16
 """Sessions walked at once. The client's rate limit, not this, is usually the bound.
-At most :data:`~proxy_async.limits.ratelimit.MAX_CONCURRENCY` (1000, why there), and never
+At most :data:`~proxy_async.limits.base.MAX_CONCURRENCY` (1000, why there), and never
 more walkers than sessions handed out so far."""
 
 

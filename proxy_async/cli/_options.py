@@ -16,7 +16,7 @@ from ..bulk_export.streams import DEFAULT_CONCURRENCY
 from ..bulk_export.walk import DEFAULT_PAGE_SIZE
 from ..client.environment import BASE_URL_VARIABLE
 from ..errors import InvalidParameterError
-from ..limits.ratelimit import MAX_CONCURRENCY, check_requests_per_second
+from ..limits.base import MAX_CONCURRENCY, check_requests_per_second
 from ..validation import MAX_PAGE_SIZE, SID_PATTERNS, is_finite_number, sid_kind
 
 PROG = "proxy-async"

@@ -19,7 +19,7 @@ from ..bulk_export.events import ExportSummary
 from ..bulk_export.formats import FORMATS
 from ..bulk_export.paths import STDOUT, ExportPaths
 from ..bulk_export.run import DEFAULT_CHECKPOINT_INTERVAL
-from ..limits.ratelimit import DEFAULT_REQUESTS_PER_SECOND
+from ..limits.base import DEFAULT_REQUESTS_PER_SECOND
 from ..validation import SID_PATTERNS
 from ._client_settings import ClientSettings
 from ._command import Command, say

@@ -22,7 +22,7 @@ import aiohttp
 import attrs
 
 from ..errors import InvalidParameterError
-from ..limits.ratelimit import (
+from ..limits.base import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_REQUESTS_PER_SECOND,
     MAX_CONCURRENCY,

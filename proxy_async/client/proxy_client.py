@@ -35,12 +35,12 @@ from ..errors import (
     InvalidParameterError,
     TransportError,
 )
-from ..limits.ratelimit import (
+from ..limits.base import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_REQUESTS_PER_SECOND,
     Limiter,
-    RateLimiter,
 )
+from ..limits.fixed import RateLimiter
 from ..resources import ServiceContext
 from ..retry.policy import RetryPolicy, call_with_retries, retry_after_of
 from ..transports.base import Request, Response, Timeouts, Transport

@@ -1,6 +1,6 @@
 """One request rate shared by every process that uses the same Redis and key.
 
-Each process keeps its own in-flight cap (a local :class:`~proxy_async.limits.ratelimit.Limiter`,
+Each process keeps its own in-flight cap (a local :class:`~proxy_async.limits.base.Limiter`,
 fixed or adaptive); the rate is decided in Redis by one atomic Lua script implementing
 GCRA (the generic cell rate algorithm). The key holds a single number, the theoretical
 arrival time (TAT) of the next request, in Redis's own clock (``TIME``), so the clocks
@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any
 from aiolimiter import AsyncLimiter
 
 from ..errors import InvalidParameterError
-from .ratelimit import DEFAULT_MAX_CONCURRENCY, Limiter, RateLimiter
+from ..validation import check_number
+from .base import DEFAULT_MAX_CONCURRENCY, Limiter, wait_or_undo
+from .fixed import RateLimiter
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -69,7 +71,7 @@ return wait
 
 
 class RedisLimiter:
-    """A :class:`~proxy_async.limits.ratelimit.Limiter` whose rate is shared through Redis.
+    """A :class:`~proxy_async.limits.base.Limiter` whose rate is shared through Redis.
 
     ``redis`` is a URL (``redis://127.0.0.1:6379/0``; the limiter then owns the
     connection and :meth:`aclose` closes it) or a ``redis.asyncio.Redis`` you own.
@@ -77,7 +79,7 @@ class RedisLimiter:
     ``burst`` requests may go at once after an idle spell (1: evenly spaced).
 
     In flight, each process is bounded by ``local``: any Limiter, e.g. an
-    :class:`~proxy_async.limits.ratelimit.AdaptiveLimiter` with ``requests_per_second=None``;
+    :class:`~proxy_async.limits.adaptive.AdaptiveLimiter` with ``requests_per_second=None``;
     by default a fixed cap of ``max_concurrency``. Its ``observe`` gets the feedback.
 
     ``fallback_requests_per_second`` is this process's own rate while Redis is
@@ -109,19 +111,17 @@ class RedisLimiter:
                 "RedisLimiter needs the redis package: pip install 'proxy-async[redis]'"
             ) from error
 
-        self.requests_per_second = _positive("requests_per_second", requests_per_second)
-        if isinstance(burst, bool) or not isinstance(burst, (int, float)) or burst < 1:
-            raise InvalidParameterError("burst", "a number >= 1", burst)
-        self.burst = float(burst)
+        self.requests_per_second = check_number(requests_per_second, "requests_per_second")
+        self.burst = check_number(burst, "burst", low=1.0, inclusive=True)
         if not isinstance(key, str) or not key:
             raise InvalidParameterError("key", "a non-empty string", key)
         self.key = key
-        self.timeout = _positive("timeout", timeout)
-        self.retry_interval = _positive("retry_interval", retry_interval)
+        self.timeout = check_number(timeout, "timeout")
+        self.retry_interval = check_number(retry_interval, "retry_interval")
         fallback = (
             self.requests_per_second
             if fallback_requests_per_second is None
-            else _positive("fallback_requests_per_second", fallback_requests_per_second)
+            else check_number(fallback_requests_per_second, "fallback_requests_per_second")
         )
         self.fallback_requests_per_second = fallback
         if local is None:
@@ -171,11 +171,7 @@ class RedisLimiter:
     async def acquire(self) -> None:
         """Take a local in-flight slot, then wait for the shared rate; cancellation-safe."""
         await self._local.acquire()
-        try:
-            await self._wait_for_turn()
-        except BaseException:
-            self._local.release()
-            raise
+        await wait_or_undo(self._wait_for_turn(), self._local.release)
 
     def release(self) -> None:
         """Give the local slot back (the shared turn was spent)."""
@@ -251,11 +247,3 @@ class RedisLimiter:
             self.fallback_requests_per_second,
             self.retry_interval,
         )
-
-
-def _positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise InvalidParameterError(name, "a number > 0", value)
-    if value == math.inf:
-        raise InvalidParameterError(name, "a finite number > 0", value)
-    return float(value)

@@ -24,7 +24,7 @@ importing :mod:`proxy_async.workers` reads nothing):
   (:mod:`proxy_async.transports.egress`).
 
 Counts (``MAX_CONCURRENCY``, ``MAX_JOBS``, ``BATCH_CONCURRENCY``) are integers from 1 to
-1000 (:data:`~proxy_async.limits.ratelimit.MAX_CONCURRENCY`), ``RETRIES`` from 0 to 100; rates
+1000 (:data:`~proxy_async.limits.base.MAX_CONCURRENCY`), ``RETRIES`` from 0 to 100; rates
 and seconds are finite numbers > 0, seconds at most a week; ``ADAPTIVE`` is 1/true/yes/on
 or 0/false/no/off. Anything else raises :class:`~proxy_async.errors.InvalidParameterError`
 naming the variable, so a worker refuses to start rather than run with a guess.
@@ -41,12 +41,8 @@ import attrs
 from ..client.config import ClientConfig
 from ..client.environment import base_url_from_env
 from ..client.proxy_client import ProxyClient
-from ..limits.ratelimit import (
-    DEFAULT_MAX_CONCURRENCY,
-    DEFAULT_REQUESTS_PER_SECOND,
-    MAX_CONCURRENCY,
-    AdaptiveLimiter,
-)
+from ..limits.adaptive import AdaptiveLimiter
+from ..limits.base import DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUESTS_PER_SECOND, MAX_CONCURRENCY
 from ..limits.redis import DEFAULT_KEY, RedisLimiter
 from ..retry.policy import RetryPolicy
 from ..validation import check_redis_url, env_flag, env_int, env_number

@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 import pytest
 
 from proxy_async import ApiError, InvalidParameterError, ProxyClient, RetryPolicy
-from proxy_async.limits.ratelimit import CONCURRENCY_HEADER, AdaptiveLimiter, Limiter
+from proxy_async.limits.adaptive import CONCURRENCY_HEADER, AdaptiveLimiter, concurrency_header
+from proxy_async.limits.base import Limiter
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer
 
 Answer = Callable[[int], tuple[int | None, Mapping[str, str] | None]]
@@ -85,6 +86,13 @@ def test_is_a_limiter_and_validates_its_parameters() -> None:
     ):
         with pytest.raises(InvalidParameterError):
             AdaptiveLimiter(**options)
+
+
+def test_the_concurrency_header_is_a_count_in_any_case_or_nothing() -> None:
+    assert concurrency_header({CONCURRENCY_HEADER: " 7 "}) == 7
+    assert concurrency_header({CONCURRENCY_HEADER.lower(): "0"}) == 0
+    for headers in (None, {}, {CONCURRENCY_HEADER: "-1"}, {CONCURRENCY_HEADER: "7.5"}):
+        assert concurrency_header(headers) is None
 
 
 async def test_grows_by_one_per_window_of_successes_while_in_use() -> None:

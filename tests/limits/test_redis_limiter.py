@@ -3,7 +3,7 @@
 The ``redis_server`` fixture (conftest.py, harness in redis_server.py) starts a real
 ``redis-server`` on a free loopback port and stops it afterwards.
 
-Run as a script (``python tests/test_redis_limiter.py --worker CONFIG``), this file is
+Run as a script (``python tests/limits/test_redis_limiter.py --worker CONFIG``), this file is
 the worker process of the multi-process tests: it prints ``ready``, waits for a line on
 stdin, hammers the fake server through a shared limiter for a while, and prints a JSON
 summary.
@@ -16,19 +16,29 @@ import contextlib
 import gc
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from redis_server import RedisServer
 
 from proxy_async import ProxyClient, ProxyError, RetryPolicy
-from proxy_async.limits.ratelimit import AdaptiveLimiter, RateLimiter
+from proxy_async.limits.adaptive import AdaptiveLimiter
+from proxy_async.limits.fixed import RateLimiter
 from proxy_async.limits.redis import RedisLimiter
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER_PATH = os.pathsep.join(
+    [str(ROOT), str(ROOT / "tests"), *filter(None, [os.environ.get("PYTHONPATH")])]
+)
+"""The worker's import path: the package and the helpers beside conftest.py (pytest puts
+both on the path from pyproject; a script run from tests/limits/ would see neither)."""
 
 WORKERS = 4
 RATE = 50.0  # shared requests/s across every worker
@@ -128,6 +138,7 @@ async def run_workers(
             __file__,
             "--worker",
             json.dumps(config.__dict__),
+            env={**os.environ, "PYTHONPATH": WORKER_PATH},
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

@@ -32,7 +32,7 @@ from proxy_async.bulk_export.paths import ExportPaths
 from proxy_async.bulk_export.run import export
 from proxy_async.bulk_export.state import ExportState
 from proxy_async.errors import ExportStateError, InvalidParameterError, SessionDiscoveryError
-from proxy_async.limits.ratelimit import AdaptiveLimiter
+from proxy_async.limits.adaptive import AdaptiveLimiter
 from proxy_async.limits.redis import RedisLimiter
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
 from proxy_async.workers import (
