@@ -29,7 +29,7 @@ from proxy_async import (
     ServerError,
     Timeouts,
 )
-from proxy_async.retry.policy import parse_retry_after
+from proxy_async.retry import parse_retry_after
 from proxy_async.testing import FakeProxyServer, Fault
 
 FAST_RETRY = RetryPolicy(retries=3, initial_backoff=0.01, max_backoff=0.05, max_retry_after=0.5)
