@@ -43,12 +43,12 @@ async def call_with_retries(
     wait = asyncio.sleep if sleep is None else sleep
     clock = asyncio.get_running_loop()
     started = clock.time()
-    state = Attempt(1)
+    number, applied = 1, False  # the Attempt is built only when one fails
     while True:
         try:
-            return await attempt(state.number)
+            return await attempt(number)
         except ProxyError as error:
-            decision = decide(request, error, state)
+            decision = decide(request, error, Attempt(number, applied))
             if decision is Decision.DONE:
                 logger.info(
                     "%s %s: 404 after an earlier attempt may have succeeded; done",
@@ -57,11 +57,11 @@ async def call_with_retries(
                 )
                 return Response(204, {}, b"")
             delay = _delay_or_raise(
-                decision, request, error, state.number, policy, clock.time() - started
+                decision, request, error, number, policy, clock.time() - started
             )
-            applied = state.earlier_may_have_applied or may_have_applied(error)
+            applied = applied or may_have_applied(error)
         await wait(delay)
-        state = Attempt(state.number + 1, applied)
+        number += 1
 
 
 def _delay_or_raise(
