@@ -42,7 +42,9 @@ from ..limits.base import (
 )
 from ..limits.fixed import RateLimiter
 from ..resources import ServiceContext
-from ..retry.policy import RetryPolicy, call_with_retries, retry_after_of
+from ..retry.backoff import retry_after_of
+from ..retry.loop import call_with_retries
+from ..retry.policy import RetryPolicy
 from ..transports.base import Request, Response, Timeouts, Transport
 from ..transports.default import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport
 from ..validation import (
@@ -350,13 +352,7 @@ class ProxyClient:
             None if form is None else check_form(form, "form"),
             Timeouts.coerce(timeout, self._timeouts),
         )
-        return await call_with_retries(
-            partial(self._attempt, request),
-            self._retry,
-            method=method,
-            path=request.path,
-            on_delete_gone=(lambda: Response(204, {}, b"")) if method == "DELETE" else None,
-        )
+        return await call_with_retries(partial(self._attempt, request), self._retry, request)
 
     def _url_for(self, target: str, params: dict[str, str] | None) -> yarl.URL:
         if isinstance(target, str) and target.startswith("/"):
@@ -384,7 +380,7 @@ class ProxyClient:
         except TransportError as error:
             self._limiter.observe(None, None)
             await self._report(request, number, started, None, error)
-            if self._closed and request.method != "POST":
+            if self._closed and request.idempotent:
                 raise ClientClosedError(
                     "the client was closed while this request was in flight"
                 ) from None

@@ -91,9 +91,19 @@ class Timeouts:
 _AIOHTTP_TIMEOUTS: dict[Timeouts, aiohttp.ClientTimeout] = {}
 
 
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+"""Methods whose repeated effect is the effect of one request: the safe methods plus PUT
+and DELETE (RFC 9110 section 9.2.2). Any other method, POST first, is sent at most once
+unless the failure proves the server did not process it (see :mod:`proxy_async.retry.rules`)."""
+
+
 @attrs.frozen
 class Request:
-    """One HTTP request, ready to send. ``url`` is absolute and already encoded."""
+    """One HTTP request, ready to send. ``url`` is absolute and already encoded.
+
+    What a retry may assume about the request is a property of the request, derived
+    from its method: :attr:`idempotent` and :attr:`not_found_on_retry_is_done`.
+    """
 
     method: str
     url: yarl.URL
@@ -109,6 +119,19 @@ class Request:
     def path(self) -> str:
         """The URL path, for logs and error messages (never the query or credentials)."""
         return self.url.raw_path
+
+    @property
+    def idempotent(self) -> bool:
+        """Whether sending this request twice has the effect of sending it once
+        (RFC 9110 section 9.2.2), so a failed attempt whose fate is unknown may be resent."""
+        return self.method in IDEMPOTENT_METHODS
+
+    @property
+    def not_found_on_retry_is_done(self) -> bool:
+        """Whether a 404 answering a retry, after an earlier attempt may have been
+        processed, means that earlier attempt did the work. True for DELETE: its goal is
+        the resource's absence (RFC 9110 section 9.3.5), and a 404 is that absence."""
+        return self.method == "DELETE"
 
 
 @attrs.frozen

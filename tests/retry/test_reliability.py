@@ -29,7 +29,6 @@ from proxy_async import (
     ServerError,
     Timeouts,
 )
-from proxy_async.retry.policy import parse_retry_after
 from proxy_async.testing import FakeProxyServer, Fault
 
 FAST_RETRY = RetryPolicy(retries=3, initial_backoff=0.01, max_backoff=0.05, max_retry_after=0.5)
@@ -158,24 +157,6 @@ async def test_retry_after_is_honoured_and_capped(server: FakeProxyServer) -> No
         await target.interactions(client).fetch(target.sids[0])
     first, second = (r.time for r in server.requests)
     assert 0.18 <= second - first < 2.0
-
-
-def test_parse_retry_after_forms() -> None:
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    later = format_datetime(now + timedelta(seconds=30), usegmt=True)
-    assert parse_retry_after("7") == 7.0
-    assert parse_retry_after(" 1.5 ") == 1.5
-    assert parse_retry_after(later, now=now.timestamp()) == pytest.approx(30.0)
-    assert (
-        parse_retry_after(
-            format_datetime(now - timedelta(seconds=5), usegmt=True), now=now.timestamp()
-        )
-        == 0.0
-    )
-    assert parse_retry_after("-3") == 0.0
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after("nan") is None
-    assert parse_retry_after(None) is None
 
 
 async def test_http_date_retry_after_is_honoured(server: FakeProxyServer) -> None:
