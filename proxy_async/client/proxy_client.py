@@ -19,21 +19,16 @@ import logging
 import os
 import platform
 import ssl
-import time
 from collections.abc import Mapping, Sequence
-from functools import partial
 from types import TracebackType
 from typing import Any
 
 import aiohttp
-import yarl
 
 from .._version import __version__
 from ..errors import (
-    ApiError,
     ClientClosedError,
     InvalidParameterError,
-    TransportError,
 )
 from ..limits.base import (
     DEFAULT_MAX_CONCURRENCY,
@@ -42,20 +37,13 @@ from ..limits.base import (
 )
 from ..limits.fixed import RateLimiter
 from ..resources import ServiceContext
-from ..retry.backoff import retry_after_of
-from ..retry.loop import call_with_retries
 from ..retry.policy import RetryPolicy
-from ..transports.base import Request, Response, Timeouts, Transport
+from ..transports.base import Response, Timeouts, Transport
 from ..transports.default import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport
-from ..validation import (
-    TARGET_EXPECTED,
-    check_form,
-    check_method,
-    check_path,
-)
-from .attempts import AttemptEvent, Hook, call_hook, report_attempt
+from .attempts import Hook
 from .config import CLIENT_PARTS, ClientConfig, check_parts
-from .hosts import page_url_target, parse_base_url, parse_page_url
+from .hosts import parse_base_url
+from .pipeline import RequestPipeline
 
 logger = logging.getLogger("proxy_async")
 
@@ -203,14 +191,11 @@ class ProxyClient:
         self._config = config
         self._credentials = config.credentials
         self._base_url = parse_base_url(config.base_url)
-        self._base_text = str(self._base_url)  # str(URL) re-renders it on every request
         self._limiter: Limiter = limiter or RateLimiter(
             max_concurrency=config.max_concurrency,
             requests_per_second=config.requests_per_second,
             burst=config.burst,
         )
-        self._retry = config.retry
-        self._timeouts = config.timeouts
         self._transport: Transport = transport or AiohttpTransport(
             pool_size=self._limiter.max_concurrency,
             max_response_bytes=config.max_response_bytes,
@@ -221,16 +206,21 @@ class ProxyClient:
             trust_env=config.trust_env,
             environ=config.environ,
         )
-        self._prefetch = config.prefetch
-        self._on_request = on_request
-        self._on_response = on_response
-        self._headers = {
-            "Authorization": self._credentials.authorization_header(),
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-        }
-        self._form_headers = {**self._headers, "Content-Type": "application/x-www-form-urlencoded"}
-        self._closed = False
+        self._pipeline = RequestPipeline(
+            credentials=self._credentials,
+            base_url=self._base_url,
+            headers={
+                "Authorization": self._credentials.authorization_header(),
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+            },
+            limiter=self._limiter,
+            retry=config.retry,
+            timeouts=config.timeouts,
+            transport=self._transport,
+            on_request=on_request,
+            on_response=on_response,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> ProxyClient:
@@ -256,7 +246,7 @@ class ProxyClient:
     # -- session management -------------------------------------------------------
 
     async def __aenter__(self) -> ProxyClient:
-        if self._closed:
+        if self._pipeline.closed:
             raise ClientClosedError()
         return self
 
@@ -270,13 +260,13 @@ class ProxyClient:
 
     async def aclose(self) -> None:
         """Close the connection pool. Requests in flight fail with ClientClosedError. Idempotent."""
-        self._closed = True
+        self._pipeline.closed = True
         await self._transport.aclose()
 
     @property
     def closed(self) -> bool:
         """Whether :meth:`aclose` was called."""
-        return self._closed
+        return self._pipeline.closed
 
     @property
     def config(self) -> ClientConfig:
@@ -299,7 +289,7 @@ class ProxyClient:
     @property
     def base_url(self) -> str:
         """Scheme, host, port (and optional path prefix) every request goes to."""
-        return self._base_text
+        return self._pipeline.base_text
 
     @property
     def limiter(self) -> Limiter:
@@ -309,14 +299,14 @@ class ProxyClient:
     @property
     def prefetch(self) -> bool:
         """Whether list walks fetch one page ahead."""
-        return self._prefetch
+        return self._config.prefetch
 
     def services(self, service_sid: str) -> ServiceContext:
         """The Proxy Service with this SID: ``client.services("KS…").sessions("KC…")``."""
         return ServiceContext(self, service_sid)
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
+        state = "closed" if self._pipeline.closed else "open"
         return f"<ProxyClient {self._credentials.username} -> {self._base_url} ({state})>"
 
     # -- the request pipeline ----------------------------------------------------
@@ -339,74 +329,7 @@ class ProxyClient:
         :class:`UnsafePageUrlError` is raised and nothing is sent. ``params`` and
         ``form`` values must be strings UTF-8 can encode. Every argument is checked
         (:class:`InvalidParameterError`) before the limiter or a hook sees an attempt.
-        Retries follow the client's :class:`RetryPolicy`; errors are typed.
+        Retries follow the client's :class:`RetryPolicy`; errors are typed. The steps
+        are :class:`~proxy_async.client.pipeline.RequestPipeline`'s.
         """
-        if self._closed:
-            raise ClientClosedError()
-        method = check_method(method)
-        url = self._url_for(target, None if params is None else dict(check_form(params, "params")))
-        request = Request(
-            method,
-            url,
-            self._form_headers if form is not None else self._headers,
-            None if form is None else check_form(form, "form"),
-            Timeouts.coerce(timeout, self._timeouts),
-        )
-        return await call_with_retries(partial(self._attempt, request), self._retry, request)
-
-    def _url_for(self, target: str, params: dict[str, str] | None) -> yarl.URL:
-        if isinstance(target, str) and target.startswith("/"):
-            url = yarl.URL(f"{self._base_text}{check_path(target)}", encoded=True)
-        else:
-            # A server-provided page URL is followed exactly as given (encoded=True keeps
-            # its bytes), but only to the origin the credentials belong to.
-            parsed = parse_page_url(target)
-            if parsed is None:
-                raise InvalidParameterError("target", TARGET_EXPECTED, target)
-            url = page_url_target(parsed, self._base_url)
-        return url.update_query(params) if params else url
-
-    async def _attempt(self, request: Request, number: int) -> Response:
-        await self._limiter.acquire()
-        started = time.perf_counter()
-        try:
-            if self._closed:
-                raise ClientClosedError()
-            if self._on_request is not None:
-                await call_hook(
-                    self._on_request, AttemptEvent(request.method, request.path, number)
-                )
-            response = await self._transport.send(request)
-        except TransportError as error:
-            self._limiter.observe(None, None)
-            await self._report(request, number, started, None, error)
-            if self._closed and request.idempotent:
-                raise ClientClosedError(
-                    "the client was closed while this request was in flight"
-                ) from None
-            raise
-        finally:
-            self._limiter.release()
-        self._limiter.observe(response.status, response.headers)
-        await self._report(request, number, started, response.status, None)
-        if 200 <= response.status < 300:
-            return response
-        raise ApiError.from_response(
-            response.status,
-            response.headers,
-            response.body,
-            retry_after=retry_after_of(response.headers),
-            method=request.method,
-            path=request.path,
-            credentials=self._credentials.description,
-        )
-
-    async def _report(
-        self,
-        request: Request,
-        number: int,
-        started: float,
-        status: int | None,
-        error: BaseException | None,
-    ) -> None:
-        await report_attempt(self._on_response, request, number, started, status, error)
+        return await self._pipeline.request(method, target, params, form, timeout)
