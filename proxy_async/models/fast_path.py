@@ -1,6 +1,6 @@
 """The msgspec fast path: a list page's JSON bytes -> attrs records, in C, or a refusal.
 
-The reference path (:mod:`proxy_async.models.conversion`: orjson into dicts, then the cattrs
+The reference path (:mod:`proxy_async.models.converter`: orjson into dicts, then the cattrs
 converter) is the contract. This path builds the very same records, field types
 included, for the pages it accepts, and refuses every other page, which then goes
 through the reference path: unknown enum values, a case-insensitive type, an offset

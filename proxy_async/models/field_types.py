@@ -1,6 +1,6 @@
 """What a record field's annotation says: its type, and whether it may be None.
 
-Shared by the reference converter (:mod:`proxy_async.models.conversion`) and the msgspec fast
+Shared by the reference converter (:mod:`proxy_async.models.converter`) and the msgspec fast
 path (:mod:`proxy_async.models.fast_path`), which must read every field's type alike.
 """
 

@@ -5,7 +5,7 @@ test reads it). Every field except ``sid`` may be absent from a response and the
 None. The ``sid`` key must be present (its value may be null, as the spec allows), so
 an object that is not a record at all, such as ``{"error": ...}`` answered with 200,
 is reported as a bad response instead of becoming an empty record. Structuring from JSON lives in
-:mod:`proxy_async.models.conversion`.
+:mod:`proxy_async.models.converter`.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ from urllib.parse import parse_qsl, quote, urlparse, urlsplit
 import attrs
 from multidict import MultiMapping
 
-from proxy_async.models.conversion import parse_datetime
+from proxy_async.models.converter import parse_datetime
 from proxy_async.models.records import decode_data
 from proxy_async.validation import has_lone_surrogate
 

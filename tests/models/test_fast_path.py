@@ -38,7 +38,7 @@ from test_model_properties import (
 from proxy_async import ProxyClient
 from proxy_async.bulk_export.engine import CSV_COLUMNS
 from proxy_async.errors import InvalidResponseError
-from proxy_async.models.conversion import (
+from proxy_async.models.converter import (
     receive_body,
     receive_page,
     structure,

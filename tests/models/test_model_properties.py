@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from proxy_async.errors import InvalidResponseError, ProxyError
-from proxy_async.models.conversion import (
+from proxy_async.models.converter import (
     _diagnostic_converter,
     converter,
     decode_json,

@@ -16,8 +16,8 @@ import attrs
 import pytest
 
 from proxy_async.errors import InvalidResponseError, ProxyError, ResponseError
-from proxy_async.models import conversion
-from proxy_async.models.conversion import (
+from proxy_async.models import converter as conversion
+from proxy_async.models.converter import (
     _parse_datetime_slow,
     decode_json,
     parse_datetime,

@@ -20,7 +20,7 @@ from typing import Any, Union
 import attrs
 import pytest
 
-from proxy_async.models.conversion import structure, structure_page
+from proxy_async.models.converter import structure, structure_page
 from proxy_async.models.records import (
     Interaction,
     InteractionType,
