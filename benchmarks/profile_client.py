@@ -34,13 +34,8 @@ from _common import ServerInfo, base_parser, fake_server, optional_module, print
 
 from proxy_async import AttemptEvent, Interaction, ProxyClient, ResourceStatus
 from proxy_async.client.auth import Origin
-from proxy_async.models.converter import (
-    converter,
-    decode_json,
-    parse_datetime,
-    structure,
-    structure_page,
-)
+from proxy_async.models import decode_json, parse_datetime, structure, structure_page
+from proxy_async.models.converter import converter
 from proxy_async.transports.base import Request, Response, Timeouts
 
 AREAS: tuple[tuple[str, str], ...] = (

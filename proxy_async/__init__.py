@@ -63,19 +63,8 @@ from .errors import (
 from .limits.adaptive_rate import AdaptiveRateLimiter
 from .limits.ratelimit import AdaptiveLimiter, Limiter, RateLimiter
 from .limits.redis import RedisLimiter  # imports redis only when one is created
-from .models.records import (
-    Interaction,
-    InteractionType,
-    MessageInteraction,
-    OpenEnum,
-    Page,
-    PageMeta,
-    Participant,
-    ResourceStatus,
-    Session,
-    SessionMode,
-    SessionStatus,
-)
+from .models.enums import InteractionType, OpenEnum, ResourceStatus, SessionMode, SessionStatus
+from .models.records import Interaction, MessageInteraction, Page, PageMeta, Participant, Session
 from .pagination import SeenRecords
 from .resources import (
     InteractionList,

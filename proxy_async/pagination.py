@@ -64,7 +64,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from .errors import EmptyPagesError, PaginationLoopError
-from .models.converter import ReceivedPage
+from .models.pages import ReceivedPage
 from .models.raw_records import DecodedRecords, RawRecords
 from .models.records import Page
 

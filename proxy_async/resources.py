@@ -18,8 +18,8 @@ import yarl
 
 from .client.auth import parse_page_url
 from .errors import ForeignPageUrlError, InvalidParameterError, InvalidResponseError
-from .models.converter import ReceivedPage, receive_body, structure_body
 from .models.json_codec import decode_json
+from .models.pages import ReceivedPage, receive_body, structure_body
 from .models.records import Interaction, MessageInteraction, Page, Participant, Session
 from .pagination import PageFetch, SeenRecords, walk_items, walk_pages
 from .transports.base import Response, Timeouts

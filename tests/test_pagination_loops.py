@@ -28,9 +28,8 @@ from proxy_async import (
 from proxy_async.bulk_export.engine import export, stream_interactions
 from proxy_async.cli import main
 from proxy_async.errors import SessionsFailedError
-from proxy_async.models.converter import ReceivedPage, receive_page
+from proxy_async.models import Interaction, ReceivedPage, receive_page
 from proxy_async.models.raw_records import DecodedRecords
-from proxy_async.models.records import Interaction
 from proxy_async.pagination import SeenRecords, page_token, walk_items, walk_pages
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
 

@@ -79,7 +79,7 @@ from ..errors import (
     TransportError,
 )
 from ..limits.ratelimit import MAX_CONCURRENCY
-from ..models.converter import replace_lone_surrogates
+from ..models.json_codec import replace_lone_surrogates
 from ..models.raw_records import Column, DecodedRecords, RawRecords
 from ..models.records import Interaction, Page, Session
 from ..pagination import SeenRecords

@@ -79,7 +79,7 @@ from urllib.parse import parse_qsl, quote, urlparse, urlsplit
 import attrs
 from multidict import MultiMapping
 
-from proxy_async.models.converter import parse_datetime
+from proxy_async.models.hooks import parse_datetime
 from proxy_async.models.records import decode_data
 from proxy_async.validation import has_lone_surrogate
 
@@ -808,7 +808,7 @@ def _checked_sid(name: str, value: str, prefix: str | None) -> str:
     return value
 
 
-# conversion.parse_datetime also reads a bare date ("2018-03-13") as midnight, since
+# models.hooks.parse_datetime also reads a bare date ("2018-03-13") as midnight, since
 # datetime.fromisoformat() does; a webhook timestamp without a time of day is malformed
 # instead, so a clock time (HH:MM) is required first. That also refuses, on every Python,
 # the basic ("20180313T224254Z") and hour-only forms that only 3.11+'s fromisoformat reads.

@@ -21,8 +21,8 @@ from aiohttp import web
 from proxy_async import ProxyClient
 from proxy_async.bulk_export.engine import CSV_COLUMNS, EXPORT_MAX_SEEN_SIDS, export
 from proxy_async.errors import ForeignPageUrlError
-from proxy_async.models.converter import receive_body
 from proxy_async.models.json_codec import decode_json
+from proxy_async.models.pages import receive_body
 from proxy_async.models.raw_records import DecodedRecords, MirroredRecords
 from proxy_async.models.records import Interaction
 from proxy_async.pagination import SeenRecords
