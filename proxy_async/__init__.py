@@ -65,7 +65,7 @@ from .limits.ratelimit import AdaptiveLimiter, Limiter, RateLimiter
 from .limits.redis import RedisLimiter  # imports redis only when one is created
 from .models.enums import InteractionType, OpenEnum, ResourceStatus, SessionMode, SessionStatus
 from .models.records import Interaction, MessageInteraction, Page, PageMeta, Participant, Session
-from .pagination import SeenRecords
+from .pagination.seen import SeenRecords
 from .resources import (
     InteractionList,
     ListResource,

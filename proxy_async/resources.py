@@ -21,7 +21,8 @@ from .errors import ForeignPageUrlError, InvalidParameterError, InvalidResponseE
 from .models.json_codec import decode_json
 from .models.pages import ReceivedPage, receive_body, structure_body
 from .models.records import Interaction, MessageInteraction, Page, Participant, Session
-from .pagination import PageFetch, SeenRecords, walk_items, walk_pages
+from .pagination.seen import SeenRecords
+from .pagination.walk import PageFetch, walk_items, walk_pages
 from .transports.base import Response, Timeouts
 from .validation import check_limit, check_message, check_sid, page_size_for
 

@@ -82,7 +82,7 @@ from ..limits.ratelimit import MAX_CONCURRENCY
 from ..models.json_codec import replace_lone_surrogates
 from ..models.raw_records import Column, DecodedRecords, RawRecords
 from ..models.records import Interaction, Page, Session
-from ..pagination import SeenRecords
+from ..pagination.seen import SeenRecords
 from ..resources import ServiceContext
 from ..validation import MAX_PAGE_SIZE, check_file_path, check_int, check_sid
 from .csv_text import CSV_CHUNK_RECORDS, csv_text_chunked
