@@ -66,9 +66,8 @@ from .limits.redis import RedisLimiter  # imports redis only when one is created
 from .models.enums import InteractionType, OpenEnum, ResourceStatus, SessionMode, SessionStatus
 from .models.records import Interaction, MessageInteraction, Page, PageMeta, Participant, Session
 from .pagination.seen import SeenRecords
-from .resources import (
+from .resources.contexts import (
     InteractionList,
-    ListResource,
     MemberContext,
     MessageInteractionList,
     ParticipantContext,
@@ -77,6 +76,7 @@ from .resources import (
     SessionContext,
     SessionList,
 )
+from .resources.list_resource import ListResource
 from .retry.policy import RetryPolicy
 from .transports.base import Request, Response, Timeouts, Transport
 from .transports.default import AiohttpTransport

@@ -83,7 +83,7 @@ from ..models.json_codec import replace_lone_surrogates
 from ..models.raw_records import Column, DecodedRecords, RawRecords
 from ..models.records import Interaction, Page, Session
 from ..pagination.seen import SeenRecords
-from ..resources import ServiceContext
+from ..resources.contexts import ServiceContext
 from ..validation import MAX_PAGE_SIZE, check_file_path, check_int, check_sid
 from .csv_text import CSV_CHUNK_RECORDS, csv_text_chunked
 from .files import (

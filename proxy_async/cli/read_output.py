@@ -36,7 +36,7 @@ from ..client.proxy_client import ProxyClient
 from ..errors import InvalidParameterError
 from ..models.raw_records import DecodedRecords, RawRecords
 from ..models.records import Session
-from ..resources import ListResource
+from ..resources.list_resource import ListResource
 from ._command import CONTROL_ESCAPES
 
 ReadFormat = Literal["table", "ndjson", "csv", "json"]

@@ -46,7 +46,7 @@ from ..limits.ratelimit import (
     check_max_concurrency,
     check_rate,
 )
-from ..resources import ServiceContext
+from ..resources.contexts import ServiceContext
 from ..retry.policy import RetryPolicy, call_with_retries, retry_after_of
 from ..transports.base import Request, Response, Timeouts, Transport
 from ..transports.default import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport

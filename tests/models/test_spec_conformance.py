@@ -34,7 +34,7 @@ from proxy_async.models import (
     structure,
     structure_page,
 )
-from proxy_async.resources import (
+from proxy_async.resources.list_resource import (
     INTERACTIONS,
     MESSAGE_INTERACTIONS,
     PARTICIPANTS,
