@@ -7,7 +7,7 @@ quoting can be seen for a whole column at once: join its cells, count the commas
 for a quote or a line break. Most columns never need it (SIDs, URLs, timestamps,
 statuses). A column whose every cell holds a quote (``data``: JSON text) is quoted
 whole with two ``replace`` calls; only a column of mixed cells is quoted cell by cell.
-About 2.6 ms for the same page; the output is identical (``tests/test_export_csv.py``
+About 2.6 ms for the same page; the output is identical (``tests/bulk_export/test_export_csv.py``
 checks it against ``csv.writer`` with hypothesis).
 
 Each pass over a column touches every one of its cells, and a page's 19,000 cells (1.5

@@ -15,7 +15,7 @@ and twilio-python 9.13's ``get_signature_algorithm``). :func:`signature_algorith
 that header; every function below takes the algorithm as ``algorithm=``.
 
 What is accepted is what twilio-python's ``RequestValidator`` (9.x) accepts, checked by
-agreement in ``tests/test_webhook_oracle.py``, with one difference where it accepts a
+agreement in ``tests/webhooks/test_webhook_oracle.py``, with one difference where it accepts a
 URL with another host (see ``_url_variants``): there this accepts less.
 
 - :func:`validate_signature` checks a form (``application/x-www-form-urlencoded``)
@@ -446,7 +446,7 @@ def signature_algorithm(signature_settings: str | None) -> str:
     after stripping whitespace) with a non-empty value, that value stripped and as sent
     (not case-folded), or ``HMAC_SHA1`` when there is none, the header is empty or it is
     absent (None): what twilio-python 9.13's ``get_signature_algorithm`` returns, checked
-    by agreement in ``tests/test_webhook_oracle.py``. Unknown names are returned too: the
+    by agreement in ``tests/webhooks/test_webhook_oracle.py``. Unknown names are returned too: the
     validators refuse them. A value that is neither a str nor None raises
     :class:`~proxy_async.errors.InvalidParameterError`.
     """
