@@ -10,7 +10,7 @@ A request's life, all in :meth:`ProxyClient.request`:
 4. **checked**: a non-2xx becomes an :class:`~proxy_async.errors.ApiError`.
 
 Turning bodies into objects happens in :mod:`proxy_async.resources` via
-:mod:`proxy_async.models.converter`.
+:mod:`proxy_async.models.pages` (the cattrs path: :mod:`proxy_async.models.converter`).
 """
 
 from __future__ import annotations
