@@ -34,19 +34,14 @@ from _common import ServerInfo, base_parser, fake_server, optional_module, print
 
 from proxy_async import AttemptEvent, Interaction, ProxyClient, ResourceStatus
 from proxy_async.client.hosts import Origin
-from proxy_async.models.conversion import (
-    converter,
-    decode_json,
-    parse_datetime,
-    structure,
-    structure_page,
-)
+from proxy_async.models import decode_json, parse_datetime, structure, structure_page
+from proxy_async.models.converter import converter
 from proxy_async.transports.base import Request, Response, Timeouts
 
 AREAS: tuple[tuple[str, str], ...] = (
     ("cattrs generated", "cattrs generated hooks"),
     ("/cattrs/", "cattrs library"),
-    ("proxy_async/conversion", "proxy_async.models.conversion"),
+    ("proxy_async/models/", "proxy_async.models"),
     ("proxy_async/pagination", "proxy_async.pagination"),
     ("proxy_async/client", "proxy_async.client.proxy_client"),
     ("proxy_async/transport", "proxy_async.transports.default"),

@@ -64,23 +64,11 @@ from .limits.adaptive_rate import AdaptiveRateLimiter
 from .limits.base import Limiter
 from .limits.fixed import RateLimiter
 from .limits.redis import RedisLimiter  # imports redis only when one is created
-from .models.records import (
-    Interaction,
-    InteractionType,
-    MessageInteraction,
-    OpenEnum,
-    Page,
-    PageMeta,
-    Participant,
-    ResourceStatus,
-    Session,
-    SessionMode,
-    SessionStatus,
-)
-from .pagination import SeenRecords
-from .resources import (
+from .models.enums import InteractionType, OpenEnum, ResourceStatus, SessionMode, SessionStatus
+from .models.records import Interaction, MessageInteraction, Page, PageMeta, Participant, Session
+from .pagination.seen import SeenRecords
+from .resources.contexts import (
     InteractionList,
-    ListResource,
     MemberContext,
     MessageInteractionList,
     ParticipantContext,
@@ -89,6 +77,7 @@ from .resources import (
     SessionContext,
     SessionList,
 )
+from .resources.list_resource import ListResource
 from .retry.policy import RetryPolicy
 from .transports.base import Request, Response, Timeouts, Transport
 from .transports.default import AiohttpTransport

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import attrs
 
 from ..errors import ExportError, InvalidParameterError
-from ..models.conversion import replace_lone_surrogates
+from ..models.json_codec import replace_lone_surrogates
 from ..models.raw_records import Column, DecodedRecords, RawRecords
 from ..models.records import Interaction, Page
 from .csv_text import CSV_CHUNK_RECORDS, csv_text_chunked
@@ -55,7 +55,7 @@ def encode_ndjson(records: Sequence[dict[str, Any]]) -> bytes:
 
     Lossless: ``json.loads`` of a line gives the record back. A record orjson cannot
     write (a lone UTF-16 surrogate kept from the server, kept escaped as ``\\ud83d``;
-    an integer beyond 64 bits) is written by :func:`~proxy_async.models.conversion.encode_json`
+    an integer beyond 64 bits) is written by :func:`~proxy_async.models.json_codec.encode_json`
     instead; only a page holding one pays for it. An export writes a page read by the
     fast path from each record's own bytes instead (:meth:`RawRecords.ndjson`).
     """

@@ -10,7 +10,7 @@ A request's life, all in :meth:`ProxyClient.request`:
 4. **checked**: a non-2xx becomes an :class:`~proxy_async.errors.ApiError`.
 
 Turning bodies into objects happens in :mod:`proxy_async.resources` via
-:mod:`proxy_async.models.conversion`.
+:mod:`proxy_async.models.pages` (the cattrs path: :mod:`proxy_async.models.converter`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from ..limits.base import (
     Limiter,
 )
 from ..limits.fixed import RateLimiter
-from ..resources import ServiceContext
+from ..resources.contexts import ServiceContext
 from ..retry.policy import RetryPolicy
 from ..transports.base import Response, Timeouts, Transport
 from ..transports.default import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport

@@ -1,11 +1,11 @@
 """The msgspec fast path: a list page's JSON bytes -> attrs records, in C, or a refusal.
 
-The reference path (:mod:`proxy_async.models.conversion`: orjson into dicts, then the cattrs
+The reference path (:mod:`proxy_async.models.converter`: orjson into dicts, then the cattrs
 converter) is the contract. This path builds the very same records, field types
 included, for the pages it accepts, and refuses every other page, which then goes
 through the reference path: unknown enum values, a case-insensitive type, an offset
 other than UTC, odd JSON, a field Twilio adds tomorrow all keep their current behaviour
-and error messages. ``tests/test_fast_path.py`` checks with hypothesis, on random and
+and error messages. ``tests/models/test_fast_path.py`` checks with hypothesis, on random and
 malformed pages, that whatever this path accepts the reference path builds identically.
 
 How a page is read, in two C passes (measured on a 1,000-Interaction page of 1.2 MB:
@@ -51,8 +51,9 @@ from typing import Annotated, Any, Generic, TypeVar
 import attrs
 import msgspec
 
+from .enums import OpenEnum
 from .field_types import unwrap_optional
-from .records import OpenEnum, PageMeta
+from .records import PageMeta
 
 T = TypeVar("T")
 
@@ -272,8 +273,6 @@ class PageDecoder(RecordBuilder[T]):
 
 
 _DECODERS: dict[tuple[type[Any], str], PageDecoder[Any]] = {}
-
-
 _RECORD_DECODERS: dict[type[Any], RecordDecoder[Any]] = {}
 
 

@@ -1,7 +1,8 @@
 """What a record field's annotation says: its type, and whether it may be None.
 
-Shared by the reference converter (:mod:`proxy_async.models.conversion`) and the msgspec fast
-path (:mod:`proxy_async.models.fast_path`), which must read every field's type alike.
+Shared by the reference path (:mod:`proxy_async.models.hooks`,
+:mod:`proxy_async.models.record_hook`) and the msgspec fast path
+(:mod:`proxy_async.models.fast_path`), which must read every field's type alike.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 orjson reads and writes nearly everything; the standard library's ``json`` takes over,
 value for value, where orjson would refuse a valid document or misread it (a lone
 UTF-16 surrogate, an integer beyond 64 bits, a byte order mark). Structuring the values
-into records is :mod:`proxy_async.models.conversion`'s job; the msgspec fast path for list
+into records is :mod:`proxy_async.models.converter`'s job; the msgspec fast path for list
 pages is :mod:`proxy_async.models.fast_path`.
 """
 

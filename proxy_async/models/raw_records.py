@@ -9,7 +9,7 @@ Two forms, one interface (:class:`RawRecords`):
   Dicts are decoded from the body only if someone asks for them.
 
 Either gives the same answers: the same dicts, NDJSON lines that decode to those dicts,
-the same CSV columns (``tests/test_fast_path.py``).
+the same CSV columns (``tests/models/test_fast_path.py``).
 """
 
 from __future__ import annotations

@@ -4,13 +4,13 @@ Field names and nullability follow ``twilio_proxy_v1.json`` exactly (the conform
 test reads it). Every field except ``sid`` may be absent from a response and then is
 None. The ``sid`` key must be present (its value may be null, as the spec allows), so
 an object that is not a record at all, such as ``{"error": ...}`` answered with 200,
-is reported as a bad response instead of becoming an empty record. Structuring from JSON lives in
-:mod:`proxy_async.models.conversion`.
+is reported as a bad response instead of becoming an empty record. The enums are in
+:mod:`proxy_async.models.enums`; structuring from JSON is :mod:`proxy_async.models.converter`'s
+job (the msgspec fast path: :mod:`proxy_async.models.fast_path`).
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from itertools import chain
@@ -19,90 +19,9 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from ..errors import InvalidResponseError
+from .enums import InteractionType, ResourceStatus, SessionMode, SessionStatus
 from .json_codec import decode_json_text
 from .raw_records import DecodedRecords, RawRecords
-
-
-class OpenEnum(str, enum.Enum):
-    """A string enum that keeps values Twilio adds later instead of rejecting them.
-
-    Lookup is case-insensitive (``InteractionType("MESSAGE") is InteractionType.MESSAGE``);
-    an unknown string becomes a pseudo-member that compares equal to the string and
-    has ``is_known == False``. Non-strings are still rejected.
-    """
-
-    @classmethod
-    def _missing_(cls, value: object) -> Any:
-        if not isinstance(value, str):
-            return None
-        known = cls._value2member_map_.get(value.lower())
-        if known is not None:
-            return known
-        # Not cached in the class: a misbehaving server must not grow it without bound.
-        pseudo = str.__new__(cls, value)
-        pseudo._name_ = value.upper().replace("-", "_")
-        pseudo._value_ = value
-        return pseudo
-
-    @property
-    def is_known(self) -> bool:
-        """Whether this value is one the spec lists (not one added by Twilio since)."""
-        return type(self)._value2member_map_.get(self._value_) is self
-
-    def __str__(self) -> str:
-        return str(self.value)
-
-
-class InteractionType(OpenEnum):
-    """``type`` of an Interaction: message, voice or unknown."""
-
-    MESSAGE = "message"
-    VOICE = "voice"
-    UNKNOWN = "unknown"
-
-
-class ResourceStatus(OpenEnum):
-    """Status of an Interaction's inbound or outbound Call/Message resource."""
-
-    ACCEPTED = "accepted"
-    ANSWERED = "answered"
-    BUSY = "busy"
-    CANCELED = "canceled"
-    COMPLETED = "completed"
-    DELETED = "deleted"
-    DELIVERED = "delivered"
-    DELIVERY_UNKNOWN = "delivery-unknown"
-    FAILED = "failed"
-    IN_PROGRESS = "in-progress"
-    INITIATED = "initiated"
-    NO_ANSWER = "no-answer"
-    QUEUED = "queued"
-    RECEIVED = "received"
-    RECEIVING = "receiving"
-    RINGING = "ringing"
-    SCHEDULED = "scheduled"
-    SENDING = "sending"
-    SENT = "sent"
-    UNDELIVERED = "undelivered"
-    UNKNOWN = "unknown"
-
-
-class SessionStatus(OpenEnum):
-    """``status`` of a Session."""
-
-    OPEN = "open"
-    IN_PROGRESS = "in-progress"
-    CLOSED = "closed"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
-
-
-class SessionMode(OpenEnum):
-    """``mode`` of a Session."""
-
-    MESSAGE_ONLY = "message-only"
-    VOICE_ONLY = "voice-only"
-    VOICE_AND_MESSAGE = "voice-and-message"
 
 
 def decode_data(data: str | None) -> Any:

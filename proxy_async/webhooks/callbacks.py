@@ -26,13 +26,8 @@ from typing import Any
 
 import attrs
 
-from ..models.records import (
-    InteractionType,
-    ResourceStatus,
-    SessionMode,
-    SessionStatus,
-    decode_data,
-)
+from ..models.enums import InteractionType, ResourceStatus, SessionMode, SessionStatus
+from ..models.records import decode_data
 from .form_reader import FormReader
 
 

@@ -16,8 +16,8 @@ from typing import Final, TypeVar
 from multidict import MultiMapping
 
 from ..errors import InvalidCallbackError
-from ..models.conversion import parse_datetime
-from ..models.records import OpenEnum
+from ..models.enums import OpenEnum
+from ..models.hooks import parse_datetime
 from ..validation import is_sid
 
 _Choice = TypeVar("_Choice", bound=OpenEnum)

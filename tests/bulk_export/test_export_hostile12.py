@@ -23,8 +23,8 @@ from proxy_async.bulk_export.formats import CSV_COLUMNS
 from proxy_async.bulk_export.run import export
 from proxy_async.bulk_export.walk import EXPORT_MAX_SEEN_SIDS
 from proxy_async.errors import ForeignPageUrlError
-from proxy_async.models.conversion import receive_body
 from proxy_async.models.json_codec import decode_json
+from proxy_async.models.pages import receive_body
 from proxy_async.models.raw_records import DecodedRecords, MirroredRecords
 from proxy_async.models.records import Interaction
 from proxy_async.pagination import SeenRecords

@@ -38,7 +38,12 @@ from test_model_properties import (
 from proxy_async import ProxyClient
 from proxy_async.bulk_export.formats import CSV_COLUMNS
 from proxy_async.errors import InvalidResponseError
-from proxy_async.models.conversion import (
+from proxy_async.models import (
+    Interaction,
+    MessageInteraction,
+    OpenEnum,
+    Page,
+    PageMeta,
     receive_body,
     receive_page,
     structure,
@@ -53,7 +58,6 @@ from proxy_async.models.fast_path import (
 )
 from proxy_async.models.json_codec import decode_json
 from proxy_async.models.raw_records import DecodedRecords, MirroredRecords
-from proxy_async.models.records import Interaction, MessageInteraction, OpenEnum, Page, PageMeta
 from proxy_async.testing import FakeProxyServer
 
 LIST_KEY = "interactions"

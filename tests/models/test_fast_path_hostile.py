@@ -17,8 +17,15 @@ from conftest import load_fixture
 from test_fast_path import LIST_KEY, check_page, check_record
 from test_model_properties import VALID_MESSAGE_INTERACTION, VALID_META
 
-from proxy_async.models.conversion import decode_json, receive_body, receive_page, structure_page
-from proxy_async.models.records import MessageInteraction, Page, Session
+from proxy_async.models import (
+    MessageInteraction,
+    Page,
+    Session,
+    decode_json,
+    receive_body,
+    receive_page,
+    structure_page,
+)
 
 FIXTURE = "docs_message_interaction_list_generated"
 

@@ -15,8 +15,7 @@ from conftest import list_body
 from test_export_hostile12 import _csv_writer_bytes, _export, _page, _r, _reference, _Server
 
 from proxy_async import InvalidResponseError
-from proxy_async.models.conversion import ReceivedPage, receive_body
-from proxy_async.models.records import Interaction
+from proxy_async.models import Interaction, ReceivedPage, receive_body
 from proxy_async.pagination import SeenRecords, walk_pages
 
 LIST = "/v1/Services/KS{0}/Sessions/KC{0}/Interactions".format("1" * 32)

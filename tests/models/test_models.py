@@ -16,15 +16,7 @@ import attrs
 import pytest
 
 from proxy_async.errors import InvalidResponseError, ProxyError, ResponseError
-from proxy_async.models import conversion
-from proxy_async.models.conversion import (
-    _parse_datetime_slow,
-    decode_json,
-    parse_datetime,
-    structure,
-    structure_page,
-)
-from proxy_async.models.records import (
+from proxy_async.models import (
     Interaction,
     InteractionType,
     MessageInteraction,
@@ -36,7 +28,13 @@ from proxy_async.models.records import (
     Session,
     SessionMode,
     SessionStatus,
+    decode_json,
+    hooks,
+    parse_datetime,
+    structure,
+    structure_page,
 )
+from proxy_async.models.hooks import _parse_datetime_slow
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 FIXTURES = SHARED / "fixtures"
@@ -498,8 +496,8 @@ class _DatetimeWithoutFastPath(datetime):
 def test_parse_datetime_is_utc_without_the_fromisoformat_fast_path(
     text: str, expected: datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(conversion, "datetime", _DatetimeWithoutFastPath)
-    assert vars(conversion)["datetime"] is _DatetimeWithoutFastPath
+    monkeypatch.setattr(hooks, "datetime", _DatetimeWithoutFastPath)
+    assert vars(hooks)["datetime"] is _DatetimeWithoutFastPath
     parsed = parse_datetime(text)
     assert parsed == expected
     assert_utc(parsed)
@@ -1032,7 +1030,7 @@ def test_records_with_links_are_hashable_and_do_not_share_the_decoded_dict() -> 
 )
 def test_out_of_range_or_non_ascii_datetimes_are_typed_errors(value: str) -> None:
     with pytest.raises(ValueError, match="datetime"):
-        conversion.parse_datetime(value)
+        hooks.parse_datetime(value)
     with pytest.raises(InvalidResponseError) as caught:
         structure({"sid": "KI" + "0" * 32, "date_created": value}, Interaction)
     assert caught.value.field == "date_created"

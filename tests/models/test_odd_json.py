@@ -27,8 +27,7 @@ from proxy_async import InvalidResponseError, ProxyClient
 from proxy_async.bulk_export.formats import CSV_COLUMNS, encode_csv, encode_ndjson
 from proxy_async.bulk_export.run import export
 from proxy_async.cli import main
-from proxy_async.models.conversion import MAX_JSON_DEPTH, decode_json, encode_json, receive_page
-from proxy_async.models.records import Interaction
+from proxy_async.models import MAX_JSON_DEPTH, Interaction, decode_json, encode_json, receive_page
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN
 
 SERVICE = "KS" + "1" * 32

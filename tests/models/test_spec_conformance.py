@@ -20,8 +20,7 @@ from typing import Any, Union
 import attrs
 import pytest
 
-from proxy_async.models.conversion import structure, structure_page
-from proxy_async.models.records import (
+from proxy_async.models import (
     Interaction,
     InteractionType,
     MessageInteraction,
@@ -32,8 +31,10 @@ from proxy_async.models.records import (
     Session,
     SessionMode,
     SessionStatus,
+    structure,
+    structure_page,
 )
-from proxy_async.resources import (
+from proxy_async.resources.list_resource import (
     INTERACTIONS,
     MESSAGE_INTERACTIONS,
     PARTICIPANTS,

@@ -23,13 +23,8 @@ from hypothesis import strategies as st
 from multidict import MultiDict
 
 from proxy_async.errors import InvalidCallbackError, InvalidParameterError, ProxyError
-from proxy_async.models.records import (
-    Interaction,
-    InteractionType,
-    ResourceStatus,
-    SessionMode,
-    SessionStatus,
-)
+from proxy_async.models.enums import InteractionType, ResourceStatus, SessionMode, SessionStatus
+from proxy_async.models.records import Interaction
 from proxy_async.webhooks import (
     SIGNATURE_HEADER,
     OutOfSessionCallback,

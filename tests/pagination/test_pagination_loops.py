@@ -29,9 +29,8 @@ from proxy_async.bulk_export.run import export
 from proxy_async.bulk_export.streams import stream_interactions
 from proxy_async.cli import main
 from proxy_async.errors import SessionsFailedError
-from proxy_async.models.conversion import ReceivedPage, receive_page
+from proxy_async.models import Interaction, ReceivedPage, receive_page
 from proxy_async.models.raw_records import DecodedRecords
-from proxy_async.models.records import Interaction
 from proxy_async.pagination import SeenRecords, page_token, walk_items, walk_pages
 from proxy_async.testing import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeProxyServer, Fault
 

@@ -1,32 +1,32 @@
-"""The Proxy resources, as twilio-python names them: ``services(..).sessions(..)...``.
+"""The one generic collection path: :class:`ListResource` over a :class:`ResourceSpec`.
 
-Every collection is a :class:`ListResource` over one path and one :class:`ResourceSpec`:
-one generic ``pages``/``stream``/``list``/``fetch`` path serves Interactions,
-MessageInteractions, Sessions and Participants alike; subclasses add only what their
-endpoint really has (``delete`` for Interactions, ``create`` for MessageInteractions).
-Caller input is validated here, before any request is built.
+``pages``/``stream``/``list``/``fetch`` serve Interactions, MessageInteractions,
+Sessions and Participants alike (the thin per-endpoint classes are in
+:mod:`proxy_async.resources.contexts`). Caller input is validated here, before any
+request is built; page URLs are checked on arrival and before they are followed.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 import yarl
 
-from .client.hosts import parse_page_url
-from .errors import ForeignPageUrlError, InvalidParameterError, InvalidResponseError
-from .models.conversion import ReceivedPage, receive_body, structure_body
-from .models.json_codec import decode_json
-from .models.records import Interaction, MessageInteraction, Page, Participant, Session
-from .pagination import PageFetch, SeenRecords, walk_items, walk_pages
-from .transports.base import Response, Timeouts
-from .validation import check_limit, check_message, check_sid, page_size_for
+from ..client.hosts import parse_page_url
+from ..errors import ForeignPageUrlError, InvalidParameterError, InvalidResponseError
+from ..models.json_codec import decode_json
+from ..models.pages import ReceivedPage, receive_body, structure_body
+from ..models.records import Interaction, MessageInteraction, Page, Participant, Session
+from ..pagination.seen import SeenRecords
+from ..pagination.walk import PageFetch, walk_items, walk_pages
+from ..transports.base import Response, Timeouts
+from ..validation import check_limit, check_sid, page_size_for
 
 if TYPE_CHECKING:
-    from .client.proxy_client import ProxyClient
+    from ..client.proxy_client import ProxyClient
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -157,7 +157,7 @@ class ListResource(Generic[T]):
     ) -> R:
         path = self._member_path(sid)
         response = await self._client.request("GET", path, timeout=timeout)
-        return _decoded(response, "GET", path, build)
+        return decoded(response, "GET", path, build)
 
     async def _delete(self, sid: str, timeout: Timeouts | float | None) -> None:
         await self._client.request("DELETE", self._member_path(sid), timeout=timeout)
@@ -185,7 +185,7 @@ class ListResource(Generic[T]):
             response = await self._client.request(
                 "GET", target, params=first_params if url is None else None, timeout=timeout
             )
-            received = _decoded(
+            received = decoded(
                 response,
                 "GET",
                 self._path,
@@ -227,117 +227,6 @@ class ListResource(Generic[T]):
         return f"{type(self).__name__}({self._path!r})"
 
 
-class InteractionList(ListResource[Interaction]):
-    """A Session's Interactions: list, stream, fetch and delete."""
-
-    def __init__(self, client: ProxyClient, path: str) -> None:
-        super().__init__(client, path, INTERACTIONS)
-
-    async def delete(self, sid: str, *, timeout: Timeouts | float | None = None) -> None:
-        """Delete one Interaction.
-
-        Retried like any GET; a 404 after an attempt that may have gone through counts as done.
-        """
-        await self._delete(sid, timeout)
-
-
-class MessageInteractionList(ListResource[MessageInteraction]):
-    """A Participant's Message Interactions: create (send), list, stream and fetch."""
-
-    def __init__(self, client: ProxyClient, path: str) -> None:
-        super().__init__(client, path, MESSAGE_INTERACTIONS)
-
-    async def create(
-        self,
-        body: str | None = None,
-        *,
-        media_url: str | Sequence[str] | None = None,
-        timeout: Timeouts | float | None = None,
-    ) -> MessageInteraction:
-        """Send a message to this Participant; needs a non-empty ``body`` and/or ``media_url``.
-
-        At most once: if the outcome cannot be known (5xx, reset or timeout after the
-        request was sent) it raises :class:`OutcomeUnknownError` instead of retrying.
-        """
-        text, urls = check_message(body, media_url)
-        form = ([("Body", text)] if text is not None else []) + [("MediaUrl", url) for url in urls]
-        response = await self._client.request("POST", self._path, form=form, timeout=timeout)
-        return _decoded(
-            response,
-            "POST",
-            self._path,
-            lambda body: structure_body(body, MessageInteraction),
-        )
-
-
-class MemberContext(Generic[T]):
-    """One member of a collection, by SID: fetch it and reach what lies beneath it."""
-
-    def __init__(self, parent: ListResource[T], sid: str) -> None:
-        self.sid = sid
-        self._parent = parent
-
-    async def fetch(self, *, timeout: Timeouts | float | None = None) -> T:
-        """Fetch this record."""
-        return await self._parent.fetch(self.sid, timeout=timeout)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.sid!r})"
-
-
-class ParticipantContext(MemberContext[Participant]):
-    """One Participant of a Session: its Message Interactions."""
-
-    def __init__(self, client: ProxyClient, parent: ParticipantList, sid: str) -> None:
-        super().__init__(parent, sid)
-        self.message_interactions = MessageInteractionList(
-            client, f"{parent.path}/{sid}/MessageInteractions"
-        )
-
-
-class ParticipantList(ListResource[Participant]):
-    """A Session's Participants; call it with a SID for one: ``participants("KP…")``."""
-
-    def __init__(self, client: ProxyClient, path: str) -> None:
-        super().__init__(client, path, PARTICIPANTS)
-
-    def __call__(self, participant_sid: str) -> ParticipantContext:
-        """The Participant with this SID (no request is made)."""
-        return ParticipantContext(self._client, self, self._checked_sid(participant_sid))
-
-
-class SessionContext(MemberContext[Session]):
-    """One Session: its Interactions and Participants."""
-
-    def __init__(self, client: ProxyClient, parent: SessionList, sid: str) -> None:
-        super().__init__(parent, sid)
-        base = f"{parent.path}/{sid}"
-        self.interactions = InteractionList(client, f"{base}/Interactions")
-        self.participants = ParticipantList(client, f"{base}/Participants")
-
-
-class SessionList(ListResource[Session]):
-    """A Service's Sessions; call it with a SID for one: ``sessions("KC…")``."""
-
-    def __init__(self, client: ProxyClient, path: str) -> None:
-        super().__init__(client, path, SESSIONS)
-
-    def __call__(self, session_sid: str) -> SessionContext:
-        """The Session with this SID (no request is made)."""
-        return SessionContext(self._client, self, self._checked_sid(session_sid))
-
-
-class ServiceContext:
-    """One Proxy Service: the root of its Sessions."""
-
-    def __init__(self, client: ProxyClient, service_sid: str) -> None:
-        self.sid = check_sid(service_sid, "KS", "service_sid")
-        self.sessions = SessionList(client, f"/v1/Services/{self.sid}/Sessions")
-
-    def __repr__(self) -> str:
-        return f"ServiceContext({self.sid!r})"
-
-
 START_URL_EXPECTED = "an absolute page URL from meta.next_page_url"
 
 
@@ -353,7 +242,7 @@ def _check_start_url(url: object) -> str | None:
     return url
 
 
-def _decoded(response: Response, method: str, path: str, build: Callable[[bytes], R]) -> R:
+def decoded(response: Response, method: str, path: str, build: Callable[[bytes], R]) -> R:
     """Decode and structure a body, naming the request in any InvalidResponseError."""
     try:
         return build(response.body)

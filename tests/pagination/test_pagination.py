@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from proxy_async.errors import InvalidResponseError
-from proxy_async.models.conversion import ReceivedPage, receive_page
-from proxy_async.models.records import Interaction
+from proxy_async.models import Interaction, ReceivedPage, receive_page
 from proxy_async.pagination import walk_items, walk_pages
 
 BASE = "https://proxy.twilio.com/v1/Services/KS/Sessions/KC/Interactions"
