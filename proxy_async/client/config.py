@@ -129,28 +129,25 @@ class ClientConfig:
 
     @classmethod
     def build(
-        cls,
-        account_sid: str,
-        auth_token: str | None = None,
-        *,
-        api_key: str | None = None,
-        api_secret: str | None = None,
-        base_url: str | None = None,
-        edge: str | None = None,
-        region: str | None = None,
-        retry: RetryPolicy | int | None = None,
-        timeout: Timeouts | float | None = None,
-        **settings: Any,
+        cls, account_sid: str, auth_token: str | None = None, **arguments: Any
     ) -> ClientConfig:
-        """A configuration from the arguments :class:`~proxy_async.ProxyClient` takes.
+        """A configuration from the arguments :class:`~proxy_async.ProxyClient` takes
+        (its signature documents them; the parts, such as ``limiter``, are not taken here).
 
-        The conveniences become fields: the account and its secret become
-        ``credentials``; ``edge``/``region`` (each one DNS label) a regional
-        ``base_url`` (giving ``base_url`` too is an error); ``retry`` as a number of
-        retries a :class:`RetryPolicy`; ``timeout`` as a number the total of the
-        default :class:`Timeouts`. ``settings`` are the other fields, by name.
+        The conveniences become fields: the account and ``auth_token`` or ``api_key`` +
+        ``api_secret`` become ``credentials``; ``edge``/``region`` (each one DNS label) a
+        regional ``base_url`` (giving ``base_url`` too is an error); ``retry`` as a
+        number of retries a :class:`RetryPolicy`; ``timeout`` as a number the total of
+        the default :class:`Timeouts`. The other ``arguments`` are fields, by name.
         """
-        credentials = Credentials(account_sid, auth_token, api_key=api_key, api_secret=api_secret)
+        credentials = Credentials(
+            account_sid,
+            auth_token,
+            api_key=arguments.pop("api_key", None),
+            api_secret=arguments.pop("api_secret", None),
+        )
+        base_url = arguments.pop("base_url", None)
+        edge, region = arguments.pop("edge", None), arguments.pop("region", None)
         if base_url is not None and (edge or region):
             raise InvalidParameterError("base_url", "either base_url or edge/region, not both")
         if base_url is None:
@@ -158,9 +155,9 @@ class ClientConfig:
         return cls(
             credentials=credentials,
             base_url=base_url,
-            retry=retry_policy(retry),
-            timeouts=Timeouts.coerce(timeout, Timeouts()),
-            **settings,
+            retry=retry_policy(arguments.pop("retry", None)),
+            timeouts=Timeouts.coerce(arguments.pop("timeout", None), Timeouts()),
+            **arguments,
         )
 
     @classmethod

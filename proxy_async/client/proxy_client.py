@@ -54,6 +54,17 @@ USER_AGENT = (
 """Sent with every request: the package, its version, the platform and Python."""
 
 
+_Parts = tuple[
+    Limiter | None,
+    Transport | None,
+    Sequence[aiohttp.TraceConfig],
+    Hook | None,
+    Hook | None,
+    ssl.SSLContext | None,
+]
+"""What a client gets beside its configuration (see :data:`.config.CLIENT_PARTS`)."""
+
+
 class ProxyClient:
     """Async client for Twilio Proxy v1. Use ``async with``; share one across tasks.
 
@@ -135,12 +146,7 @@ class ProxyClient:
                 trust_env=trust_env,
                 environ=environ,
             ),
-            limiter=limiter,
-            transport=transport,
-            trace_configs=trace_configs,
-            on_request=on_request,
-            on_response=on_response,
-            ssl_context=ssl_context,
+            (limiter, transport, trace_configs, on_request, on_response, ssl_context),
         )
 
     @classmethod
@@ -164,27 +170,14 @@ class ProxyClient:
             raise InvalidParameterError("config", f"a ClientConfig, not {type(config).__name__}")
         client = cls.__new__(cls)
         client._open(
-            config,
-            limiter=limiter,
-            transport=transport,
-            trace_configs=trace_configs,
-            on_request=on_request,
-            on_response=on_response,
-            ssl_context=ssl_context,
+            config, (limiter, transport, trace_configs, on_request, on_response, ssl_context)
         )
         return client
 
-    def _open(
-        self,
-        config: ClientConfig,
-        *,
-        limiter: Limiter | None,
-        transport: Transport | None,
-        trace_configs: Sequence[aiohttp.TraceConfig],
-        on_request: Hook | None,
-        on_response: Hook | None,
-        ssl_context: ssl.SSLContext | None,
-    ) -> None:
+    def _open(self, config: ClientConfig, parts: _Parts) -> None:
+        """Build the client from ``config`` and ``parts``, in the constructor's order:
+        ``(limiter, transport, trace_configs, on_request, on_response, ssl_context)``."""
+        limiter, transport, trace_configs, on_request, on_response, ssl_context = parts
         # Every part is checked here, even one a given limiter or transport makes
         # unused: a wrong type found at the first request is found too late.
         check_parts(config, limiter, transport, trace_configs, on_request, on_response, ssl_context)
