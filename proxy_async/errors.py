@@ -41,6 +41,11 @@ The tree, by what went wrong::
 
 No message built here ever contains a credential: errors carry the method and the
 path of the request, never its headers.
+
+Every error class of the package is defined here, so the tree above is the whole of
+it; that makes this module longer than 300 lines, but each class is a few lines and
+the module has nothing else but the reading of Twilio's error bodies
+(:meth:`ApiError.from_response`).
 """
 
 from __future__ import annotations

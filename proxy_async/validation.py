@@ -1,7 +1,13 @@
-"""Checks on what callers pass in, run before any request is built.
+"""Checks on what callers pass in, run before any request is built: every argument,
+SID and environment variable is refused here, by its own name, with one wording.
 
 Only caller input is checked against Twilio's SID patterns; what a server returns is
 taken as sent (Twilio's own reference examples put ``"string"`` in SID fields).
+
+One module on purpose, a little over 300 lines: a refusal's wording ("an integer from
+1 to 1000", "a finite number > 0") lives in one place, whoever checks (the client,
+the limiters, the export, the workers, the command line). Sections: URLs and hosts,
+numbers and flags, text and forms, SIDs, list arguments, the environment.
 """
 
 from __future__ import annotations

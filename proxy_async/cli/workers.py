@@ -8,10 +8,11 @@ when one of these commands runs); this module is its command line. Redis and the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -140,25 +141,14 @@ def run_command(burst: bool, redis: str | None, verbose: int, as_json: bool) -> 
     config = _guarded(lambda: workers.WorkerConfig.from_env(environ))
     settings = workers.worker_settings(config=config)
     url = config.redis_url
-    undo = configure_request_logging(verbose, None, sys.stderr)
-    # arq's own log (a line per job), as its command line shows it.
-    jobs_log = logging.StreamHandler(sys.stderr)
-    jobs_log.setFormatter(logging.Formatter("%(asctime)s: %(message)s", "%H:%M:%S"))
-    arq_logger = logging.getLogger("arq")
-    arq_logger.addHandler(jobs_log)
-    level = arq_logger.level
-    arq_logger.setLevel(logging.DEBUG if verbose else logging.INFO)
     stopped_by: list[int] = []
     try:
-        worker = create_worker(settings, burst=burst)
-        worker.on_stop = stopped_by.append  # arq calls it with the signal it stopped on
-        _run_to_the_end(worker)
+        with _worker_logs(verbose):
+            worker = create_worker(settings, burst=burst)
+            worker.on_stop = stopped_by.append  # arq calls it with the signal it stopped on
+            _run_to_the_end(worker)
     except (RedisError, OSError) as error:
         raise _redis_failure(url, error) from None
-    finally:
-        arq_logger.removeHandler(jobs_log)
-        arq_logger.setLevel(level)
-        undo()
     body = {
         "jobs_complete": worker.jobs_complete,
         "jobs_failed": worker.jobs_failed,
@@ -176,6 +166,25 @@ def run_command(burst: bool, redis: str | None, verbose: int, as_json: bool) -> 
         text += "; stopped by a signal before the queue was empty: run a worker again to finish"
     _print_outcome(text, body, code, as_json)
     return code
+
+
+@contextlib.contextmanager
+def _worker_logs(verbose: int) -> Iterator[None]:
+    """The request log (``-v``) and arq's own log (a line per job, as its command line
+    shows it) on stderr while a worker runs; both undone after."""
+    undo = configure_request_logging(verbose, None, sys.stderr)
+    jobs_log = logging.StreamHandler(sys.stderr)
+    jobs_log.setFormatter(logging.Formatter("%(asctime)s: %(message)s", "%H:%M:%S"))
+    arq_logger = logging.getLogger("arq")
+    arq_logger.addHandler(jobs_log)
+    level = arq_logger.level
+    arq_logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    try:
+        yield
+    finally:
+        arq_logger.removeHandler(jobs_log)
+        arq_logger.setLevel(level)
+        undo()
 
 
 def _run_to_the_end(worker: Any) -> None:

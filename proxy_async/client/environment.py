@@ -87,58 +87,63 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> EnvConfig:
     )
 
 
+_MISSING: dict[str, str] = {
+    "TWILIO_ACCOUNT_SID": "your Account SID (AC followed by 32 hex digits, from the Twilio "
+    "Console) in this environment variable",
+    "TWILIO_API_KEY": "the SID (SK followed by 32 hex digits) of the API key whose secret "
+    "TWILIO_API_SECRET holds, or TWILIO_AUTH_TOKEN instead of both",
+    "TWILIO_AUTH_TOKEN": "the account's Auth Token in this environment variable, or "
+    "TWILIO_API_KEY and TWILIO_API_SECRET (an API key and its secret) instead",
+}
+"""What each variable should hold, for the refusal when it is missing."""
+
+
 def _credentials_from_env(env: Mapping[str, str]) -> tuple[str, str | None, str | None, str | None]:
     """``(account_sid, auth_token, api_key, api_secret)`` as :func:`config_from_env` reads
     them: one of the token and the key pair is set, the other pair None."""
-    account_sid = env.get("TWILIO_ACCOUNT_SID") or None
-    if account_sid is None:
-        raise InvalidParameterError(
+    account_sid, api_key, api_secret, auth_token = (
+        env.get(name) or None
+        for name in (
             "TWILIO_ACCOUNT_SID",
-            "your Account SID (AC followed by 32 hex digits, from the Twilio Console) in "
-            "this environment variable",
-            missing=True,
+            "TWILIO_API_KEY",
+            "TWILIO_API_SECRET",
+            "TWILIO_AUTH_TOKEN",
         )
+    )
+    if account_sid is None:
+        raise _missing("TWILIO_ACCOUNT_SID")
     check_sid(account_sid, "AC", "TWILIO_ACCOUNT_SID")
-    api_key = env.get("TWILIO_API_KEY") or None
-    api_secret = env.get("TWILIO_API_SECRET") or None
-    auth_token = env.get("TWILIO_AUTH_TOKEN") or None
     if api_key is not None:
-        check_sid(api_key, "SK", "TWILIO_API_KEY")
-        if api_secret is None:
-            raise InvalidParameterError(
-                "TWILIO_API_SECRET",
-                f"the secret of the API key TWILIO_API_KEY names ({api_key}) in this "
-                "environment variable, or TWILIO_API_KEY unset to use TWILIO_AUTH_TOKEN",
-                missing=True,
-            )
-        check_secret(api_secret, "TWILIO_API_SECRET")
-        if auth_token is not None:
-            logger.info(
-                "using TWILIO_API_KEY %s with TWILIO_API_SECRET; TWILIO_AUTH_TOKEN is set "
-                "but not used",
-                api_key,
-            )
-        auth_token = None
-    elif auth_token is not None:
+        return account_sid, None, api_key, _key_secret(api_key, api_secret, auth_token)
+    if auth_token is not None:
         check_secret(auth_token, "TWILIO_AUTH_TOKEN")
         if api_secret is not None:
             logger.info(
                 "using TWILIO_AUTH_TOKEN; TWILIO_API_SECRET is set without TWILIO_API_KEY "
                 "and not used"
             )
-        api_secret = None
-    elif api_secret is not None:
+        return account_sid, auth_token, None, None
+    raise _missing("TWILIO_API_KEY" if api_secret is not None else "TWILIO_AUTH_TOKEN")
+
+
+def _key_secret(api_key: str, api_secret: str | None, auth_token: str | None) -> str:
+    """The checked ``TWILIO_API_SECRET`` of ``api_key`` (which wins over a token)."""
+    check_sid(api_key, "SK", "TWILIO_API_KEY")
+    if api_secret is None:
         raise InvalidParameterError(
-            "TWILIO_API_KEY",
-            "the SID (SK followed by 32 hex digits) of the API key whose secret "
-            "TWILIO_API_SECRET holds, or TWILIO_AUTH_TOKEN instead of both",
+            "TWILIO_API_SECRET",
+            f"the secret of the API key TWILIO_API_KEY names ({api_key}) in this "
+            "environment variable, or TWILIO_API_KEY unset to use TWILIO_AUTH_TOKEN",
             missing=True,
         )
-    else:
-        raise InvalidParameterError(
-            "TWILIO_AUTH_TOKEN",
-            "the account's Auth Token in this environment variable, or TWILIO_API_KEY and "
-            "TWILIO_API_SECRET (an API key and its secret) instead",
-            missing=True,
+    check_secret(api_secret, "TWILIO_API_SECRET")
+    if auth_token is not None:
+        logger.info(
+            "using TWILIO_API_KEY %s with TWILIO_API_SECRET; TWILIO_AUTH_TOKEN is set but not used",
+            api_key,
         )
-    return account_sid, auth_token, api_key, api_secret
+    return api_secret
+
+
+def _missing(variable: str) -> InvalidParameterError:
+    return InvalidParameterError(variable, _MISSING[variable], missing=True)

@@ -125,6 +125,8 @@ class ProxyClient:
         trust_env: bool = True,
         environ: Mapping[str, str] | None = None,
     ) -> None:
+        """Over 50 lines only by its signature: each setting is a typed keyword (the
+        class docstring says what they mean); they become one :class:`ClientConfig`."""
         self._open(
             ClientConfig.build(
                 account_sid,

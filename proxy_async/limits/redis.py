@@ -104,6 +104,8 @@ class RedisLimiter:
         timeout: float = DEFAULT_TIMEOUT,
         retry_interval: float = DEFAULT_RETRY_INTERVAL,
     ) -> None:
+        """Checks every argument (:class:`InvalidParameterError` naming it); about 50
+        lines by its ten parameters. ImportError without the ``redis`` extra."""
         try:
             from redis.exceptions import RedisError
         except ImportError as error:
