@@ -32,7 +32,7 @@ checks each page URL's origin before any credential is sent (see
   ``next_page_url`` of the last page yielded (a resume, or the exporter after a 429)
   receives that same page again and raises again, yielding nothing twice. Rule 3 needs
   the walk's history: a restarted walk starts with none (the exporter carries it across
-  its 429 restarts, see :mod:`proxy_async.bulk_export.engine`). The error names the list path and
+  its 429 restarts, see :mod:`proxy_async.bulk_export.walk`). The error names the list path and
   the repeated token or SIDs (at most :data:`LOOP_SIDS_SHOWN` of them), never a record
   body.
 

@@ -1,7 +1,7 @@
 """Export file names: two exports never share a file, and never touch each other's.
 
 The sessions file name is injective over output names
-(:func:`~proxy_async.bulk_export.files.sessions_name`); a fresh export refuses any file it
+(:func:`~proxy_async.bulk_export.paths.sessions_name`); a fresh export refuses any file it
 would write that exists (without ``--force``) or that is another export's (even with
 it); ``finish`` renames a sessions ``.part`` only when the export writes a sessions
 file; an export started under the old, shared name resumes under it.
