@@ -92,13 +92,18 @@ def check_dns_label(value: object, parameter: str) -> str:
     return value.lower()
 
 
+def is_number(value: object) -> TypeGuard[int | float]:
+    """Whether ``value`` is an int or a float, never a bool (infinity and NaN included)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def is_finite_number(value: object) -> TypeGuard[int | float]:
     """Whether ``value`` is an int or float (never a bool) that is finite as a float.
 
     An int too large for a float (``10**400``) is not: arithmetic with it would raise
     ``OverflowError`` where a float is needed (a timer, a rate).
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         return False
     try:
         return math.isfinite(value)

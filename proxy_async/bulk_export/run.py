@@ -24,7 +24,7 @@ from ..errors import (
 from ..limits.base import MAX_CONCURRENCY
 from ..models.records import Page, Session
 from ..resources import ServiceContext
-from ..validation import check_file_path, check_int, check_sid
+from ..validation import check_file_path, check_int, check_sid, is_number
 from .events import ExportProgress, ExportSummary
 from .formats import Format, check_format
 from .job import ExportJob
@@ -133,11 +133,7 @@ def _check_run_options(
     if max_queued_pages is not None:
         check_int(max_queued_pages, "max_queued_pages", 1)
     # inf is allowed: commit only every MAX_CHUNK_BYTES and at the end.
-    if (
-        isinstance(checkpoint_interval, bool)
-        or not isinstance(checkpoint_interval, (int, float))
-        or not checkpoint_interval >= 0
-    ):
+    if not is_number(checkpoint_interval) or not checkpoint_interval >= 0:
         raise InvalidParameterError("checkpoint_interval", "a number of seconds >= 0")
     if resume and overwrite:
         raise InvalidParameterError("overwrite", "False when resume is True")

@@ -32,7 +32,7 @@ from ..limits.base import (
 from ..retry.policy import RetryPolicy
 from ..transports.base import Timeouts
 from ..transports.default import DEFAULT_MAX_RESPONSE_BYTES
-from ..validation import check_flag, check_int, has_async_methods
+from ..validation import check_flag, check_int, has_async_methods, is_int
 from .auth import Credentials
 from .environment import config_from_env
 from .hosts import DEFAULT_BASE_URL, parse_base_url, regional_host
@@ -204,7 +204,7 @@ def retry_policy(retry: RetryPolicy | int | None) -> RetryPolicy:
         return RetryPolicy()
     if isinstance(retry, RetryPolicy):
         return retry
-    if isinstance(retry, int) and not isinstance(retry, bool):
+    if is_int(retry):
         return RetryPolicy(retries=retry)
     raise InvalidParameterError("retry", "a RetryPolicy, a number of retries, or None", retry)
 
