@@ -17,6 +17,9 @@ from .bulk_export.events import (
     TaggedInteraction,
 )
 from .bulk_export.paths import ExportPaths
+from .bulk_export.run import export
+from .bulk_export.streams import stream_interactions, stream_pages
+from .bulk_export.walk import discover_sessions
 from .client.attempts import AttemptEvent
 from .client.auth import Credentials
 from .client.config import ClientConfig
