@@ -253,7 +253,8 @@ class EgressProxyTimeoutError(EgressProxyError, RequestTimeoutError):
 
 
 class OutcomeUnknownError(_RequestError):
-    """A create (POST) failed after its body was sent: it may or may not have happened.
+    """A create (POST), or another request that is not idempotent, failed after it was
+    sent: it may or may not have happened.
 
     It is never retried automatically, because a retry could send the message twice.
     To find out, list the participant's MessageInteractions and look for your body::
@@ -267,10 +268,17 @@ class OutcomeUnknownError(_RequestError):
         self, cause: ProxyError, *, method: str = "", path: str = "", attempts: int = 1
     ) -> None:
         self.cause = cause
-        reason = (
-            f"outcome unknown, the create may or may not have happened ({_describe(cause)}); "
-            "not retried to avoid a duplicate: list the participant's MessageInteractions to check"
-        )
+        if method in ("POST", ""):
+            reason = (
+                f"outcome unknown, the create may or may not have happened ({_describe(cause)}); "
+                "not retried to avoid a duplicate: list the participant's MessageInteractions "
+                "to check"
+            )
+        else:  # another method that is not idempotent (RFC 9110, section 9.2.2)
+            reason = (
+                f"outcome unknown, the {method} may or may not have been applied "
+                f"({_describe(cause)}); not retried, since {method} is not idempotent"
+            )
         super().__init__(reason, method=method, path=path, attempts=attempts)
 
 

@@ -28,7 +28,9 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from .client.config import CLIENT_PARTS
 from .client.proxy_client import ProxyClient
+from .errors import InvalidParameterError
 
 __all__ = [
     "DEFAULT_STATE_KEY",
@@ -46,6 +48,14 @@ def _new_client(options: Mapping[str, Any]) -> ProxyClient:
     the constructor's arguments, or else the environment's settings with these on top.
     Each way builds a :class:`ClientConfig` first, so each is checked alike."""
     if "config" in options:
+        settings = sorted(options.keys() - CLIENT_PARTS - {"config"})
+        if settings:
+            raise InvalidParameterError(
+                settings[0],
+                "no setting beside config=: put it in the ClientConfig "
+                "(attrs.evolve(config, ...)); only the parts (limiter, transport, hooks, "
+                "trace_configs, ssl_context) go beside it",
+            )
         return ProxyClient.from_config(**options)
     if "account_sid" in options:
         return ProxyClient(**options)

@@ -32,7 +32,7 @@ from ..limits.base import (
 from ..retry.policy import RetryPolicy
 from ..transports.base import Timeouts
 from ..transports.default import DEFAULT_MAX_RESPONSE_BYTES
-from ..validation import check_flag, check_int, has_async_methods, is_int
+from ..validation import check_file_path, check_flag, check_int, has_async_methods, is_int
 from .auth import Credentials
 from .environment import config_from_env
 from .hosts import DEFAULT_BASE_URL, parse_base_url, regional_host
@@ -84,6 +84,19 @@ def _environ(_: object, __: attrs.Attribute[Any], value: object) -> None:
         )
 
 
+def _proxy(_: object, __: attrs.Attribute[str | None], value: object) -> None:
+    # The value is not echoed: a proxy URL may hold a password.
+    if value is not None and not isinstance(value, str):
+        raise InvalidParameterError(
+            "proxy", f"None or a proxy URL such as 'http://host:3128', not {type(value).__name__}"
+        )
+
+
+def _ca_bundle(_: object, __: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        check_file_path(value, "ca_bundle")
+
+
 @attrs.frozen(kw_only=True)
 class ClientConfig:
     """Everything a :class:`~proxy_async.ProxyClient` is built from, checked when made.
@@ -124,8 +137,8 @@ class ClientConfig:
     max_response_bytes: int = attrs.field(
         default=DEFAULT_MAX_RESPONSE_BYTES, validator=_max_response_bytes
     )
-    proxy: str | None = attrs.field(default=None, repr=False)
-    ca_bundle: str | os.PathLike[str] | None = None
+    proxy: str | None = attrs.field(default=None, repr=False, validator=_proxy)
+    ca_bundle: str | os.PathLike[str] | None = attrs.field(default=None, validator=_ca_bundle)
 
     @classmethod
     def build(
@@ -140,6 +153,14 @@ class ClientConfig:
         number of retries a :class:`RetryPolicy`; ``timeout`` as a number the total of
         the default :class:`Timeouts`. The other ``arguments`` are fields, by name.
         """
+        for field, given_as in (
+            ("credentials", "the account and its secret"),
+            ("timeouts", "timeout"),
+        ):
+            if field in arguments:
+                raise InvalidParameterError(
+                    field, f"{given_as} when building; {field}= is ClientConfig's own field"
+                )
         credentials = Credentials(
             account_sid,
             auth_token,

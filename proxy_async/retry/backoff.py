@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 
+from ..errors import InvalidParameterError
 from ..validation import is_finite_number
 
 Jitter = Callable[[float, float], float]
@@ -34,8 +35,18 @@ def backoff_ceiling(retry_number: int, initial_backoff: float, max_backoff: floa
 
 
 def full_jitter(ceiling: float, jitter: Jitter = random.uniform) -> float:
-    """A wait drawn by ``jitter`` from 0 to ``ceiling`` seconds ("full jitter")."""
-    return jitter(0.0, ceiling)
+    """A wait drawn by ``jitter`` from 0 to ``ceiling`` seconds ("full jitter").
+
+    Raises :class:`~proxy_async.errors.InvalidParameterError` naming ``jitter`` when it
+    draws anything but a number in that range: NaN or infinity would make the retry
+    sleep forever, past any deadline.
+    """
+    drawn = jitter(0.0, ceiling)
+    if not is_finite_number(drawn) or not 0.0 <= drawn <= ceiling:
+        raise InvalidParameterError(
+            "jitter", f"a function drawing a number of seconds from 0 to {ceiling:g}", drawn
+        )
+    return float(drawn)
 
 
 def retry_delay(

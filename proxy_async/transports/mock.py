@@ -36,6 +36,7 @@ import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from ..errors import TransportError
+from ..validation import is_int
 from .base import Request, Response
 
 Handler = Callable[[Request], "Response | Awaitable[Response]"]
@@ -86,6 +87,10 @@ class MockTransport:
             result = await result
         if not isinstance(result, Response):
             raise TypeError(f"the handler returned {type(result).__name__}, not a Response")
+        if not is_int(result.status) or not 100 <= result.status <= 599:
+            raise TypeError(f"the handler's Response has status {result.status!r}, not 100-599")
+        if not isinstance(result.body, bytes) or not isinstance(result.headers, Mapping):
+            raise TypeError("the handler's Response needs bytes for body and a mapping for headers")
         if isinstance(result.headers, (CIMultiDict, CIMultiDictProxy)):
             return result
         return attrs.evolve(result, headers=CIMultiDictProxy(CIMultiDict(result.headers)))

@@ -128,3 +128,26 @@ async def test_the_web_helper_takes_a_config() -> None:
     finally:
         await runner.cleanup()
     assert app[key].closed
+
+
+def test_fields_are_checked_even_when_given_directly() -> None:
+    credentials = config().credentials
+    with pytest.raises(InvalidParameterError, match="proxy") as caught:
+        ClientConfig(credentials=credentials, proxy=123)  # type: ignore[arg-type]
+    assert "123" not in str(caught.value)
+    with pytest.raises(InvalidParameterError, match="ca_bundle"):
+        ClientConfig(credentials=credentials, ca_bundle=123)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="timeouts"):
+        config(timeouts=5)
+    with pytest.raises(InvalidParameterError, match="credentials"):
+        config(credentials=credentials)
+
+
+async def test_the_web_helper_refuses_settings_beside_a_config() -> None:
+    key = web.AppKey("proxy", ProxyClient)
+    app = web.Application()
+    app.cleanup_ctx.append(proxy_client_context(key, config=config(), max_concurrency=3))
+    runner = web.AppRunner(app)
+    with pytest.raises(InvalidParameterError, match="max_concurrency"):
+        await runner.setup()
+    await runner.cleanup()

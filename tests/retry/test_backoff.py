@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
 
+from proxy_async.errors import InvalidParameterError
 from proxy_async.retry import (
     backoff_ceiling,
     full_jitter,
@@ -91,3 +93,9 @@ def test_parse_retry_after_forms() -> None:
 def test_retry_after_of_reads_the_header() -> None:
     assert retry_after_of({"Retry-After": "2"}) == 2.0
     assert retry_after_of({}) is None
+
+
+@pytest.mark.parametrize("drawn", [math.nan, math.inf, -0.5, 2.0, "1", None, True])
+def test_a_jitter_drawing_outside_the_window_is_refused_not_slept(drawn: object) -> None:
+    with pytest.raises(InvalidParameterError, match="jitter"):
+        full_jitter(1.0, lambda low, high: drawn)  # type: ignore[arg-type, return-value]

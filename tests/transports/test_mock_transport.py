@@ -134,6 +134,21 @@ async def test_a_handler_must_return_a_response() -> None:
         MockTransport("not callable")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("response", "problem"),
+    [
+        (Response("200", {}, b""), "status '200'"),  # type: ignore[arg-type]
+        (Response(True, {}, b""), "status True"),
+        (Response(99, {}, b""), "status 99"),
+        (Response(200, {}, "text"), "bytes for body"),  # type: ignore[arg-type]
+        (Response(200, [("a", "b")], b""), "a mapping for headers"),  # type: ignore[arg-type]
+    ],
+)
+async def test_a_malformed_response_is_named(response: Response, problem: str) -> None:
+    with pytest.raises(TypeError, match=problem):
+        await MockTransport(lambda _: response).send(request())
+
+
 async def test_response_headers_are_case_insensitive_as_on_the_wire() -> None:
     transport = MockTransport(lambda _: Response(429, {"retry-after": "7"}, b"{}"))
     response = await transport.send(request())
