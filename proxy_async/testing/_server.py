@@ -201,7 +201,21 @@ class FakeProxyServer(RequestPipeline):
         if self._stopping is not None and not self._stopping.done():
             self._stopping.set_result(None)
         if runner is not None:
+            # Stop accepting first, so the connections taken below are all there will be.
+            for site in list(runner.sites):
+                await site.stop()
+            server = runner.server
+            transports = [] if server is None else [c.transport for c in server.connections]
             await runner.cleanup()
+            # aiohttp closes an idle TLS connection gracefully: close_notify, then up to
+            # asyncio's 30 s ssl_shutdown_timeout for the peer's answer, with the socket open.
+            # A peer that is slow to answer (a forward proxy under load) would leave it open
+            # past the caller's event loop: an unclosed-transport ResourceWarning. A fake has
+            # no use for that grace; abort() is a no-op on a connection already closed.
+            for transport in transports:
+                if transport is not None:
+                    transport.abort()
+            await asyncio.sleep(0)  # the aborted sockets close on the loop's next turn
 
     async def __aenter__(self) -> FakeProxyServer:
         await self.start()
