@@ -1,16 +1,12 @@
-"""The client: owns the connection pool, the limiter and the retry policy.
+"""The client: :class:`ProxyClient` owns the connection pool, the limiter and the retry
+policy, and is built from one :class:`~proxy_async.client.config.ClientConfig`.
 
-A request's life, all in :meth:`ProxyClient.request`:
-
-1. **built**: the target path (or a page URL, origin-checked) becomes a
-   :class:`~proxy_async.transports.base.Request` with auth, User-Agent and timeouts;
-2. **retried**: :func:`~proxy_async.retry.call_with_retries` runs attempts;
-3. **limited and sent**: each attempt takes a limiter slot, then goes through the
-   :class:`~proxy_async.transports.base.Transport`;
-4. **checked**: a non-2xx becomes an :class:`~proxy_async.errors.ApiError`.
-
-Turning bodies into objects happens in :mod:`proxy_async.resources` via
-:mod:`proxy_async.models.pages` (the cattrs path: :mod:`proxy_async.models.converter`).
+Here: construction (the typed constructor, :meth:`ProxyClient.from_config`,
+:meth:`ProxyClient.from_env`), the lifecycle (``async with``, :meth:`ProxyClient.aclose`)
+and the properties. A request's life (built, retried, limited, sent, checked) is
+:mod:`proxy_async.client.pipeline`; turning bodies into records happens in
+:mod:`proxy_async.resources`. A little over 300 lines: the constructor's signature and
+the class docstring that explains every setting take a third of them.
 """
 
 from __future__ import annotations
