@@ -1,7 +1,7 @@
 """Stopping an HTTPS FakeProxyServer closes its sockets even when a peer stays silent.
 
 Found as a flaky ``unclosed transport <_SelectorSocketTransport fd=17>`` ResourceWarning in
-tests/client/test_egress.py under CPU load: the client's close travels through proxy.py, a
+tests/transports/test_egress.py under CPU load: the client's close travels through proxy.py, a
 separate process; when proxy.py is slow, the fake stops first. aiohttp closes an idle TLS
 connection gracefully (close_notify, then up to asyncio's 30 s ``ssl_shutdown_timeout`` for the
 peer's answer), so the socket under it was still open when the test's event loop closed.
