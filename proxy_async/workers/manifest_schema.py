@@ -12,6 +12,7 @@ from pathlib import Path
 import attrs
 
 from ..bulk_export.paths import Compression
+from ..bulk_export.sqlite_db import error_name, execute_statements
 from ..errors import ExportStateError
 
 MANIFEST_VERSION = 1
@@ -87,9 +88,7 @@ class Batch:
 
 def initialise(db: sqlite3.Connection, params: ManifestParams) -> None:
     """Lay out a new manifest in the empty ``db`` (in the open transaction) for ``params``."""
-    for statement in _SCHEMA.split(";"):
-        if statement.strip():
-            db.execute(statement)
+    execute_statements(db, _SCHEMA)
     db.execute(
         "INSERT INTO manifest (id, service_sid, base_url, format, compression, page_size, "
         "batch_size) VALUES (1, ?, ?, ?, ?, ?, ?)",
@@ -138,8 +137,7 @@ def read_params(db: sqlite3.Connection) -> ManifestParams:
 def refusal(path: Path, error: sqlite3.Error) -> ExportStateError:
     """The one-line error for an SQLite ``error`` on the manifest at ``path``: locked (an
     enqueue runs), or unusable."""
-    name = str(getattr(error, "sqlite_errorname", ""))
-    if name in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+    if error_name(error) in ("SQLITE_BUSY", "SQLITE_LOCKED"):
         return ExportStateError(
             f"{path} is locked: an enqueue into {path.parent} is running right now; wait "
             "for it to finish, or stop it first"
