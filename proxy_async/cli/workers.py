@@ -40,8 +40,7 @@ from ._options import (
     reporting_options,
     verbose_option,
 )
-from ._redis import REDIS_VARIABLE
-from ._redis import redis_failure as _redis_failure
+from ._redis import REDIS_VARIABLE, redis_failure
 from ._request_log import configure_request_logging
 from ._runner import run_until_signalled
 from ._summary import plural
@@ -148,7 +147,7 @@ def run_command(burst: bool, redis: str | None, verbose: int, as_json: bool) -> 
             worker.on_stop = stopped_by.append  # arq calls it with the signal it stopped on
             _run_to_the_end(worker)
     except (RedisError, OSError) as error:
-        raise _redis_failure(url, error) from None
+        raise redis_failure(url, error) from None
     body = {
         "jobs_complete": worker.jobs_complete,
         "jobs_failed": worker.jobs_failed,
