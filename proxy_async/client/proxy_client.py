@@ -180,8 +180,7 @@ class ProxyClient:
         # unused: a wrong type found at the first request is found too late.
         check_parts(config, limiter, transport, trace_configs, on_request, on_response, ssl_context)
         self._config = config
-        self._credentials = config.credentials
-        self._base_url = parse_base_url(config.base_url)
+        credentials = config.credentials
         self._limiter: Limiter = limiter or RateLimiter(
             max_concurrency=config.max_concurrency,
             requests_per_second=config.requests_per_second,
@@ -198,10 +197,10 @@ class ProxyClient:
             environ=config.environ,
         )
         self._pipeline = RequestPipeline(
-            credentials=self._credentials,
-            base_url=self._base_url,
+            credentials=credentials,
+            base_url=parse_base_url(config.base_url),
             headers={
-                "Authorization": self._credentials.authorization_header(),
+                "Authorization": credentials.authorization_header(),
                 "User-Agent": USER_AGENT,
                 "Accept": "application/json",
             },
@@ -268,14 +267,14 @@ class ProxyClient:
     @property
     def account_sid(self) -> str:
         """The Account SID this client acts for."""
-        return self._credentials.account_sid
+        return self._config.credentials.account_sid
 
     @property
     def credentials_description(self) -> str:
         """Which credentials this client sends, without the secret:
         ``"API key SK… of account AC…"`` or ``"auth token of account AC…"``
         (:attr:`proxy_async.Credentials.description`)."""
-        return self._credentials.description
+        return self._config.credentials.description
 
     @property
     def base_url(self) -> str:
@@ -298,7 +297,8 @@ class ProxyClient:
 
     def __repr__(self) -> str:
         state = "closed" if self._pipeline.closed else "open"
-        return f"<ProxyClient {self._credentials.username} -> {self._base_url} ({state})>"
+        username = self._config.credentials.username
+        return f"<ProxyClient {username} -> {self._pipeline.base_text} ({state})>"
 
     # -- the request pipeline ----------------------------------------------------
 
