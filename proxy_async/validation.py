@@ -116,12 +116,7 @@ def check_int(value: object, parameter: str, low: int, high: int | None = None) 
 
     Raises :class:`InvalidParameterError` naming ``parameter`` otherwise.
     """
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < low
-        or (high is not None and value > high)
-    ):
+    if not is_int(value) or value < low or (high is not None and value > high):
         expected = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
         raise InvalidParameterError(parameter, expected, value)
     return value
@@ -259,8 +254,7 @@ def sid_kind(prefix: str) -> str:
 
 def check_sid(value: object, prefix: str, parameter: str) -> str:
     """Return ``value`` if it is a ``prefix`` SID, else raise :class:`InvalidParameterError`."""
-    pattern = SID_PATTERNS[prefix]
-    if not isinstance(value, str) or pattern.fullmatch(value) is None:
+    if not is_sid(value, prefix):
         raise InvalidParameterError(
             parameter, f"{sid_kind(prefix)} matching ^{prefix}{_HEX32}$", value
         )
@@ -284,7 +278,7 @@ def check_limit(limit: object) -> int | None:
     """Validate a record ``limit``: None (no limit) or an int >= 1."""
     if limit is None:
         return None
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+    if not is_int(limit) or limit < 1:
         raise InvalidParameterError("limit", "None or an integer >= 1", limit)
     return limit
 
@@ -298,7 +292,7 @@ def page_size_for(page_size: object, limit: int | None) -> int | None:
     """
     if page_size is None:
         return None if limit is None else min(limit, MAX_PAGE_SIZE)
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+    if not is_int(page_size) or page_size < 1:
         raise InvalidParameterError(
             "page_size", "None or an integer >= 1 (capped at 1000)", page_size
         )
