@@ -17,7 +17,7 @@ from ..bulk_export.walk import DEFAULT_PAGE_SIZE
 from ..client.environment import BASE_URL_VARIABLE
 from ..errors import InvalidParameterError
 from ..limits.base import MAX_CONCURRENCY, check_requests_per_second
-from ..validation import MAX_PAGE_SIZE, SID_PATTERNS, is_finite_number, sid_kind
+from ..validation import MAX_PAGE_SIZE, is_finite_number, is_sid, sid_kind
 
 PROG = "proxy-async"
 
@@ -57,7 +57,7 @@ class Sid(_Checked):
         self.expected = f"{sid_kind(prefix)} ({prefix} followed by 32 hex digits)"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        if not isinstance(value, str) or SID_PATTERNS[self.prefix].fullmatch(value) is None:
+        if not is_sid(value, self.prefix):
             self.refuse(value, param, ctx)
         return value
 

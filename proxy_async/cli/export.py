@@ -20,7 +20,7 @@ from ..bulk_export.formats import FORMATS
 from ..bulk_export.paths import STDOUT, ExportPaths
 from ..bulk_export.run import DEFAULT_CHECKPOINT_INTERVAL
 from ..limits.base import DEFAULT_REQUESTS_PER_SECOND
-from ..validation import SID_PATTERNS
+from ..validation import is_sid
 from ._client_settings import ClientSettings
 from ._command import Command, say
 from ._export_run import ExportRun, format_of, report, run_export
@@ -175,13 +175,13 @@ def _read_sessions_file(name: str) -> list[str]:
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise CommandFailure(f"cannot read --sessions-file {name}: {reason}", EXIT_USAGE) from None
-    pattern, expected = SID_PATTERNS["KC"], Sid("KC").expected
+    expected = Sid("KC").expected
     sids = []
     for number, line in enumerate(text.splitlines(), 1):
         entry = line.split("#", 1)[0].strip()
         if not entry:
             continue
-        if pattern.fullmatch(entry) is None:
+        if not is_sid(entry, "KC"):
             raise CommandFailure(
                 f"--sessions-file {name}, line {number}: expected {expected}, got {entry[:40]!r}",
                 EXIT_USAGE,
